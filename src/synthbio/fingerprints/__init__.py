@@ -1,0 +1,1 @@
+"""Fingerprints: procedural synthesis, minutiae templates, matching, quality."""
