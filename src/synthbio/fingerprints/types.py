@@ -6,10 +6,12 @@ Coordinate and angle conventions (used everywhere in synthbio):
 - angle is in radians in [0, 2*pi), measured counter-clockwise from the +x
   axis as a viewer sees the image, i.e. the unit vector (cos a, -sin a) in
   (x, y) pixel coordinates. This is the ISO/IEC 19794-2 convention.
-- A ridge ending points along its ridge, away from the ending into the ridge
-  body's opposite direction as defined by ISO 19794-2; a bifurcation points
-  along the valley between its two branches' opposite side (ISO definition).
-  Codecs convert to each format's own convention at the boundary.
+- Direction (ISO/IEC 19794-2 / INCITS 378, NIST EFS): a ridge ending is a
+  valley bifurcation, so its direction points from the ending point along
+  the ridge body, into the ridge (between the two valley branches); a ridge
+  bifurcation points along the valley between its two branches (away from
+  the single stem). Codecs convert to each format's own convention at the
+  boundary (e.g. NIST xyt stores degrees, bottom-left origin in some tools).
 - Resolution is always explicit (dots per inch, default 500).
 """
 
