@@ -1,0 +1,1 @@
+"""Seeds -> z -> w -> images: the sampling conventions of the official tools."""

@@ -1,0 +1,141 @@
+"""Sampling a generator from seeds: z, class vectors, truncation, noise, style mixing.
+
+Conventions (equal to the official StyleGAN2-ADA `generate.py` and
+`style_mixing.py`, so a seed gives the same image as the official tool):
+- z of seed s: `RandomState(s).randn(1, z_dim)` (see `synthbio.utils.seeds`).
+- c: one-hot class vector [N, c_dim]; an unconditional model takes c_dim == 0.
+- truncation: w' = w_avg + psi * (w - w_avg) on the first `truncation_cutoff`
+  layers (all when None), done by `G.mapping`.
+- noise_mode 'random': one torch.Generator per sample, seeded with its seed,
+  so a sample's noise does not depend on its batch neighbours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import torch
+
+from synthbio.errors import InputError
+from synthbio.utils.seeds import generators_from_seeds, z_from_seeds
+
+NOISE_MODES = ("const", "random", "none")
+
+
+class SeedableGenerator(Protocol):
+    """What sampling needs from a generator (synthbio.nn.generator.Generator)."""
+
+    z_dim: int
+    c_dim: int
+    w_dim: int
+    num_ws: int
+    img_resolution: int
+    branch_names: tuple[str, ...]
+
+    def mapping(self, z: torch.Tensor, c: torch.Tensor | None, *, truncation_psi: float = 1,
+                truncation_cutoff: int | None = None) -> torch.Tensor: ...
+
+    def synthesis(self, ws: torch.Tensor, *, noise_mode: str = "const",
+                  generator: Any = None) -> torch.Tensor | dict[str, torch.Tensor]: ...
+
+
+def check_noise_mode(noise_mode: str) -> str:
+    if noise_mode not in NOISE_MODES:
+        raise InputError(f"noise mode {noise_mode!r} is not one of {', '.join(NOISE_MODES)}")
+    return noise_mode
+
+
+def class_vector(c_dim: int, class_idx: int | None, *, n: int = 1,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """One-hot conditioning [n, c_dim] (shape [n, 0] for an unconditional model).
+
+    A conditional model needs a class; an unconditional one takes none.
+    Raises InputError naming the class index and the valid range otherwise.
+    """
+    c = torch.zeros([n, c_dim], dtype=torch.float32, device=device)
+    if c_dim == 0:
+        if class_idx is not None:
+            raise InputError(f"class index {class_idx} given, but the model is unconditional (c_dim = 0)")
+        return c
+    if class_idx is None:
+        raise InputError(f"the model is conditional ({c_dim} classes): give a class index in 0-{c_dim - 1}")
+    if not 0 <= class_idx < c_dim:
+        raise InputError(f"class index {class_idx} is out of range for a model with {c_dim} classes (0-{c_dim - 1})")
+    c[:, class_idx] = 1
+    return c
+
+
+def check_truncation(G: SeedableGenerator, truncation_psi: float, truncation_cutoff: int | None) -> None:
+    if not torch.isfinite(torch.tensor(float(truncation_psi))):
+        raise InputError(f"truncation psi must be finite, got {truncation_psi}")
+    if truncation_cutoff is not None and not 0 <= truncation_cutoff <= G.num_ws:
+        raise InputError(f"truncation cutoff {truncation_cutoff} is outside 0-{G.num_ws} (the model's num_ws)")
+
+
+def _device_of(G: Any) -> torch.device:
+    try:
+        return next(G.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")
+
+
+def map_seeds(
+    G: SeedableGenerator,
+    seeds: Sequence[int],
+    *,
+    class_idx: int | None = None,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeds -> (z [N, z_dim], ws [N, num_ws, w_dim]) on G's device, truncation applied."""
+    device = _device_of(G)
+    z = z_from_seeds(seeds, G.z_dim, device=device)
+    c = class_vector(G.c_dim, class_idx, n=len(seeds), device=device)
+    with torch.no_grad():
+        ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+    return z, ws
+
+
+def as_branches(G: SeedableGenerator, out: torch.Tensor | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A generator output as {branch name: images [N, C, H, W]} (single-branch G gives one entry)."""
+    if isinstance(out, torch.Tensor):
+        return {G.branch_names[0]: out}
+    return dict(out)
+
+
+def synthesize(
+    G: SeedableGenerator,
+    ws: torch.Tensor,
+    *,
+    seeds: Sequence[int],
+    noise_mode: str = "const",
+) -> dict[str, torch.Tensor]:
+    """ws [N, num_ws, w_dim] -> {branch: images [N, C, H, W] in [-1, 1]}.
+
+    `seeds[i]` seeds the noise of sample i when noise_mode == 'random'.
+    """
+    check_noise_mode(noise_mode)
+    if len(seeds) != ws.shape[0]:
+        raise InputError(f"{len(seeds)} seeds for {ws.shape[0]} latents")
+    generator = generators_from_seeds(seeds, device=ws.device) if noise_mode == "random" else None
+    with torch.no_grad():
+        out = G.synthesis(ws, noise_mode=noise_mode, generator=generator)
+    return as_branches(G, out)
+
+
+def parse_styles(spec: Sequence[int], num_ws: int) -> list[int]:
+    """Validate style-layer indices for mixing against the model's num_ws."""
+    bad = [i for i in spec if not 0 <= i < num_ws]
+    if bad or not spec:
+        raise InputError(f"style layers {list(spec)} must be non-empty and within 0-{num_ws - 1} (the model's layers)")
+    return list(spec)
+
+
+def mix_styles(ws_base: torch.Tensor, ws_other: torch.Tensor, styles: Sequence[int]) -> torch.Tensor:
+    """Copy of `ws_base` [N, L, w] whose layers `styles` come from `ws_other` [N, L, w]."""
+    if ws_base.shape != ws_other.shape:
+        raise InputError(f"cannot mix ws of shapes {tuple(ws_base.shape)} and {tuple(ws_other.shape)}")
+    ws = ws_base.clone()
+    ws[:, list(styles)] = ws_other[:, list(styles)]
+    return ws

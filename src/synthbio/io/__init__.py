@@ -1,0 +1,1 @@
+"""On-disk formats: PNG images, JSON-lines manifests, HDF5 sample collections."""

@@ -1,0 +1,1 @@
+"""Whole jobs over the public API: dataset generation, style mixing, the demo."""

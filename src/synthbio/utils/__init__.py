@@ -1,0 +1,1 @@
+"""Small helpers with no model knowledge: seeds, devices, hashing, atomic writes."""

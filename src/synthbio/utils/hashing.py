@@ -1,0 +1,97 @@
+"""File integrity: sha256 of files, bytes and model weights; atomic writes.
+
+An atomic write puts the bytes in a temporary file in the destination folder,
+fsyncs it and renames it over the destination (`os.replace`), so a reader, or a
+run killed half-way, sees either the old file or the complete new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+_CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename in `path` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def temp_path_for(path: str | os.PathLike[str]) -> Path:
+    """A fresh temporary file name beside `path` (same folder, so rename is atomic)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def commit_temp(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """fsync `tmp` and rename it over `path`."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(Path(path).parent)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `path` atomically (temp file + fsync + rename)."""
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: object) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def module_sha256(module: torch.nn.Module, *, header: dict | None = None) -> str:
+    """sha256 of a module's weights (state dict in key order) and an optional header.
+
+    The hash names the weights, not the file they came from: the same generator
+    read from an official .pkl or from a native folder hashes the same.
+    Each tensor contributes its key, dtype, shape and raw bytes (on CPU).
+    """
+    h = hashlib.sha256()
+    if header is not None:
+        h.update(json.dumps(header, sort_keys=True).encode())
+    for key, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
