@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -q -e ".[fingerprints,test]"
+	tools/build_nbis.sh $(VENV)
 	touch $@
 
 install: $(STAMP)
