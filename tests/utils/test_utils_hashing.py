@@ -1,0 +1,49 @@
+import hashlib
+import os
+
+import pytest
+import torch
+
+from synthbio.utils import hashing
+from synthbio.utils.hashing import atomic_write_bytes, module_sha256, sha256_bytes, sha256_file
+
+
+def test_sha256_file_matches_hashlib(tmp_path):
+    data = os.urandom(3 << 20)  # spans several read chunks
+    p = tmp_path / "f.bin"
+    p.write_bytes(data)
+    assert sha256_file(p) == hashlib.sha256(data).hexdigest() == sha256_bytes(data)
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    p = tmp_path / "a.txt"
+    atomic_write_bytes(p, b"old")
+    atomic_write_bytes(p, b"new")
+    assert p.read_bytes() == b"new"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
+    p = tmp_path / "a.txt"
+    atomic_write_bytes(p, b"old")
+
+    def fail(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(hashing.os, "replace", fail)
+    with pytest.raises(OSError):
+        atomic_write_bytes(p, b"new")
+    assert p.read_bytes() == b"old"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_module_hash_names_the_weights():
+    torch.manual_seed(0)
+    a = torch.nn.Linear(4, 3)
+    b = torch.nn.Linear(4, 3)
+    b.load_state_dict(a.state_dict())
+    assert module_sha256(a) == module_sha256(b)
+    assert module_sha256(a, header={"k": 1}) != module_sha256(a, header={"k": 2})
+    with torch.no_grad():
+        b.bias[0] += 1e-6
+    assert module_sha256(a) != module_sha256(b)
