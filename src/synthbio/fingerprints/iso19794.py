@@ -193,7 +193,7 @@ def sniff_standard(data: bytes, *, source: str = "<bytes>") -> Standard:
     )
 
 
-def _check_version(version: bytes, *, strict_version: bool, source: str) -> None:
+def _check_version(version: bytes, *, strict: bool, source: str) -> None:
     if version == VERSION_2005:
         return
     if version == b"030\x00":
@@ -202,7 +202,7 @@ def _check_version(version: bytes, *, strict_version: bool, source: str) -> None
             "version '030' (ISO/IEC 19794-2:2011 or ANSI 378-2009) is not supported; "
             "expected the 2005/2004 version b' 20\\x00'",
         )
-    if not strict_version and version[3:4] == b"\x00" and version[:3].strip().isdigit():
+    if not strict and version[3:4] == b"\x00" and version[:3].strip().isdigit():
         return  # e.g. afis' b"020\0": 2005 layout, wrong version bytes
     raise TemplateError(source, f"wrong version {version!r}, expected b' 20\\x00'")
 
@@ -236,7 +236,7 @@ def _read_core_delta(
 
 
 def _read_view(
-    cur: _Cursor, header: dict[str, int], standard: Standard, index: int
+    cur: _Cursor, header: dict[str, int], standard: Standard, index: int, strict: bool
 ) -> FingerView:
     source = cur.source
     position, view_imp, quality, count = cur.take(">BBBB", f"finger view {index} header")
@@ -254,7 +254,7 @@ def _read_view(
                 y=float(yw & 0x3FFF),
                 angle=code_to_angle(angle_code, standard),
                 kind=_CODE_TYPE[code],
-                quality=m_quality,
+                quality=m_quality if strict else min(m_quality, 100),
             )
         )
     (ext_len,) = cur.take(">H", f"view {index} extended data length")
@@ -289,7 +289,7 @@ def _read_view(
         singularities=singularities,
         finger_position=position,
         impression_type=view_imp & 0x0F,
-        quality=quality,
+        quality=quality if strict else min(quality, 100),
     )
     validate_template(view.template, source=f"{source} (view {index})")
     return view
@@ -299,21 +299,23 @@ def decode_fmr(
     data: bytes,
     *,
     standard: Standard | None = None,
-    strict_version: bool = True,
+    strict: bool = True,
     source: str = "<bytes>",
 ) -> FingerMinutiaeRecord:
     """Decode an ISO/IEC 19794-2:2005 or ANSI INCITS 378-2004 record.
 
     standard: None picks the one whose length field matches the data.
-    strict_version: False also accepts other 3-digit versions (such as
-    afis' non-standard b"020\\0") and decodes them with the 2005 layout.
+    strict: False reads non-conforming writers' records: it also accepts
+    other 3-digit versions (such as afis' b"020\\0"), decoded with the 2005
+    layout, and clips minutia/finger qualities above 100 (afis writes
+    0..255) to 100. Strict reading raises TemplateError on both.
     """
     cur = _Cursor(data, source)
     (magic,) = cur.take("4s", "format identifier")
     if magic != MAGIC:
         raise TemplateError(source, f"wrong magic {magic!r}, expected b'FMR\\x00'")
     (version,) = cur.take("4s", "version")
-    _check_version(version, strict_version=strict_version, source=source)
+    _check_version(version, strict=strict, source=source)
     standard = standard or sniff_standard(data, source=source)
     if standard not in _ANGLE_STEPS:
         raise InputError(f"standard must be 'iso19794-2' or 'ansi378', got {standard!r}")
@@ -335,7 +337,7 @@ def decode_fmr(
     if xres != yres:
         raise TemplateError(source, f"anisotropic resolution {xres}x{yres} px/cm is not supported")
     header = {"width": width, "height": height, "dpi": ppcm_to_dpi(xres)}
-    views = [_read_view(cur, header, standard, i) for i in range(n_views)]
+    views = [_read_view(cur, header, standard, i, strict) for i in range(n_views)]
     if cur.pos != len(data):
         raise TemplateError(
             source, f"record-length mismatch: {len(data) - cur.pos} bytes follow the last finger view"
@@ -354,14 +356,14 @@ def read_fmr(
     path: str | os.PathLike[str],
     *,
     standard: Standard | None = None,
-    strict_version: bool = True,
+    strict: bool = True,
 ) -> FingerMinutiaeRecord:
     """Read an ISO 19794-2:2005 / ANSI 378-2004 file with all its finger views."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError as exc:
         raise TemplateError(str(path), "file not found") from exc
-    return decode_fmr(data, standard=standard, strict_version=strict_version, source=str(path))
+    return decode_fmr(data, standard=standard, strict=strict, source=str(path))
 
 
 # --------------------------------------------------------------------------
