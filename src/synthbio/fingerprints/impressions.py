@@ -1,0 +1,366 @@
+"""Impressions of a master fingerprint, as a live-scan sensor would capture them.
+
+Per impression (SFinGe step 3; Cappelli, Maio, Maltoni 2001-2004):
+
+1. geometry, master -> sensor: plastic skin distortion, then rotation and
+   translation, then the sensor crop. The distortion follows Cappelli's
+   model: inside an elliptic *rigid* region around the contact centre the
+   skin does not move; outside, it moves by a small rotation + translation
+   ``Delta``; a smooth *brake* function blends the two in between,
+   ``p' = p + Delta(p) * brake(r(p))``;
+2. partial contact: an elliptic contact region inside the silhouette;
+3. pressure and moisture: ridge thickness through a threshold shift of the
+   soft ridge map, ridge breaks (dry skin) from a blotchy noise field;
+4. creases and scratches: thin light lines; background, blur and noise.
+
+The image is made by inverse mapping (sensor pixel -> master point, the
+distortion inverted by fixed-point iteration on a coarse grid) and
+``cv2.remap``; ground-truth minutiae and singularities are forward-mapped by
+the same functions, their angles turned by the local Jacobian, and kept only
+inside the crop and the contact region.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from synthbio.errors import InputError
+from synthbio.fingerprints.groundtruth import iso_angle
+from synthbio.fingerprints.master import MasterFingerprint
+from synthbio.fingerprints.orientation import smooth_random_field
+from synthbio.fingerprints.types import Minutia, MinutiaeTemplate, Singularity
+
+Range = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class ImpressionConfig:
+    """How impressions vary. Lengths are pixels at 500 dpi; ranges are uniform.
+
+    width, height: sensor crop (416 x 560 = 21 x 28 mm at 500 dpi).
+    displacement_std_px / max_displacement_px: translation of the finger
+        centre from the sensor centre, normal, clipped.
+    rotation_std_deg / max_rotation_deg: in-plane rotation, normal, clipped.
+    distortion: scale of the plastic distortion (0 = rigid impressions).
+    distortion_shift_std_px, distortion_rotation_std_deg: the outer skin's
+        movement ``Delta`` at ``distortion = 1``.
+    rigid_fraction: radius of the rigid region as a fraction of the contact
+        ellipse; transition_fraction: width of the elastic ring, same units.
+    pressure_range: 0 = light touch (thin ridges, small contact),
+        1 = heavy (thick ridges, large contact).
+    moisture_range: 0 = dry (broken ridges), 1 = wet (thick, merging ridges).
+    contact_fraction: contact ellipse axes relative to the silhouette's.
+    contact_offset_px: maximal shift of the contact centre.
+    noise_std_range: Gaussian sensor noise in grey levels.
+    blur_sigma_range: Gaussian blur sigma in pixels.
+    max_creases, max_scratches: counts drawn uniformly in [0, max].
+    background_range: grey level of the sensor background.
+    ridge_grey_range: grey level of a fully inked ridge.
+    visible_margin_px: ground truth closer than this to the crop edge or the
+        contact border is dropped (no extractor can see it).
+    """
+
+    width: int = 416
+    height: int = 560
+    displacement_std_px: float = 15.0
+    max_displacement_px: float = 40.0
+    rotation_std_deg: float = 7.0
+    max_rotation_deg: float = 20.0
+    distortion: float = 1.0
+    distortion_shift_std_px: float = 6.0
+    distortion_rotation_std_deg: float = 2.5
+    rigid_fraction: float = 0.35
+    transition_fraction: float = 0.45
+    pressure_range: Range = (0.2, 0.8)
+    moisture_range: Range = (0.25, 0.75)
+    contact_fraction: Range = (0.78, 1.0)
+    contact_offset_px: float = 25.0
+    noise_std_range: Range = (2.0, 8.0)
+    blur_sigma_range: Range = (0.4, 1.0)
+    max_creases: int = 3
+    max_scratches: int = 2
+    background_range: Range = (205.0, 245.0)
+    ridge_grey_range: Range = (15.0, 70.0)
+    visible_margin_px: float = 10.0
+
+
+@dataclass
+class Impression:
+    """One capture of a finger.
+
+    image: uint8 [H, W], dark ridges on a light background.
+    minutiae / singularities: ground truth in this image's coordinates,
+        only those visible (inside the crop and the contact region).
+    transform: the parameters drawn (JSON-serialisable).
+    """
+
+    image: np.ndarray
+    minutiae: list[Minutia]
+    singularities: list[Singularity]
+    transform: dict[str, Any]
+    dpi: int = 500
+
+    def template(self) -> MinutiaeTemplate:
+        h, w = self.image.shape
+        return MinutiaeTemplate(
+            minutiae=list(self.minutiae),
+            width=w,
+            height=h,
+            dpi=self.dpi,
+            singularities=list(self.singularities),
+        )
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Parameters of the master -> sensor mapping (pixels of the master)."""
+
+    center: tuple[float, float]  # finger centre in the master
+    contact_center: tuple[float, float]  # centre of contact and distortion
+    contact_axes: tuple[float, float]  # semi-axes (x, y) of the contact ellipse
+    rigid: float  # rigid radius, in units of the contact ellipse
+    transition: float  # elastic ring width, same units
+    d_rot: float  # outer skin rotation (rad)
+    d_shift: tuple[float, float]  # outer skin translation (px)
+    rotation: float  # global rotation (rad, counter-clockwise as seen)
+    shift: tuple[float, float]  # finger centre -> sensor centre offset (px)
+    sensor_center: tuple[float, float]
+
+
+def _ellipse_radius(g: _Geometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Normalised elliptic distance from the contact centre (1 = contact edge)."""
+    return np.sqrt(((x - g.contact_center[0]) / g.contact_axes[0]) ** 2 + ((y - g.contact_center[1]) / g.contact_axes[1]) ** 2)
+
+
+def _distortion(g: _Geometry, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cappelli displacement ``Delta(p) * brake(r(p))`` at master points."""
+    cx, cy = g.contact_center
+    c, s = math.cos(g.d_rot), math.sin(g.d_rot)
+    rx, ry = x - cx, y - cy
+    # Rotation counter-clockwise as seen: in image coordinates (y down)
+    # (x, y) -> (c x + s y, -s x + c y).
+    dx = c * rx + s * ry - rx + g.d_shift[0]
+    dy = -s * rx + c * ry - ry + g.d_shift[1]
+    t = np.clip((_ellipse_radius(g, x, y) - g.rigid) / g.transition, 0.0, 1.0)
+    brake = t * t * (3 - 2 * t)  # smoothstep: 0 in the rigid region, 1 outside
+    return dx * brake, dy * brake
+
+
+def _rigid(g: _Geometry, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c, s = math.cos(g.rotation), math.sin(g.rotation)
+    rx, ry = x - g.center[0], y - g.center[1]
+    return (
+        c * rx + s * ry + g.sensor_center[0] + g.shift[0],
+        -s * rx + c * ry + g.sensor_center[1] + g.shift[1],
+    )
+
+
+def forward_map(g: _Geometry, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Master point -> sensor point."""
+    dx, dy = _distortion(g, x, y)
+    return _rigid(g, x + dx, y + dy)
+
+
+def inverse_map(g: _Geometry, u: np.ndarray, v: np.ndarray, *, iterations: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Sensor point -> master point (inverts the distortion by fixed point)."""
+    c, s = math.cos(g.rotation), math.sin(g.rotation)
+    ru, rv = u - g.sensor_center[0] - g.shift[0], v - g.sensor_center[1] - g.shift[1]
+    # Inverse rotation, then solve p + d(p) = w for p.
+    wx = c * ru - s * rv + g.center[0]
+    wy = s * ru + c * rv + g.center[1]
+    px, py = wx.copy(), wy.copy()
+    for _ in range(iterations):
+        dx, dy = _distortion(g, px, py)
+        px, py = wx - dx, wy - dy
+    return px, py
+
+
+def _draw_geometry(
+    master: MasterFingerprint, config: ImpressionConfig, rng: np.random.Generator, pressure: float
+) -> _Geometry:
+    scale = master.dpi / 500.0
+    ys, xs = np.nonzero(master.mask)
+    if len(xs) == 0:
+        raise InputError("master fingerprint has an empty mask")
+    ax = (xs.max() - xs.min()) / 2.0
+    ay = (ys.max() - ys.min()) / 2.0
+    lo, hi = config.contact_fraction
+    frac = lo + (hi - lo) * float(np.clip(0.5 * pressure + 0.5 * rng.uniform(), 0, 1))
+    off = config.contact_offset_px * scale
+    cc = (master.center[0] + rng.uniform(-off, off), master.center[1] + rng.uniform(-off, off))
+
+    def clipped_normal(std: float, limit: float) -> float:
+        return float(np.clip(rng.normal(0.0, std), -limit, limit))
+
+    dist = config.distortion
+    return _Geometry(
+        center=master.center,
+        contact_center=cc,
+        contact_axes=(ax * frac, ay * frac),
+        rigid=config.rigid_fraction,
+        transition=config.transition_fraction,
+        d_rot=math.radians(clipped_normal(config.distortion_rotation_std_deg, 3 * config.distortion_rotation_std_deg + 1e-9)) * dist,
+        d_shift=(
+            clipped_normal(config.distortion_shift_std_px, 3 * config.distortion_shift_std_px + 1e-9) * dist * scale,
+            clipped_normal(config.distortion_shift_std_px, 3 * config.distortion_shift_std_px + 1e-9) * dist * scale,
+        ),
+        rotation=math.radians(clipped_normal(config.rotation_std_deg, config.max_rotation_deg)),
+        shift=(
+            clipped_normal(config.displacement_std_px, config.max_displacement_px) * scale,
+            clipped_normal(config.displacement_std_px, config.max_displacement_px) * scale,
+        ),
+        sensor_center=(config.width / 2.0, config.height / 2.0),
+    )
+
+
+def _sensor_maps(g: _Geometry, width: int, height: int, step: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Master coordinates of every sensor pixel, float32 [H, W] x2.
+
+    Computed on a grid every ``step`` px and interpolated: the mapping is
+    smooth at that scale, and this is ~50x cheaper than per pixel.
+    """
+    gw, gh = width // step + 2, height // step + 2
+    gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float64) * step
+    px, py = inverse_map(g, gx, gy)
+    # Resize maps grid corners to corners: coarse node k sits at k*step.
+    full_w, full_h = (gw - 1) * step + 1, (gh - 1) * step + 1
+    mx = cv2.resize(px.astype(np.float32), (full_w, full_h), interpolation=cv2.INTER_LINEAR)
+    my = cv2.resize(py.astype(np.float32), (full_w, full_h), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(mx[:height, :width]), np.ascontiguousarray(my[:height, :width])
+
+
+def _lines(rng: np.random.Generator, height: int, width: int, count: int, *, horizontal: bool, scale: float) -> np.ndarray:
+    """Anti-aliased light lines (creases: long, near-horizontal; scratches: any)."""
+    canvas = np.zeros((height, width), np.uint8)
+    for _ in range(count):
+        cx, cy = rng.uniform(0, width), rng.uniform(0.2 * height, 0.95 * height)
+        a = rng.normal(0, 0.25) if horizontal else rng.uniform(0, math.pi)
+        half = rng.uniform(0.2, 0.6) * width
+        p0 = (int(cx - half * math.cos(a)), int(cy - half * math.sin(a)))
+        p1 = (int(cx + half * math.cos(a)), int(cy + half * math.sin(a)))
+        thick = max(1, int(round(rng.uniform(1, 3.5 if horizontal else 2) * scale)))
+        cv2.line(canvas, p0, p1, int(rng.uniform(150, 255)), thick, cv2.LINE_AA)
+    return canvas.astype(np.float32) / 255.0
+
+
+def make_impression(
+    master: MasterFingerprint, seed: int, index: int, config: ImpressionConfig = ImpressionConfig()
+) -> Impression:
+    """Impression ``index`` of ``master`` (bit-identical per (seed, index))."""
+    if config.width < 16 or config.height < 16:
+        raise InputError(f"sensor size {config.width}x{config.height} is too small (min 16x16)")
+    if seed < 0 or index < 0:
+        raise InputError(f"seed and index must be non-negative, got seed={seed}, index={index}")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
+    u = lambda r: float(rng.uniform(r[0], r[1]))  # noqa: E731
+    scale = master.dpi / 500.0
+    pressure, moisture = u(config.pressure_range), u(config.moisture_range)
+    g = _draw_geometry(master, config, rng, pressure)
+    w, h = config.width, config.height
+
+    mx, my = _sensor_maps(g, w, h)
+    ridges = cv2.remap(master.ridges, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    inside = cv2.remap(master.mask.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # Contact: soft-edged ellipse (about 6 px ramp) inside the silhouette.
+    rho = _ellipse_radius(g, mx, my)
+    ramp = 6.0 * scale / min(g.contact_axes)
+    contact = np.clip((1.0 - rho) / ramp, 0.0, 1.0) * inside
+
+    # Pressure and moisture shift the ridge/valley threshold: heavy or wet
+    # gives thick ridges, light or dry thin ones (ridge map is ~sinusoidal).
+    thresh = 0.5 - 0.22 * (pressure - 0.5) - 0.18 * (moisture - 0.5)
+    ink = np.clip((ridges - thresh) / 0.3 + 0.5, 0.0, 1.0)
+    dryness = max(0.0, 0.5 - moisture) * 2.0  # 0..1
+    if dryness > 0:
+        blotch = smooth_random_field(rng, h, w, cells=int(max(w, h) / (7 * scale)))
+        ink *= 1.0 - dryness * np.clip((blotch - 0.3) / 0.4, 0.0, 1.0)
+    n_creases = int(rng.integers(0, config.max_creases + 1))
+    n_scratches = int(rng.integers(0, config.max_scratches + 1))
+    if n_creases or n_scratches:
+        lines = np.maximum(
+            _lines(rng, h, w, n_creases, horizontal=True, scale=scale),
+            _lines(rng, h, w, n_scratches, horizontal=False, scale=scale),
+        )
+        ink *= 1.0 - lines
+    ink *= contact
+
+    background = u(config.background_range)
+    ridge_grey = u(config.ridge_grey_range)
+    bg = background + 6.0 * smooth_random_field(rng, h, w, cells=2)
+    img = bg - (bg - ridge_grey) * ink
+    blur = u(config.blur_sigma_range) * scale
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), blur)
+    noise_std = u(config.noise_std_range)
+    img += rng.standard_normal((h, w), dtype=np.float32) * noise_std
+    image = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+
+    minutiae = _map_minutiae(g, master.minutiae, config, scale)
+    singularities = _map_singularities(g, master.singularities, config, scale)
+    transform = {
+        "dx": g.shift[0],
+        "dy": g.shift[1],
+        "rotation": g.rotation,
+        "distortion_rotation": g.d_rot,
+        "distortion_dx": g.d_shift[0],
+        "distortion_dy": g.d_shift[1],
+        "contact_center": list(g.contact_center),
+        "contact_axes": list(g.contact_axes),
+        "rigid_fraction": g.rigid,
+        "transition_fraction": g.transition,
+        "pressure": pressure,
+        "moisture": moisture,
+        "threshold": thresh,
+        "creases": n_creases,
+        "scratches": n_scratches,
+        "background": background,
+        "ridge_grey": ridge_grey,
+        "blur_sigma": blur,
+        "noise_std": noise_std,
+    }
+    return Impression(image, minutiae, singularities, transform, dpi=master.dpi)
+
+
+def _visible(g: _Geometry, x: np.ndarray, y: np.ndarray, sx: np.ndarray, sy: np.ndarray, config: ImpressionConfig, scale: float) -> np.ndarray:
+    """Inside the crop and the contact ellipse, ``visible_margin_px`` from both edges."""
+    m = config.visible_margin_px * scale
+    in_crop = (sx >= m) & (sx <= config.width - 1 - m) & (sy >= m) & (sy <= config.height - 1 - m)
+    in_contact = _ellipse_radius(g, x, y) <= 1.0 - m / min(g.contact_axes)
+    return in_crop & in_contact
+
+
+def _map_minutiae(g: _Geometry, minutiae: list[Minutia], config: ImpressionConfig, scale: float) -> list[Minutia]:
+    if not minutiae:
+        return []
+    x = np.array([m.x for m in minutiae], np.float64)
+    y = np.array([m.y for m in minutiae], np.float64)
+    a = np.array([m.angle for m in minutiae], np.float64)
+    sx, sy = forward_map(g, x, y)
+    # Angle through the local Jacobian: map a short step along the direction.
+    eps = 1.0
+    ex, ey = forward_map(g, x + eps * np.cos(a), y - eps * np.sin(a))
+    keep = _visible(g, x, y, sx, sy, config, scale)
+    out = []
+    for i in np.nonzero(keep)[0]:
+        m = minutiae[i]
+        out.append(Minutia(float(sx[i]), float(sy[i]), iso_angle(float(ex[i] - sx[i]), float(ey[i] - sy[i])), m.kind, m.quality))
+    return out
+
+
+def _map_singularities(g: _Geometry, sing: list[Singularity], config: ImpressionConfig, scale: float) -> list[Singularity]:
+    out = []
+    for s in sing:
+        x, y = np.array([s.x]), np.array([s.y])
+        sx, sy = forward_map(g, x, y)
+        if not _visible(g, x, y, sx, sy, config, scale)[0]:
+            continue
+        angle = None
+        if s.angle is not None:
+            ex, ey = forward_map(g, x + math.cos(s.angle), y - math.sin(s.angle))
+            angle = iso_angle(float(ex[0] - sx[0]), float(ey[0] - sy[0]))
+        out.append(Singularity(float(sx[0]), float(sy[0]), s.kind, angle))
+    return out
