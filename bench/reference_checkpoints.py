@@ -182,6 +182,8 @@ def _compare(out_dir: Path) -> list[dict]:
         z = torch.from_numpy(ref["z"])
         c = torch.from_numpy(ref["c"]) if "c" in ref and ref["c"].size else None
         row: dict = dict(case=path.stem)
+        first_img = next(k for k in ref.files if "_img_psi" in k)
+        row["ref_img_peak_abs"] = float(np.abs(ref[first_img]).max())  # scale of the deltas below
         nets = ("G_ema", "G") if path.suffix == ".pkl" else ("g_ema",)
         with torch.no_grad():
             for net_name in nets:

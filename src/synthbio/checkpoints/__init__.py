@@ -1,0 +1,26 @@
+"""Weight formats and named models: native folders, official NVlabs pickles,
+rosinality checkpoints, and the model registry with its download cache."""
+
+from synthbio.checkpoints.loading import detect_format, load_discriminator, load_generator
+from synthbio.checkpoints.native import (
+    load_discriminator_native,
+    load_generator_native,
+    make_provenance,
+    save_discriminator,
+    save_generator,
+)
+from synthbio.checkpoints.registry import REGISTRY, ModelEntry, resolve_model
+
+__all__ = [
+    "REGISTRY",
+    "ModelEntry",
+    "detect_format",
+    "load_discriminator",
+    "load_discriminator_native",
+    "load_generator",
+    "load_generator_native",
+    "make_provenance",
+    "resolve_model",
+    "save_discriminator",
+    "save_generator",
+]

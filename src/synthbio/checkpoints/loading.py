@@ -1,0 +1,87 @@
+"""One entry point for every checkpoint kind: path or registry name -> module.
+
+Formats are told apart by content, not by suffix:
+
+- a folder with config.json (or a file inside one)   -> native
+- a zip archive or a legacy `torch.save` stream        -> rosinality .pt
+- any other pickle stream                              -> official NVlabs .pkl
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from synthbio.checkpoints import native, nvlabs, rosinality
+from synthbio.checkpoints.registry import resolve_model
+from synthbio.errors import CheckpointError
+from synthbio.nn.discriminator import Discriminator
+from synthbio.nn.generator import Generator
+
+NATIVE = "native"
+NVLABS_PKL = "nvlabs-pkl"
+ROSINALITY_PT = "rosinality-pt"
+
+_ZIP_MAGIC = b"PK\x03\x04"
+# torch.save's legacy format begins with a pickled magic number (protocol 2, long 0x1950a86a20f9469cfc6c).
+_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+
+
+def detect_format(path: str | os.PathLike[str]) -> tuple[str, Path]:
+    """(format, path to hand to that format's reader) for an existing path."""
+    path = Path(path)
+    if path.is_dir():
+        if native.is_native_dir(path):
+            return NATIVE, path
+        raise CheckpointError(f"{path}: folder without {native.CONFIG_FILE}, not a synthbio model folder")
+    if path.name in (native.CONFIG_FILE, native.WEIGHTS_FILE) and native.is_native_dir(path.parent):
+        return NATIVE, path.parent
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_LEGACY_TORCH_MAGIC))
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read: {exc}") from None
+    if head.startswith(_ZIP_MAGIC) or head == _LEGACY_TORCH_MAGIC:
+        return ROSINALITY_PT, path
+    if head[:1] == b"\x80":  # PROTO opcode: a pickle stream
+        return NVLABS_PKL, path
+    raise CheckpointError(f"{path}: unrecognised checkpoint format (expected a synthbio model folder, an "
+                          "official StyleGAN .pkl or a rosinality .pt)")
+
+
+def _device(module: torch.nn.Module, device: str | torch.device) -> torch.nn.Module:
+    return module.to(torch.device(device)).eval()
+
+
+def load_generator(path_or_name: str | os.PathLike[str], *, device: str | torch.device = "cpu",
+                   which: str = "G_ema") -> Generator:
+    """Generator from a native folder, an official .pkl, a rosinality .pt or a registry name.
+
+    which: 'G_ema' (default; rosinality 'g_ema') or 'G' (raw training weights;
+    rosinality 'g'). Native folders hold one generator, so `which` is ignored there.
+    Raises CheckpointError / ModelNotFoundError naming the input.
+    """
+    fmt, path = detect_format(resolve_model(path_or_name))
+    if fmt == NATIVE:
+        G = native.load_generator_native(path)
+    elif fmt == NVLABS_PKL:
+        G = nvlabs.load_nvlabs_generator(path, which=which)
+    else:
+        ros_which = {"G_ema": "g_ema", "G": "g"}.get(which, which)
+        G = rosinality.load_rosinality_generator(path, which=ros_which)
+    return _device(G, device)  # type: ignore[return-value]
+
+
+def load_discriminator(path_or_name: str | os.PathLike[str], *, device: str | torch.device = "cpu"
+                       ) -> Discriminator:
+    """Discriminator from a native folder (its discriminator/ part) or an official .pkl ('D')."""
+    fmt, path = detect_format(resolve_model(path_or_name))
+    if fmt == NATIVE:
+        D = native.load_discriminator_native(path)
+    elif fmt == NVLABS_PKL:
+        D = nvlabs.load_nvlabs_discriminator(path)
+    else:
+        raise CheckpointError(f"{path}: reading rosinality discriminators is not supported (generators only)")
+    return _device(D, device)  # type: ignore[return-value]

@@ -1,0 +1,200 @@
+"""synthbio's own checkpoint format: one folder per network, no pickles.
+
+Layout of a model folder:
+
+    MODEL/
+      config.json            {"format": "synthbio.generator", "format_version": 1,
+                              "config": GeneratorConfig.to_dict(), "branches": [...],
+                              "synthbio_version", "weights_sha256", "provenance": {...}}
+      model.safetensors      the generator's state dict (w_avg included, as
+                             the buffer mapping.w_avg)
+      discriminator/         optional, the same layout with
+        config.json          "format": "synthbio.discriminator"
+        model.safetensors
+
+The top level is always the generator to sample from (G_ema for official
+pickles); `load_discriminator(MODEL)` reads `MODEL/discriminator/` (or MODEL
+itself when it is a discriminator folder). Every file is written to a temporary
+name in the same folder and renamed into place, weights before config.json, so
+a reader never sees a config that points at half-written weights.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+import synthbio
+from synthbio.errors import CheckpointError, InputError
+from synthbio.nn.config import DiscriminatorConfig, GeneratorConfig
+from synthbio.nn.discriminator import Discriminator
+from synthbio.nn.generator import Generator
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+DISCRIMINATOR_DIR = "discriminator"
+GENERATOR_FORMAT = "synthbio.generator"
+DISCRIMINATOR_FORMAT = "synthbio.discriminator"
+FORMAT_VERSION = 1
+
+
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def make_provenance(source: str | Path, *, source_format: str, extra: dict[str, Any] | None = None
+                    ) -> dict[str, Any]:
+    """Where converted weights came from: file, its sha256, format, time (UTC)."""
+    source = Path(source)
+    prov: dict[str, Any] = {
+        "source": str(source),
+        "source_sha256": file_sha256(source) if source.is_file() else None,
+        "source_format": source_format,
+        "converted_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    prov.update(extra or {})
+    return prov
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    """write(tmp_path) then rename over path (same folder, so the rename is atomic)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_module(module: torch.nn.Module, directory: Path, *, fmt: str, config: dict[str, Any],
+                 extra: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    # safetensors refuses shared or non-contiguous storage: store plain copies.
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+    weights = directory / WEIGHTS_FILE
+    _atomic_write(weights, lambda tmp: save_file(state, str(tmp), metadata={"format": fmt}))
+    meta = {"format": fmt, "format_version": FORMAT_VERSION, "config": config, **extra,
+            "synthbio_version": synthbio.__version__, "weights_sha256": file_sha256(weights)}
+    text = json.dumps(meta, indent=2, sort_keys=False) + "\n"
+    _atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return directory
+
+
+def save_generator(G: Generator, directory: str | Path, *, provenance: dict[str, Any] | None = None,
+                   D: Discriminator | None = None) -> Path:
+    """Write G (and optionally D into `directory/discriminator/`) in the native format.
+
+    Returns the folder. Existing files of the same names are replaced atomically.
+    """
+    if not isinstance(G, Generator):
+        raise InputError(f"save_generator expects a synthbio Generator, got {type(G).__name__}")
+    directory = Path(directory)
+    cfg = G.config
+    _save_module(G, directory, fmt=GENERATOR_FORMAT, config=cfg.to_dict(),
+                 extra={"branches": [list(b) for b in cfg.branches], "provenance": provenance or {}})
+    if D is not None:
+        save_discriminator(D, directory / DISCRIMINATOR_DIR, provenance=provenance)
+    return directory
+
+
+def save_discriminator(D: Discriminator, directory: str | Path, *, provenance: dict[str, Any] | None = None
+                       ) -> Path:
+    if not isinstance(D, Discriminator):
+        raise InputError(f"save_discriminator expects a synthbio Discriminator, got {type(D).__name__}")
+    return _save_module(D, Path(directory), fmt=DISCRIMINATOR_FORMAT, config=D.config.to_dict(),
+                        extra={"provenance": provenance or {}})
+
+
+def is_native_dir(path: str | Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / CONFIG_FILE).is_file()
+
+
+def read_native_config(directory: str | Path) -> dict[str, Any]:
+    """config.json of a model folder, checked for format and version."""
+    path = Path(directory) / CONFIG_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing (a synthbio model folder holds config.json and "
+                              f"{WEIGHTS_FILE})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: not a readable JSON config: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") not in (GENERATOR_FORMAT, DISCRIMINATOR_FORMAT):
+        raise CheckpointError(f"{path}: not a synthbio checkpoint config (format "
+                              f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format_version {meta.get('format_version')!r} is not supported "
+                              f"(this synthbio reads {FORMAT_VERSION})")
+    if not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{path}: no 'config' object")
+    return meta
+
+
+def _read_weights(directory: Path) -> dict[str, torch.Tensor]:
+    path = directory / WEIGHTS_FILE
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing weights file")
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: truncated or corrupt safetensors file: {exc}") from None
+
+
+def _load_module(directory: Path, module: torch.nn.Module, what: str) -> None:
+    from synthbio.checkpoints.nvlabs import load_state_strict
+
+    load_state_strict(module, _read_weights(directory), path=directory / WEIGHTS_FILE, what=what)
+
+
+def load_generator_native(directory: str | Path) -> Generator:
+    """Model folder -> Generator (CPU, eval mode); the exact tensors that were saved."""
+    directory = Path(directory)
+    meta = read_native_config(directory)
+    if meta["format"] != GENERATOR_FORMAT:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: holds a {meta['format']}, not a generator")
+    try:
+        config = GeneratorConfig.from_dict(meta["config"])
+    except (InputError, TypeError) as exc:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: invalid generator config: {exc}") from None
+    G = Generator(config)
+    _load_module(directory, G, "the generator")
+    return G.eval()
+
+
+def discriminator_dir(directory: str | Path) -> Path:
+    """The folder holding a model's discriminator: MODEL/discriminator/ or MODEL itself."""
+    directory = Path(directory)
+    sub = directory / DISCRIMINATOR_DIR
+    if is_native_dir(sub):
+        return sub
+    meta = read_native_config(directory)
+    if meta["format"] == DISCRIMINATOR_FORMAT:
+        return directory
+    raise CheckpointError(f"{directory}: holds no discriminator (looked for {sub / CONFIG_FILE})")
+
+
+def load_discriminator_native(directory: str | Path) -> Discriminator:
+    directory = discriminator_dir(directory)
+    meta = read_native_config(directory)
+    try:
+        config = DiscriminatorConfig.from_dict(meta["config"])
+    except (InputError, TypeError) as exc:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: invalid discriminator config: {exc}") from None
+    D = Discriminator(config)
+    _load_module(directory, D, "the discriminator")
+    return D.eval()

@@ -1,0 +1,249 @@
+"""Named models: where each comes from, and the local cache it is kept in.
+
+`resolve_model(name_or_path)` turns a user's `--model` into a local path:
+
+- an existing file or folder is returned as is;
+- a registry name resolves to `$SYNTHBIO_HOME/models/<name>/<file>` (default
+  `~/.cache/synthbio`), downloaded on first use (temporary file, sha256
+  check where published, rename), or to a folder shipped inside the package
+  (`package_path`, native format under `synthbio/models/<name>/`);
+- offline (`SYNTHBIO_OFFLINE=1`, or any network error) the ModelNotFoundError
+  names the URL and the exact path where the file can be placed by hand.
+
+NVIDIA publishes no checksums for its StyleGAN pickles, so those entries have
+`sha256=None`: the file's digest is recorded at download and shown by
+`synthbio models list`, but cannot be checked against a published value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from synthbio.errors import CheckpointError, ModelNotFoundError
+
+_ADA = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
+# StyleGAN2 networks re-released for the stylegan3 code base (networks_stylegan2).
+_NGC = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versions/1/files/"
+_CHUNK = 1 << 20
+_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One named model. Exactly one of `url` / `package_path` is set.
+
+    sha256: published digest of the file, None where the publisher gives none.
+    fmt: 'nvlabs-pkl', 'rosinality-pt' or 'native'.
+    package_path: folder relative to the synthbio package (native format).
+    """
+
+    name: str
+    resolution: int
+    fmt: str
+    description: str
+    url: str | None = None
+    sha256: str | None = None
+    package_path: str | None = None
+
+    @property
+    def filename(self) -> str:
+        if self.url is None:
+            return Path(self.package_path or self.name).name
+        return self.url.rsplit("/", 1)[-1]
+
+
+def _ada(name: str, file: str, res: int, what: str) -> ModelEntry:
+    return ModelEntry(name=name, resolution=res, fmt="nvlabs-pkl", url=_ADA + file,
+                      description=f"{what} (StyleGAN2-ADA-pytorch release)")
+
+
+def _ngc(stem: str, res: int, what: str) -> ModelEntry:
+    return ModelEntry(name=stem, resolution=res, fmt="nvlabs-pkl", url=f"{_NGC}{stem}.pkl",
+                      description=f"{what} (StyleGAN2 config, stylegan3 release)")
+
+
+_ENTRIES = (
+    _ada("sg2ada-ffhq", "ffhq.pkl", 1024, "FFHQ faces 1024x1024, original StyleGAN2 training"),
+    _ada("sg2ada-metfaces", "metfaces.pkl", 1024, "MetFaces 1024x1024, transfer from FFHQ with ADA"),
+    _ada("sg2ada-afhqcat", "afhqcat.pkl", 512, "AFHQ Cat 512x512, ADA from scratch"),
+    _ada("sg2ada-afhqdog", "afhqdog.pkl", 512, "AFHQ Dog 512x512, ADA from scratch"),
+    _ada("sg2ada-afhqwild", "afhqwild.pkl", 512, "AFHQ Wild 512x512, ADA from scratch"),
+    _ada("sg2ada-brecahad", "brecahad.pkl", 512, "BreCaHAD histology 512x512, ADA from scratch"),
+    _ada("sg2ada-cifar10", "cifar10.pkl", 32, "CIFAR-10 32x32, class-conditional (c_dim=10)"),
+    _ngc("stylegan2-ffhq-1024x1024", 1024, "FFHQ faces 1024x1024"),
+    _ngc("stylegan2-ffhq-512x512", 512, "FFHQ faces 512x512"),
+    _ngc("stylegan2-ffhq-256x256", 256, "FFHQ faces 256x256"),
+    _ngc("stylegan2-ffhqu-1024x1024", 1024, "FFHQ-U (unaligned) faces 1024x1024"),
+    _ngc("stylegan2-ffhqu-256x256", 256, "FFHQ-U (unaligned) faces 256x256"),
+    _ngc("stylegan2-metfaces-1024x1024", 1024, "MetFaces 1024x1024"),
+    _ngc("stylegan2-metfacesu-1024x1024", 1024, "MetFaces-U (unaligned) 1024x1024"),
+    _ngc("stylegan2-afhqv2-512x512", 512, "AFHQv2 animal faces 512x512"),
+    _ngc("stylegan2-afhqcat-512x512", 512, "AFHQ Cat 512x512"),
+    _ngc("stylegan2-afhqdog-512x512", 512, "AFHQ Dog 512x512"),
+    _ngc("stylegan2-afhqwild-512x512", 512, "AFHQ Wild 512x512"),
+    _ngc("stylegan2-brecahad-512x512", 512, "BreCaHAD histology 512x512"),
+    _ngc("stylegan2-cifar10-32x32", 32, "CIFAR-10 32x32, class-conditional"),
+    _ngc("stylegan2-celebahq-256x256", 256, "CelebA-HQ faces 256x256"),
+    _ngc("stylegan2-lsundog-256x256", 256, "LSUN Dog 256x256"),
+)
+
+#: name -> entry. Package-shipped models are added here with `package_path`.
+REGISTRY: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
+
+
+def synthbio_home() -> Path:
+    return Path(os.environ.get("SYNTHBIO_HOME") or Path.home() / ".cache" / "synthbio").expanduser()
+
+
+def cache_path(entry: ModelEntry) -> Path:
+    """Where a downloaded model lives (and where a user may place it by hand)."""
+    return synthbio_home() / "models" / entry.name / entry.filename
+
+
+def is_offline() -> bool:
+    return os.environ.get("SYNTHBIO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _package_dir(entry: ModelEntry) -> Path:
+    return Path(str(resources.files("synthbio"))) / (entry.package_path or "")
+
+
+def is_cached(entry: ModelEntry) -> bool:
+    return _package_dir(entry).exists() if entry.package_path else cache_path(entry).is_file()
+
+
+def _record_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256.json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_record(path: Path, digest: str, *, verified: bool) -> None:
+    st = path.stat()
+    record = {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "verified": verified}
+    _record_path(path).write_text(json.dumps(record) + "\n", encoding="utf-8")
+
+
+def _recorded_digest(path: Path) -> str | None:
+    """The digest recorded for this exact file (same size and mtime), if any."""
+    try:
+        record = json.loads(_record_path(path).read_text(encoding="utf-8"))
+        st = path.stat()
+        if record["size"] == st.st_size and record["mtime_ns"] == st.st_mtime_ns:
+            return str(record["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def _check_digest(entry: ModelEntry, path: Path, digest: str) -> None:
+    if entry.sha256 is not None and digest != entry.sha256.lower():
+        raise CheckpointError(f"{path}: sha256 {digest} does not match the published {entry.sha256} of "
+                              f"model '{entry.name}' ({entry.url}); delete the file and try again")
+
+
+def _verify_cached(entry: ModelEntry, path: Path) -> None:
+    """Check a cached file once; later calls trust the record while size and mtime are unchanged."""
+    recorded = _recorded_digest(path)
+    if recorded is None:
+        recorded = _sha256(path)
+        _check_digest(entry, path, recorded)
+        _write_record(path, recorded, verified=entry.sha256 is not None)
+    else:
+        _check_digest(entry, path, recorded)
+
+
+def _not_available(entry: ModelEntry, path: Path, why: str) -> ModelNotFoundError:
+    return ModelNotFoundError(
+        f"model '{entry.name}' is not available ({why}). Download {entry.url} and place it at {path} "
+        f"(or pass the file's path instead of the name).")
+
+
+def _download(entry: ModelEntry, path: Path, *, progress: bool) -> None:
+    assert entry.url is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    tmp = Path(tmp_name)
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=_TIMEOUT_S) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            bar = _progress_bar(entry, total) if progress else None
+            try:
+                while block := resp.read(_CHUNK):
+                    out.write(block)
+                    digest.update(block)
+                    if bar is not None:
+                        bar[0].update(bar[1], advance=len(block))
+            finally:
+                if bar is not None:
+                    bar[0].stop()
+        _check_digest(entry, path, digest.hexdigest())
+        os.replace(tmp, path)
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: malformed URL
+        tmp.unlink(missing_ok=True)
+        raise _not_available(entry, path, f"download failed: {exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _write_record(path, digest.hexdigest(), verified=entry.sha256 is not None)
+
+
+def _progress_bar(entry: ModelEntry, total: int | None):  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task(f"downloading {entry.name}", total=total)
+    bar.start()
+    return bar, task
+
+
+def _unknown(name: str, registry: dict[str, ModelEntry]) -> ModelNotFoundError:
+    close = difflib.get_close_matches(name, list(registry), n=5, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return ModelNotFoundError(f"'{name}' is neither an existing file/folder nor a known model name.{hint} "
+                              "See `synthbio models list`.")
+
+
+def resolve_model(name_or_path: str | os.PathLike[str], *, registry: dict[str, ModelEntry] | None = None,
+                  progress: bool = True) -> Path:
+    """Local path of a checkpoint file/folder given its path or registry name (see module doc)."""
+    registry = REGISTRY if registry is None else registry
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return path
+    name = str(name_or_path)
+    entry = registry.get(name)
+    if entry is None:
+        raise _unknown(name, registry)
+    if entry.package_path is not None:
+        local = _package_dir(entry)
+        if not local.exists():
+            raise ModelNotFoundError(f"model '{name}' should ship inside the package at {local}, which is missing "
+                                     "(reinstall synthbio)")
+        return local
+    local = cache_path(entry)
+    if local.is_file():
+        _verify_cached(entry, local)
+        return local
+    if is_offline():
+        raise _not_available(entry, local, "offline: SYNTHBIO_OFFLINE is set")
+    _download(entry, local, progress=progress)
+    return local
