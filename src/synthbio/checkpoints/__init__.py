@@ -1,7 +1,7 @@
 """Weight formats and named models: native folders, official NVlabs pickles,
 rosinality checkpoints, and the model registry with its download cache."""
 
-from synthbio.checkpoints.loading import detect_format, load_discriminator, load_generator
+from synthbio.checkpoints.loading import convert_checkpoint, detect_format, load_discriminator, load_generator
 from synthbio.checkpoints.native import (
     load_discriminator_native,
     load_generator_native,
@@ -14,6 +14,7 @@ from synthbio.checkpoints.registry import REGISTRY, ModelEntry, resolve_model
 __all__ = [
     "REGISTRY",
     "ModelEntry",
+    "convert_checkpoint",
     "detect_format",
     "load_discriminator",
     "load_discriminator_native",

@@ -85,3 +85,38 @@ def load_discriminator(path_or_name: str | os.PathLike[str], *, device: str | to
     else:
         raise CheckpointError(f"{path}: reading rosinality discriminators is not supported (generators only)")
     return _device(D, device)  # type: ignore[return-value]
+
+
+def convert_checkpoint(src: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, which: str = "G_ema",
+                       force: bool = False) -> Path:
+    """Write any supported checkpoint (or registry name) as a native model folder.
+
+    which: 'G_ema' / 'G' write that generator, plus the discriminator under
+    `out_dir/discriminator/` when the source holds one; 'D' writes the
+    discriminator alone. Provenance (source, its sha256, format, time) goes into
+    config.json. An existing model folder is replaced only with force=True.
+    """
+    from synthbio.errors import OutputDirError
+
+    if which not in ("G_ema", "G", "D"):
+        raise CheckpointError(f"which must be one of G_ema, G, D; got {which!r}")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise OutputDirError(f"{out}: exists and is not empty (use --force to overwrite)")
+    fmt, path = detect_format(resolve_model(src))
+    source_file = path / native.WEIGHTS_FILE if fmt == NATIVE else path
+    extra = {"which": which} if fmt != NATIVE else {}
+    if str(src) != str(path) and not Path(src).exists():
+        extra["registry_name"] = str(src)
+    prov = native.make_provenance(source_file, source_format=fmt, extra=extra)
+    if which == "D":
+        native.save_discriminator(load_discriminator(path), out, provenance=prov)
+        return out
+    G = load_generator(path, which=which)
+    D = None
+    if fmt == NVLABS_PKL and isinstance(nvlabs.read_network_pickle(path).get("D"), nvlabs.PersistentRecord):
+        D = nvlabs.load_nvlabs_discriminator(path)
+    elif fmt == NATIVE and native.is_native_dir(path / native.DISCRIMINATOR_DIR):
+        D = native.load_discriminator_native(path)
+    native.save_generator(G, out, provenance=prov, D=D)
+    return out

@@ -13,6 +13,8 @@ import typer
 
 # Command modules, each with a `register(app: typer.Typer) -> None`.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "convert",
+    "models",
 )
 
 
