@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import importlib
 
-import click
 import typer
+
+try:  # newer typer vendors click, with its own exception classes, as typer._click
+    from typer import _click as click
+except ImportError:  # older typer depends on click itself
+    import click  # type: ignore[no-redef]
 
 # Command modules, each with a `register(app: typer.Typer) -> None`.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "generate",
+    "demo",
     "convert",
     "models",
 )
@@ -41,12 +47,12 @@ def main() -> None:
     except SynthbioError as exc:  # bad input: say what and where, exit 2
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         raise SystemExit(2) from None
-    except click.exceptions.Abort:
+    except typer.Abort:
         raise SystemExit(130) from None
     except click.exceptions.ClickException as exc:
         exc.show()
         raise SystemExit(exc.exit_code) from None
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
 
 

@@ -8,6 +8,15 @@ Conventions (equal to the official StyleGAN2-ADA `generate.py` and
   layers (all when None), done by `G.mapping`.
 - noise_mode 'random': one torch.Generator per sample, seeded with its seed,
   so a sample's noise does not depend on its batch neighbours.
+
+Batch invariance: CPU math libraries compute matrix rows in blocks (of 4 on
+the machines we test) and handle a remainder of rows with other kernels, so
+the same row can round differently in a batch of 5 than in a batch of 8 (about
+1e-6, enough to flip a few uint8 pixels per 64x64 image). Every forward pass
+here is therefore padded to a multiple of `ROW_BLOCK` rows (repeating the last
+sample; the copies are dropped), which makes the images byte-identical for
+every batch size on CPU. GPUs pick kernels per shape: there, batch sizes that
+pad to the same row count give identical bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from synthbio.errors import InputError
 from synthbio.utils.seeds import generators_from_seeds, z_from_seeds
 
 NOISE_MODES = ("const", "random", "none")
+ROW_BLOCK = 8  # forward passes run on a multiple of this many rows (see module docstring)
 
 
 class SeedableGenerator(Protocol):
@@ -80,6 +90,10 @@ def _device_of(G: Any) -> torch.device:
         return torch.device("cpu")
 
 
+def _pad_count(n: int, row_block: int) -> int:
+    return (-n) % max(1, row_block)
+
+
 def map_seeds(
     G: SeedableGenerator,
     seeds: Sequence[int],
@@ -87,14 +101,17 @@ def map_seeds(
     class_idx: int | None = None,
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
+    row_block: int = ROW_BLOCK,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeds -> (z [N, z_dim], ws [N, num_ws, w_dim]) on G's device, truncation applied."""
     device = _device_of(G)
-    z = z_from_seeds(seeds, G.z_dim, device=device)
-    c = class_vector(G.c_dim, class_idx, n=len(seeds), device=device)
+    n = len(seeds)
+    padded = list(seeds) + list(seeds[-1:]) * _pad_count(n, row_block) if n else []
+    z = z_from_seeds(padded, G.z_dim, device=device)
+    c = class_vector(G.c_dim, class_idx, n=len(padded), device=device)
     with torch.no_grad():
         ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-    return z, ws
+    return z[:n], ws[:n]
 
 
 def as_branches(G: SeedableGenerator, out: torch.Tensor | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -110,18 +127,25 @@ def synthesize(
     *,
     seeds: Sequence[int],
     noise_mode: str = "const",
+    row_block: int = ROW_BLOCK,
 ) -> dict[str, torch.Tensor]:
     """ws [N, num_ws, w_dim] -> {branch: images [N, C, H, W] in [-1, 1]}.
 
     `seeds[i]` seeds the noise of sample i when noise_mode == 'random'.
     """
     check_noise_mode(noise_mode)
-    if len(seeds) != ws.shape[0]:
-        raise InputError(f"{len(seeds)} seeds for {ws.shape[0]} latents")
+    n = ws.shape[0]
+    if len(seeds) != n:
+        raise InputError(f"{len(seeds)} seeds for {n} latents")
+    if n == 0:
+        raise InputError("nothing to synthesize: no latents given")
+    pad = _pad_count(n, row_block)
+    seeds = list(seeds) + [seeds[-1]] * pad
+    ws = torch.cat([ws, ws[-1:].expand(pad, -1, -1)]) if pad else ws
     generator = generators_from_seeds(seeds, device=ws.device) if noise_mode == "random" else None
     with torch.no_grad():
         out = G.synthesis(ws, noise_mode=noise_mode, generator=generator)
-    return as_branches(G, out)
+    return {b: x[:n] for b, x in as_branches(G, out).items()}
 
 
 def parse_styles(spec: Sequence[int], num_ws: int) -> list[int]:
