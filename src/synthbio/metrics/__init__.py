@@ -1,0 +1,1 @@
+"""Metrics over scores and samples: verification error rates, score distributions."""
