@@ -72,6 +72,8 @@ def test_json_rejects_bad_input(tmp_path) -> None:
         assert str(bad) in str(info.value)
 
     check({**obj, "schema_version": 2}, "schema_version 2 is not supported")
+    check({**obj, "quality": "high"}, "field 'quality' has the wrong type")
+    check({**obj, "width": True}, "field 'width' has the wrong type")
     check({**obj, "format": "other"}, "format is 'other'")
     check({**obj, "minutiae": [{"x": 1, "y": 2, "angle": 0.0, "kind": "loop", "quality": 5}]}, "unknown kind")
     check({**obj, "minutiae": [{"x": 1, "y": 2, "kind": "ending", "quality": 5}]}, "missing field 'angle'")
@@ -253,3 +255,21 @@ def test_afis_reads_synthbio_xyt(tmp_path) -> None:
     rows = xyt.xyt_to_array(xyt.read_xyt(str(path)))
     np.testing.assert_allclose(rows[:, :2], [[10, 21], [200, 150], [0, 299]])
     np.testing.assert_allclose(np.degrees(rows[:, 2]), [30, 181, 7])
+
+
+def test_ending_direction_convention_matches_mindtct(tmp_path) -> None:
+    """A ridge that ends at x ~ 128 running leftwards: ISO direction points into it (180 deg)."""
+    afis = pytest.importorskip("afis", reason="afis not installed: independent MINDTCT")
+    yy, xx = np.mgrid[0:256, 0:256].astype(float)
+    img = 127 + 100 * np.cos(2 * np.pi * yy / 10.0)  # dark ridges where cos = -1
+    img[(np.abs(yy - 125) < 5) & (xx >= 128)] = 227  # the ridge at y = 125 stops at x = 128
+    tmpl = afis.MindtctExtractor().extract_minutiae(img.astype(np.uint8))
+    path = tmp_path / "end.xyt"
+    tmpl.to_xyt(str(path))
+    got = read_xyt(path, convention="iso", width=256, height=256)
+    ends = [m for m in got.minutiae if m.kind == "ending" and abs(m.y - 125) < 4 and abs(m.x - 128) < 6]
+    assert len(ends) == 1
+    assert math.degrees(ends[0].angle) == pytest.approx(180.0, abs=12.0)
+    # NIST's internal .xyt points out and away from the ending: theta ~ 0 deg, y from the bottom.
+    x, y, theta, _ = format_xyt(MinutiaeTemplate(ends, 256, 256)).split()
+    assert (int(y), min(int(theta), 360 - int(theta)) <= 12) == (256 - round(ends[0].y), True)

@@ -266,9 +266,9 @@ def template_from_dict(obj: Any, *, source: str = "<json>") -> MinutiaeTemplate:
         height=_field(obj, "height", int, source),
         dpi=_field(obj, "dpi", int, source),
         singularities=singularities,
-        finger_position=obj.get("finger_position", 0),
-        impression_type=obj.get("impression_type", 0),
-        quality=obj.get("quality", 100),
+        finger_position=_field(obj, "finger_position", int, source) if "finger_position" in obj else 0,
+        impression_type=_field(obj, "impression_type", int, source) if "impression_type" in obj else 0,
+        quality=_field(obj, "quality", int, source) if "quality" in obj else 100,
     )
     validate_template(template, source=source)
     return template

@@ -11,7 +11,10 @@ Coordinate and angle conventions (used everywhere in synthbio):
   the ridge body, into the ridge (between the two valley branches); a ridge
   bifurcation points along the valley between its two branches (away from
   the single stem). Codecs convert to each format's own convention at the
-  boundary (e.g. NIST xyt stores degrees, bottom-left origin in some tools).
+  boundary: ISO 19794-2 / ANSI 378 records store this direction quantised
+  (360/256 deg and 2 deg units); NBIS mindtct's default .xyt has a
+  bottom-left origin (y_xyt = height - y) and the opposite direction
+  (theta = ISO + 180 deg); see synthbio.fingerprints.minutiae.
 - Resolution is always explicit (dots per inch, default 500).
 """
 
