@@ -113,9 +113,9 @@ def _trace(skel: np.ndarray, start: tuple[int, int], first: tuple[int, int], ste
             break
         if len(nxt) > 2 or (len(nxt) == 2 and max(abs(nxt[0][0] - nxt[1][0]), abs(nxt[0][1] - nxt[1][1])) > 1):
             break  # two separate branches: a junction
-        # On a staircase both the 4-neighbour and the diagonal are offered:
-        # step to the 4-neighbour and mark the other as visited.
-        nxt.sort(key=lambda p: abs(p[0] - cur[0]) + abs(p[1] - cur[1]))
+        # On a staircase both a corner 4-neighbour and the diagonal beyond it
+        # are offered: step to the diagonal and mark the corner as visited.
+        nxt.sort(key=lambda p: -(abs(p[0] - cur[0]) + abs(p[1] - cur[1])))
         seen.update(nxt)
         cur = nxt[0]
     return cur
@@ -146,7 +146,10 @@ class ExtractionConfig:
     """Knobs of :func:`extract_minutiae` (pixels at 500 dpi)."""
 
     border_margin: float = 14.0  # drop minutiae closer than this to the mask edge
-    min_distance: float = 6.0  # drop both minutiae of a pair closer than this
+    # Drop both minutiae of a pair closer than this. Thinning shortens ridge
+    # ends by about half a ridge width, so a 1 px break in a ridge gives
+    # two skeleton endings ~7 px apart.
+    min_distance: float = 8.0
     trace_steps: int = 10  # skeleton pixels followed to measure a direction
     threshold: float = 0.5  # ridge map binarisation level
 

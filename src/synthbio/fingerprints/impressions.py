@@ -294,7 +294,9 @@ def make_impression(
     bg = background + 6.0 * smooth_random_field(rng, h, w, cells=2)
     img = bg - (bg - ridge_grey) * ink
     blur = u(config.blur_sigma_range) * scale
-    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), blur)
+    img = img.astype(np.float32)
+    if blur > 0.05:
+        img = cv2.GaussianBlur(img, (0, 0), blur)
     noise_std = u(config.noise_std_range)
     img += rng.standard_normal((h, w), dtype=np.float32) * noise_std
     image = np.clip(img + 0.5, 0, 255).astype(np.uint8)

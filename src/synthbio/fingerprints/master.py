@@ -201,7 +201,7 @@ def generate_master(seed: int, config: MasterConfig = MasterConfig()) -> MasterF
         sigma_ratio=config.sigma_ratio,
         downsample=2 if lo * scale >= 6 else 1,
     )
-    ridges = np.clip(0.5 + 0.5 * soft, 0.0, 1.0)  # cubic upsampling overshoots a little
+    ridges = 0.5 + 0.5 * soft
     binary = ridges > 0.5
     cleaned = remove_small_blobs(binary, int(config.min_blob_area_px * scale**2))
     flipped = cleaned != binary

@@ -206,10 +206,14 @@ def orientation_field(
         d2 = np.full((height, width), np.inf, np.float32)
         for s in singularities:
             d2 = np.minimum(d2, (xs - s.x) ** 2 + (ys - s.y) ** 2)
-        # Only above the highest core: below it the zero-pole flow is already right.
-        top = min(s.y for s in singularities if s.kind == "core")
+        # Above the highest core (arches following the fingertip) and below
+        # the lowest delta (flat ridges at the bottom); between them the
+        # zero-pole flow is kept.
+        top = min(s.y for s in singularities)
+        bottom = max(s.y for s in singularities)
         above = 1.0 / (1.0 + np.exp((ys - (top - 20 * scale)) / (30 * scale)))
-        w = (1.0 - np.exp(-d2 / (far_field_distance * scale) ** 2)) * above
+        below = 1.0 / (1.0 + np.exp(-(ys - (bottom + 40 * scale)) / (30 * scale)))
+        w = (1.0 - np.exp(-d2 / (far_field_distance * scale) ** 2)) * (above + below)
         theta = blend_orientations(theta, arch, w.astype(np.float32))
     noise = smooth_random_field(rng, height, width, cells=3) * noise_rad
     return np.mod(theta + noise, np.pi).astype(np.float32)

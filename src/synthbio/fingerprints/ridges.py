@@ -163,4 +163,5 @@ def grow_ridges(
             flat[idx] = resp[ry, rx]
         img = np.clip(_normalise(out, blur_sigma) * gain, -1.0, 1.0)
     soft = np.tanh(_normalise(out, blur_sigma) * 1.5).astype(np.float32)
-    return cv2.resize(soft, (width, height), interpolation=cv2.INTER_CUBIC)
+    up = cv2.resize(soft, (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.clip(up, -1.0, 1.0, out=up)  # cubic interpolation overshoots a little
