@@ -388,17 +388,21 @@ def discriminator_config_from_record(rec: PersistentRecord, *, path: Path) -> Di
     conv_layer = epilogue.child("conv")
     conv_clamp = _attr(conv_layer, "conv_clamp", kw.get("conv_clamp"))
     map_kw = {**dict(kw.get("mapping_kwargs") or {}), **(mapping.init_kwargs if mapping else {})}
+    channel_base, channel_max = int(kw.get("channel_base", 32768)), int(kw.get("channel_max", 512))
+    cmap_dim = _attr(epilogue, "cmap_dim") if c_dim > 0 else None
+    if cmap_dim is not None and int(cmap_dim) == min(channel_base // 4, channel_max):
+        cmap_dim = None  # the default: channels at 4x4
     try:
         return DiscriminatorConfig(
             c_dim=c_dim,
             img_resolution=int(kw.get("img_resolution", _attr(rec, "img_resolution"))),
             img_channels=int(kw.get("img_channels", _attr(rec, "img_channels"))),
             architecture=str(_attr(epilogue, "architecture", kw.get("architecture", "resnet"))),
-            channel_base=int(kw.get("channel_base", 32768)),
-            channel_max=int(kw.get("channel_max", 512)),
+            channel_base=channel_base,
+            channel_max=channel_max,
             num_fp16_res=int(num_fp16),
             conv_clamp=None if conv_clamp is None else float(conv_clamp),
-            cmap_dim=int(_attr(epilogue, "cmap_dim")) if c_dim > 0 else None,
+            cmap_dim=None if cmap_dim is None else int(cmap_dim),
             mbstd_group_size=_attr(mbstd, "group_size", None),
             mbstd_num_channels=int(_attr(mbstd, "num_channels", 0)),
             mapping_layers=int(_attr(mapping, "num_layers", map_kw.get("num_layers", 8))),

@@ -1,0 +1,49 @@
+"""Fixtures for checkpoint tests (helpers live in ckpt_helpers.py)."""
+
+from __future__ import annotations
+
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ckpt_helpers import _FakeModules, d_init_kwargs, g_init_kwargs, perturb, tiny_g_config
+
+from synthbio.nn.discriminator import Discriminator
+from synthbio.nn.generator import Generator
+
+
+@pytest.fixture
+def tiny_G() -> Generator:
+    return perturb(Generator(tiny_g_config()), 1)
+
+
+@pytest.fixture
+def official_pickle(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """official_pickle(G_ema, G=None, D=None, drop=()) -> path of a format-faithful network pickle."""
+    marker = tmp_path / "module_src_executed"
+
+    def write(G_ema: Generator, G: Generator | None = None, D: Discriminator | None = None,
+              name: str = "network-snapshot-000000.pkl", drop: tuple[str, ...] = ()) -> Path:
+        fakes = _FakeModules(marker)
+        try:
+            ed = fakes.EasyDict
+            snapshot: dict[str, Any] = dict(training_set_kwargs=dict(class_name="training.dataset.ImageFolderDataset",
+                                                                     path="data.zip", use_labels=False))
+            snapshot["G"] = fakes.persistent(G or G_ema, g_init_kwargs((G or G_ema).config, ed))
+            snapshot["D"] = None if D is None else fakes.persistent(D, d_init_kwargs(D.config, ed))
+            snapshot["G_ema"] = fakes.persistent(G_ema, g_init_kwargs(G_ema.config, ed))
+            snapshot["augment_pipe"] = None
+            for key in drop:
+                snapshot.pop(key)
+            path = tmp_path / name
+            with path.open("wb") as f:
+                pickle.dump(snapshot, f, protocol=4)  # Python >= 3.8 default, as the training loop used
+        finally:
+            fakes.remove()
+        assert "torch_utils" not in sys.modules and "dnnlib" not in sys.modules
+        return path
+
+    write.marker = marker  # type: ignore[attr-defined]
+    return write
