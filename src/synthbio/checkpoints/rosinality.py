@@ -126,11 +126,11 @@ def _convert_layer(src: str, dst: str, state: dict[str, torch.Tensor], out: dict
     out[f"{dst}.weight"] = take("conv.weight")[0]  # [1,O,I,k,k] -> [O,I,k,k]
     out[f"{dst}.affine.weight"] = take("conv.modulation.weight")
     out[f"{dst}.affine.bias"] = take("conv.modulation.bias")
-    if f"{src}.activate.bias" in state:  # StyledConv
+    if src.startswith("to_rgb"):
+        out[f"{dst}.bias"] = take("bias").reshape(-1)
+    else:  # StyledConv
         out[f"{dst}.bias"] = take("activate.bias")
         out[f"{dst}.noise_strength"] = take("noise.weight").reshape([])
-    else:  # ToRGB
-        out[f"{dst}.bias"] = take("bias").reshape(-1)
 
 
 def rosinality_to_synthbio(state: dict[str, torch.Tensor], latent_avg: torch.Tensor | None,
