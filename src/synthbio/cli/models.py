@@ -23,7 +23,7 @@ def list_models() -> None:
         where = entry.url or f"package: {entry.package_path}"
         table.add_row(entry.name, str(entry.resolution), entry.fmt,
                       str(cache_path(entry)) if cached and entry.url else ("yes" if cached else "no"), where)
-    Console(width=200).print(table)
+    Console().print(table)  # width follows the terminal (or $COLUMNS)
 
 
 def register(app: typer.Typer) -> None:
