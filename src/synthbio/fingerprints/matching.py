@@ -270,3 +270,44 @@ def match_many(
             s = max(s, _bozorth3_rows(g, p))
         out.append(float(s))
     return np.asarray(out, dtype=np.float64)
+
+
+# --- ground truth vs extracted ------------------------------------------------------------
+
+
+def _angle_gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest absolute difference of two angles, in [0, pi]."""
+    d = np.abs(a - b) % (2 * np.pi)
+    return np.minimum(d, 2 * np.pi - d)
+
+
+def pair_minutiae(
+    truth: Sequence[Minutia],
+    found: Sequence[Minutia],
+    *,
+    max_distance: float = 15.0,
+    max_angle: float = math.radians(30.0),
+) -> list[tuple[int, int]]:
+    """One-to-one correspondence between true and extracted minutiae.
+
+    A pair is admissible when the points are within `max_distance` pixels and
+    their directions within `max_angle` radians (kind is not required to
+    agree). Among all one-to-one assignments this returns one with the most
+    admissible pairs, and among those the smallest total distance (Hungarian
+    algorithm on the distance, with inadmissible pairs priced above any
+    admissible assignment). Returns (truth index, found index) pairs.
+    """
+    if not truth or not found:
+        return []
+    from scipy.optimize import linear_sum_assignment
+
+    t = np.array([(m.x, m.y, m.angle) for m in truth], dtype=np.float64)
+    f = np.array([(m.x, m.y, m.angle) for m in found], dtype=np.float64)
+    dist = np.hypot(t[:, None, 0] - f[None, :, 0], t[:, None, 1] - f[None, :, 1])
+    ok = (dist <= max_distance) & (_angle_gap(t[:, None, 2], f[None, :, 2]) <= max_angle)
+    # One inadmissible pair costs more than any full set of admissible ones, so
+    # the optimum first maximises the number of admissible pairs.
+    big = (max_distance + 1.0) * (min(len(truth), len(found)) + 1)
+    cost = np.where(ok, dist, big)
+    rows, cols = linear_sum_assignment(cost)
+    return [(int(r), int(c)) for r, c in zip(rows, cols) if ok[r, c]]
