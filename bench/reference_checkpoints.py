@@ -124,7 +124,7 @@ def _build_official(repo: str, flavor: str, out_dir: Path) -> None:
             img = torch.from_numpy(ref["G_ema_img_psi1.0"])
             ref["D_logits"] = D.eval()(img, c, force_fp32=True).numpy()
         np.savez(out_dir / f"{flavor}_{case}.npz", **ref)
-        print(f"built {flavor}_{case}", flush=True)
+        print(f"built {flavor}_{case}", file=sys.stderr, flush=True)
 
     if flavor == "sg3":  # an alias-free generator, which synthbio must refuse clearly
         from training import networks_stylegan3
@@ -134,7 +134,7 @@ def _build_official(repo: str, flavor: str, out_dir: Path) -> None:
         with open(out_dir / "sg3_alias_free.pkl", "wb") as f:
             pickle.dump(dict(G=G3, G_ema=copy.deepcopy(G3), D=None, augment_pipe=None,
                              training_set_kwargs=dict()), f)
-        print("built sg3_alias_free", flush=True)
+        print("built sg3_alias_free", file=sys.stderr, flush=True)
 
 
 def _build_rosinality(repo: str, out_dir: Path) -> None:
@@ -161,7 +161,7 @@ def _build_rosinality(repo: str, out_dir: Path) -> None:
         torch.save({"g_ema": g.state_dict(), "latent_avg": mean_latent[0],
                     "args": {"size": size, "n_mlp": n_mlp, "channel_multiplier": cm}}, out_dir / f"{case}.pt")
         np.savez(out_dir / f"{case}.npz", **ref)
-        print(f"built {case}", flush=True)
+        print(f"built {case}", file=sys.stderr, flush=True)
 
 
 def _compare(out_dir: Path) -> list[dict]:
@@ -183,7 +183,7 @@ def _compare(out_dir: Path) -> list[dict]:
         c = torch.from_numpy(ref["c"]) if "c" in ref and ref["c"].size else None
         row: dict = dict(case=path.stem)
         first_img = next(k for k in ref.files if "_img_psi" in k)
-        row["ref_img_peak_abs"] = float(np.abs(ref[first_img]).max())  # scale of the deltas below
+        row["ref_peak_abs"] = float(np.abs(ref[first_img]).max())  # scale of the deltas below
         nets = ("G_ema", "G") if path.suffix == ".pkl" else ("g_ema",)
         with torch.no_grad():
             for net_name in nets:
