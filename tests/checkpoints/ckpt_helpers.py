@@ -1,4 +1,4 @@
-"""Tiny networks and format-faithful official pickles built without the official code.
+"""Tiny network configs and format-faithful official pickles built without the official code.
 
 `official_pickle` writes what stylegan2-ada-pytorch's training loop writes:
 `pickle.dump(dict(G=, D=, G_ema=, augment_pipe=, training_set_kwargs=))` where
@@ -12,19 +12,15 @@ pickling, so the loader runs without them (as it must without the real ones).
 from __future__ import annotations
 
 import collections
-import pickle
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
 
 from synthbio.nn.config import DiscriminatorConfig, GeneratorConfig
-from synthbio.nn.discriminator import Discriminator
-from synthbio.nn.generator import Generator
 
 _HOOK_DICTS = ("_backward_pre_hooks", "_backward_hooks", "_forward_hooks", "_forward_hooks_with_kwargs",
                "_forward_hooks_always_called", "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs",
