@@ -67,19 +67,19 @@ class ImpressionConfig:
 
     width: int = 416
     height: int = 560
-    displacement_std_px: float = 15.0
-    max_displacement_px: float = 40.0
-    rotation_std_deg: float = 7.0
-    max_rotation_deg: float = 20.0
+    displacement_std_px: float = 30.0
+    max_displacement_px: float = 80.0
+    rotation_std_deg: float = 10.0
+    max_rotation_deg: float = 30.0
     distortion: float = 1.0
-    distortion_shift_std_px: float = 6.0
-    distortion_rotation_std_deg: float = 2.5
+    distortion_shift_std_px: float = 8.0
+    distortion_rotation_std_deg: float = 3.0
     rigid_fraction: float = 0.35
     transition_fraction: float = 0.45
     pressure_range: Range = (0.2, 0.8)
     moisture_range: Range = (0.25, 0.75)
-    contact_fraction: Range = (0.78, 1.0)
-    contact_offset_px: float = 25.0
+    contact_fraction: Range = (0.65, 0.95)
+    contact_offset_px: float = 40.0
     noise_std_range: Range = (2.0, 8.0)
     blur_sigma_range: Range = (0.4, 1.0)
     max_creases: int = 3

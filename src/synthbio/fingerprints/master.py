@@ -111,7 +111,7 @@ def silhouette(
     """
     cx = width * (0.5 + rng.uniform(-0.03, 0.03))
     cy = height * rng.uniform(0.44, 0.50)
-    a = width * rng.uniform(0.34, 0.44)
+    a = width * rng.uniform(0.30, 0.40)
     b_top = height * rng.uniform(0.36, 0.43)
     b_bot = height * rng.uniform(0.48, 0.58)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
