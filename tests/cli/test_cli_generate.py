@@ -119,3 +119,10 @@ def test_demo_command(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     assert "grid_rgb.png" in err and (tmp_path / "model" / "model.safetensors").is_file()
     assert (tmp_path / "rgb" / "seed0001.png").is_file() and (tmp_path / "nir" / "seed0001.png").is_file()
+
+
+def test_outdir_that_is_a_file_exit_2(models, tmp_path, monkeypatch, capsys):
+    (tmp_path / "f").write_text("x")
+    code, _, err = run_cli(monkeypatch, capsys, "generate", "--model", str(models / "plain"), "--seeds", "0",
+                           "--outdir", str(tmp_path / "f"), "--device", "cpu")
+    assert code == 2 and "output directory" in err

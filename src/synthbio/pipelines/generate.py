@@ -142,6 +142,14 @@ def grid_relpath(branch: str, *, multi_branch: bool) -> str:
     return f"grid_{branch}.png" if multi_branch else "grid.png"
 
 
+def make_outdir(outdir: Path) -> None:
+    """Create the output folder, or raise OutputDirError naming it when that is impossible."""
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        raise OutputDirError(f"cannot use {os.fspath(outdir)!r} as output directory: {exc.strerror}") from None
+
+
 # --- resuming -----------------------------------------------------------------------------
 
 
@@ -286,7 +294,7 @@ def generate_with(
         "class_idx": config.class_idx,
         "noise_mode": config.noise_mode,
     }
-    outdir.mkdir(parents=True, exist_ok=True)
+    make_outdir(outdir)
     kept, redone = _prepare_outdir(outdir, run, overwrite=config.overwrite, planes=plane_keys, branches=G.branch_names)
     if multi:
         for b in G.branch_names:

@@ -34,6 +34,7 @@ from synthbio.generation.sampling import (
     synthesize,
 )
 from synthbio.io.images import png_planes, save_grid, to_uint8, write_png
+from synthbio.pipelines.generate import make_outdir
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_json
 from synthbio.utils.seeds import check_seed
@@ -115,7 +116,7 @@ def style_mix_with(G: SeedableGenerator, config: MixConfig) -> MixResult:
     class_vector(G.c_dim, config.class_idx)
     outdir = Path(config.outdir)
     multi = len(G.branch_names) > 1
-    outdir.mkdir(parents=True, exist_ok=True)
+    make_outdir(outdir)
     for b in G.branch_names if multi else ():
         (outdir / b).mkdir(exist_ok=True)
     atomic_write_json(outdir / "config.json", {"command": "mix", "config": config.to_dict(),
