@@ -1,0 +1,121 @@
+"""The fingerprint evaluation report: FVC protocol, metrics and targets, files, cache."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthbio.errors import InputError
+from synthbio.pipelines.fingerprint_dataset import FingerprintDatasetConfig, generate_dataset
+from synthbio.pipelines.fingerprint_report import (
+    FingerprintReportConfig,
+    compute_metrics,
+    evaluate_dataset,
+    fvc_pairs,
+    render_html,
+)
+
+
+def test_fvc_pairs() -> None:
+    genuine, impostor = fvc_pairs({0: [0, 1, 2], 1: [1, 0], 2: [0]})
+    assert genuine == [((0, 0), (0, 1)), ((0, 0), (0, 2)), ((0, 1), (0, 2)), ((1, 0), (1, 1))]
+    assert impostor == [((0, 0), (1, 0)), ((0, 0), (2, 0)), ((1, 0), (2, 0))]
+
+
+def _fake_result(finger: int, index: int, *, nfiq: int, truth: int, leader: tuple[int, int], mindtct: tuple[int, int]) -> dict:
+    return {
+        "finger": finger, "index": index, "nfiq2": nfiq, "n_truth": truth,
+        "pairing": {"leader": {"paired": leader[0], "found": leader[1], "same_kind": leader[0]},
+                    "mindtct": {"paired": mindtct[0], "found": mindtct[1], "same_kind": 0}},
+        "templates": {},
+    }
+
+
+def test_metrics_and_targets_on_fake_results() -> None:
+    config = FingerprintReportConfig(dataset="unused", extractors=("leader", "mindtct"))
+    results = [
+        _fake_result(0, 0, nfiq=40, truth=40, leader=(30, 40), mindtct=(20, 50)),
+        _fake_result(0, 1, nfiq=70, truth=60, leader=(50, 50), mindtct=(40, 60)),
+    ]
+    gen = np.array([3.0, 5.0, 7.0])
+    imp = np.array([1.0, 3.0, 4.0, 6.0])
+    scores = {"leader": {"genuine": gen, "impostor": imp}, "mindtct": {"genuine": gen + 100, "impostor": imp}}
+    m = compute_metrics(config, {0: "whorl", 1: "arch"}, results, scores)
+    assert m["extractors"]["leader"]["recall"] == pytest.approx(80 / 100)  # pooled over impressions
+    assert m["extractors"]["leader"]["precision"] == pytest.approx(80 / 90)
+    assert m["extractors"]["mindtct"]["recall"] == pytest.approx(60 / 100)
+    assert m["extractors"]["leader"]["verification"]["eer"] == pytest.approx(1 / 3)
+    assert m["extractors"]["mindtct"]["verification"]["eer"] == 0.0
+    assert m["classes"]["whorl"] == 1 and m["classes"]["arch"] == 1 and m["classes"]["left_loop"] == 0
+    targets = {t["name"]: t for t in m["targets"]}
+    assert targets["NBIS EER (MINDTCT + Bozorth3)"]["met"] is False  # 0% is below 3%
+    assert targets["mean NFIQ2"]["met"] is True  # 55
+    assert targets["LEADER minutiae recall"]["met"] is True  # 80%
+    assert targets["ground-truth minutiae per impression (mean)"]["met"] is True  # 50
+    page = render_html(config, m, [("nfiq2.png", "NFIQ2")])
+    assert page.count('class="met"') == 3 and page.count('class="missed"') == 1
+    assert '<img src="nfiq2.png"' in page and "80.00%" in page
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fp") / "ds"
+    generate_dataset(FingerprintDatasetConfig(outdir=str(out), fingers=3, impressions=2, width=256, height=320, seed=3),
+                     progress=False)
+    return out
+
+
+def test_evaluate_writes_report_and_uses_cache(tiny_dataset: Path) -> None:
+    config = FingerprintReportConfig(dataset=str(tiny_dataset), extractors=("mindtct",))
+    rep = evaluate_dataset(config, progress=False)
+    report = tiny_dataset / "report"
+    assert rep.html == report / "index.html" and rep.metrics_json == report / "metrics.json"
+    m = json.loads(rep.metrics_json.read_text())  # strict JSON (no NaN / Infinity)
+    v = m["extractors"]["mindtct"]["verification"]
+    assert (v["n_genuine"], v["n_impostor"]) == (3, 3)
+    assert m["fingers"] == 3 and m["impressions"] == 6
+    assert 0 <= m["extractors"]["mindtct"]["recall"] <= 1
+    targets = {t["name"]: t["met"] for t in m["targets"]}
+    assert targets["LEADER minutiae recall"] is None  # LEADER not run
+    page = rep.html.read_text()
+    for src in re.findall(r'<img src="([^"]+)"', page):
+        assert (report / src).is_file(), src
+    assert {"nfiq2.png", "det.png", "classes.png", "minutiae_counts.png", "scores_mindtct.png"} <= {
+        p.name for p in report.iterdir()
+    }
+    caches = sorted((report / "cache").glob("*.json"))
+    assert len(caches) == 6
+    # a rerun reads the cache: a value planted there shows up in the metrics
+    data = json.loads(caches[0].read_text())
+    data["nfiq2"] = 0
+    caches[0].write_text(json.dumps(data))
+    m2 = evaluate_dataset(config, progress=False).metrics
+    assert m2["nfiq2"]["min"] == 0
+    # ... unless the image changed: an entry for another image is ignored
+    data["png_sha256"] = "0" * 64
+    caches[0].write_text(json.dumps(data))
+    m3 = evaluate_dataset(config, progress=False).metrics
+    assert m3["nfiq2"]["min"] == m["nfiq2"]["min"]
+
+
+def test_leader_recall_target_is_evaluated(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    generate_dataset(FingerprintDatasetConfig(outdir=str(out), fingers=2, impressions=1, width=256, height=320, seed=5),
+                     progress=False)
+    m = evaluate_dataset(FingerprintReportConfig(dataset=str(out), extractors=("leader",), outdir=str(tmp_path / "r")),
+                         progress=False).metrics
+    assert (tmp_path / "r" / "index.html").is_file()
+    recall = {t["name"]: t for t in m["targets"]}["LEADER minutiae recall"]
+    assert recall["met"] is not None and 0.5 <= recall["value"] <= 1.0
+    assert m["extractors"]["leader"]["verification"] is None  # one impression per finger: no genuine pair
+
+
+def test_bad_config(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="extractor"):
+        FingerprintReportConfig(dataset="x", extractors=("fingerjet",))
+    with pytest.raises(InputError, match="manifest"):
+        evaluate_dataset(FingerprintReportConfig(dataset=str(tmp_path), extractors=("mindtct",)), progress=False)
