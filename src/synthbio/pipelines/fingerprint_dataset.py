@@ -294,7 +294,15 @@ def _prepare(config: FingerprintDatasetConfig) -> tuple[Path, dict[int, dict[str
         rewrite_manifest(outdir / MANIFEST_NAME, [kept[f] for f in sorted(kept)])
     remove_temp_files(outdir)
     atomic_write_json(outdir / CONFIG_NAME, want)
+    os.chmod(outdir / CONFIG_NAME, 0o644)
     return outdir, kept, redone
+
+
+def single_threaded_worker() -> None:
+    """Pool initializer: one OpenCV thread per worker process (the pool is the parallelism)."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 # --- the job ------------------------------------------------------------------------------
@@ -342,7 +350,9 @@ def generate_dataset(
                 finish(make_finger_files(task))
         else:
             # spawn: no fork of a parent holding threads or open handles.
-            with ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(
+                max_workers=config.workers, mp_context=get_context("spawn"), initializer=single_threaded_worker
+            ) as pool:
                 futures = [pool.submit(make_finger_files, t) for t in tasks]
                 for fut in as_completed(futures):
                     finish(fut.result())

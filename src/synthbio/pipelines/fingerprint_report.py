@@ -41,7 +41,7 @@ from synthbio.fingerprints.matching import EXTRACTORS
 from synthbio.metrics.distributions import decidability, histogram, histogram_edges, summarize_scores
 from synthbio.metrics.verification import det_curve, summarize
 from synthbio.pipelines import report_html as R
-from synthbio.pipelines.fingerprint_dataset import DatasetImpression, load_dataset_index
+from synthbio.pipelines.fingerprint_dataset import DatasetImpression, load_dataset_index, single_threaded_worker
 from synthbio.utils.hashing import atomic_write_bytes
 
 CACHE_VERSION = 1
@@ -231,7 +231,8 @@ def evaluate_dataset(config: FingerprintReportConfig, *, progress: bool = True) 
     with _progress(progress) as bar:
         job = bar.add_task("impressions", total=len(tasks))
         pool = (
-            ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"))
+            ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"),
+                                initializer=single_threaded_worker)
             if config.workers > 1 and len(tasks) > 1 else None
         )
         try:
