@@ -20,6 +20,7 @@ CLEAN = ImpressionConfig(
     blur_sigma_range=(0.0, 0.0),
     max_creases=0,
     max_scratches=0,
+    ink_variation=0.0,
 )
 RIGID = ImpressionConfig(
     displacement_std_px=0.0, rotation_std_deg=0.0, distortion=0.0, contact_fraction=(1.0, 1.0), contact_offset_px=0.0

@@ -55,7 +55,10 @@ class ImpressionConfig:
         1 = heavy (thick ridges, large contact).
     moisture_range: 0 = dry (broken ridges), 1 = wet (thick, merging ridges).
     contact_fraction: contact ellipse axes relative to the silhouette's.
-    contact_offset_px: maximal shift of the contact centre.
+    contact_offset_px: maximal shift of the contact centre (downwards up to
+        this, upwards and sideways up to half / all of it).
+    contact_wobble: relative irregularity of the contact outline.
+    ink_variation: depth of the broad light/dark areas of uneven pressure.
     noise_std_range: Gaussian sensor noise in grey levels.
     blur_sigma_range: Gaussian blur sigma in pixels.
     max_creases, max_scratches: counts drawn uniformly in [0, max].
@@ -67,20 +70,22 @@ class ImpressionConfig:
 
     width: int = 416
     height: int = 560
-    displacement_std_px: float = 30.0
+    displacement_std_px: float = 35.0
     max_displacement_px: float = 80.0
-    rotation_std_deg: float = 10.0
+    rotation_std_deg: float = 12.0
     max_rotation_deg: float = 30.0
     distortion: float = 1.0
-    distortion_shift_std_px: float = 8.0
-    distortion_rotation_std_deg: float = 3.0
+    distortion_shift_std_px: float = 11.0
+    distortion_rotation_std_deg: float = 4.0
     rigid_fraction: float = 0.35
     transition_fraction: float = 0.45
-    pressure_range: Range = (0.2, 0.8)
-    moisture_range: Range = (0.25, 0.75)
-    contact_fraction: Range = (0.65, 0.95)
+    pressure_range: Range = (0.1, 0.9)
+    moisture_range: Range = (0.15, 0.85)
+    contact_fraction: Range = (0.6, 0.95)
     contact_offset_px: float = 40.0
-    noise_std_range: Range = (2.0, 8.0)
+    contact_wobble: float = 0.06
+    ink_variation: float = 0.3
+    noise_std_range: Range = (2.0, 6.0)
     blur_sigma_range: Range = (0.4, 1.0)
     max_creases: int = 3
     max_scratches: int = 2
@@ -184,15 +189,16 @@ def _draw_geometry(
     master: MasterFingerprint, config: ImpressionConfig, rng: np.random.Generator, pressure: float
 ) -> _Geometry:
     scale = master.dpi / 500.0
-    ys, xs = np.nonzero(master.mask)
-    if len(xs) == 0:
+    rows, cols = np.flatnonzero(master.mask.any(1)), np.flatnonzero(master.mask.any(0))
+    if len(rows) == 0:
         raise InputError("master fingerprint has an empty mask")
-    ax = (xs.max() - xs.min()) / 2.0
-    ay = (ys.max() - ys.min()) / 2.0
+    ax = (cols[-1] - cols[0]) / 2.0
+    ay = (rows[-1] - rows[0]) / 2.0
     lo, hi = config.contact_fraction
     frac = lo + (hi - lo) * float(np.clip(0.5 * pressure + 0.5 * rng.uniform(), 0, 1))
     off = config.contact_offset_px * scale
-    cc = (master.center[0] + rng.uniform(-off, off), master.center[1] + rng.uniform(-off, off))
+    # Plain impressions tend to miss the lower phalanx more than the tip.
+    cc = (master.center[0] + rng.uniform(-off, off), master.center[1] + rng.uniform(-0.5 * off, off))
 
     def clipped_normal(std: float, limit: float) -> float:
         return float(np.clip(rng.normal(0.0, std), -limit, limit))
@@ -265,11 +271,13 @@ def make_impression(
 
     mx, my = _sensor_maps(g, w, h)
     ridges = cv2.remap(master.ridges, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    inside = cv2.remap(master.mask.astype(np.float32), mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    # Contact: soft-edged ellipse (about 6 px ramp) inside the silhouette.
+    # Contact: an ellipse with a wobbly outline (a skin pad is not a perfect
+    # ellipse) and a soft edge where ridges fade out. (Outside the silhouette
+    # the master's ridge map is 0, so nothing is inked there anyway.)
+    edge = 1.0 + config.contact_wobble * smooth_random_field(rng, h, w, cells=5)
     rho = _ellipse_radius(g, mx, my)
-    ramp = 6.0 * scale / min(g.contact_axes)
-    contact = np.clip((1.0 - rho) / ramp, 0.0, 1.0) * inside
+    ramp = 12.0 * scale / min(g.contact_axes)
+    contact = np.clip((1.0 - rho / edge) / ramp, 0.0, 1.0)
 
     # Pressure and moisture shift the ridge/valley threshold: heavy or wet
     # gives thick ridges, light or dry thin ones (ridge map is ~sinusoidal).
@@ -287,6 +295,8 @@ def make_impression(
             _lines(rng, h, w, n_scratches, horizontal=False, scale=scale),
         )
         ink *= 1.0 - lines
+    # Uneven pressure: broad lighter and darker areas.
+    ink *= 1.0 - config.ink_variation * (0.5 + 0.5 * smooth_random_field(rng, h, w, cells=3))
     ink *= contact
 
     background = u(config.background_range)
@@ -301,8 +311,8 @@ def make_impression(
     img += rng.standard_normal((h, w), dtype=np.float32) * noise_std
     image = np.clip(img + 0.5, 0, 255).astype(np.uint8)
 
-    minutiae = _map_minutiae(g, master.minutiae, config, scale)
-    singularities = _map_singularities(g, master.singularities, config, scale)
+    minutiae = _map_minutiae(g, master.minutiae, config, scale, edge)
+    singularities = _map_singularities(g, master.singularities, config, scale, edge)
     transform = {
         "dx": g.shift[0],
         "dy": g.shift[1],
@@ -327,15 +337,33 @@ def make_impression(
     return Impression(image, minutiae, singularities, transform, dpi=master.dpi)
 
 
-def _visible(g: _Geometry, x: np.ndarray, y: np.ndarray, sx: np.ndarray, sy: np.ndarray, config: ImpressionConfig, scale: float) -> np.ndarray:
-    """Inside the crop and the contact ellipse, ``visible_margin_px`` from both edges."""
+def _visible(
+    g: _Geometry,
+    x: np.ndarray,
+    y: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    config: ImpressionConfig,
+    scale: float,
+    edge: np.ndarray,
+) -> np.ndarray:
+    """Inside the crop and the contact region, ``visible_margin_px`` from both edges.
+
+    ``edge`` is the contact outline factor on the sensor grid, [H, W].
+    """
     m = config.visible_margin_px * scale
     in_crop = (sx >= m) & (sx <= config.width - 1 - m) & (sy >= m) & (sy <= config.height - 1 - m)
-    in_contact = _ellipse_radius(g, x, y) <= 1.0 - m / min(g.contact_axes)
+    ix = np.clip(np.round(sx).astype(int), 0, config.width - 1)
+    iy = np.clip(np.round(sy).astype(int), 0, config.height - 1)
+    # The contact fades over 12 px; keep what is inked at least half-way.
+    fade = (6.0 * scale + m) / min(g.contact_axes)
+    in_contact = _ellipse_radius(g, x, y) <= edge[iy, ix] * (1.0 - fade)
     return in_crop & in_contact
 
 
-def _map_minutiae(g: _Geometry, minutiae: list[Minutia], config: ImpressionConfig, scale: float) -> list[Minutia]:
+def _map_minutiae(
+    g: _Geometry, minutiae: list[Minutia], config: ImpressionConfig, scale: float, edge: np.ndarray
+) -> list[Minutia]:
     if not minutiae:
         return []
     x = np.array([m.x for m in minutiae], np.float64)
@@ -345,7 +373,7 @@ def _map_minutiae(g: _Geometry, minutiae: list[Minutia], config: ImpressionConfi
     # Angle through the local Jacobian: map a short step along the direction.
     eps = 1.0
     ex, ey = forward_map(g, x + eps * np.cos(a), y - eps * np.sin(a))
-    keep = _visible(g, x, y, sx, sy, config, scale)
+    keep = _visible(g, x, y, sx, sy, config, scale, edge)
     out = []
     for i in np.nonzero(keep)[0]:
         m = minutiae[i]
@@ -353,12 +381,14 @@ def _map_minutiae(g: _Geometry, minutiae: list[Minutia], config: ImpressionConfi
     return out
 
 
-def _map_singularities(g: _Geometry, sing: list[Singularity], config: ImpressionConfig, scale: float) -> list[Singularity]:
+def _map_singularities(
+    g: _Geometry, sing: list[Singularity], config: ImpressionConfig, scale: float, edge: np.ndarray
+) -> list[Singularity]:
     out = []
     for s in sing:
         x, y = np.array([s.x]), np.array([s.y])
         sx, sy = forward_map(g, x, y)
-        if not _visible(g, x, y, sx, sy, config, scale)[0]:
+        if not _visible(g, x, y, sx, sy, config, scale, edge)[0]:
             continue
         angle = None
         if s.angle is not None:
