@@ -119,3 +119,12 @@ def test_bad_input_is_rejected(master) -> None:
         make_impression(master, -1, 0)
     with pytest.raises(InputError, match="sensor"):
         make_impression(master, 0, 0, ImpressionConfig(width=4, height=4))
+
+
+def test_singularities_follow_the_same_mapping(master) -> None:
+    imp = make_impression(master, 4, 0, RIGID)
+    ox, oy = 208 - master.center[0], 280 - master.center[1]
+    expected = {(round(s.x + ox, 3), round(s.y + oy, 3), s.kind) for s in master.singularities}
+    got = {(round(s.x, 3), round(s.y, 3), s.kind) for s in imp.singularities}
+    assert got and got <= expected
+    assert imp.template().singularities == imp.singularities

@@ -115,10 +115,12 @@ def silhouette(
     b_top = height * rng.uniform(0.36, 0.43)
     b_bot = height * rng.uniform(0.48, 0.58)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    u = np.abs(xs - cx) / a
-    v = (ys - cy) / np.where(ys < cy, b_top, b_bot)
-    exponent = np.where(ys < cy, 2.0, 4.0)  # round tip, flat-sided bottom
-    mask = u**exponent + np.abs(v) ** exponent <= 1.0
+    u2 = ((xs - cx) / a) ** 2
+    top = ys < cy
+    v2 = ((ys - cy) / np.where(top, b_top, b_bot)) ** 2
+    # Ellipse above the centre (round tip), superellipse of power 4 below
+    # (flatter sides and bottom).
+    mask = np.where(top, u2 + v2, u2 * u2 + v2 * v2) <= 1.0
     return mask, (float(cx), float(cy))
 
 
@@ -152,7 +154,9 @@ def remove_small_blobs(binary: np.ndarray, min_area: int) -> np.ndarray:
         small = np.nonzero(stats[:, cv2.CC_STAT_AREA] < min_area)[0]
         small = small[small != 0] if value else small  # label 0 is background
         if len(small):
-            out[np.isin(labels, small) & (phase == 1)] = not value
+            drop = np.zeros(n, bool)
+            drop[small] = True
+            out[drop[labels] & (phase == 1)] = not value
     return out
 
 
