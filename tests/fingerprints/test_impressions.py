@@ -119,6 +119,8 @@ def test_bad_input_is_rejected(master) -> None:
         make_impression(master, -1, 0)
     with pytest.raises(InputError, match="sensor"):
         make_impression(master, 0, 0, ImpressionConfig(width=4, height=4))
+    with pytest.raises(InputError, match="pressure_range"):
+        make_impression(master, 0, 0, ImpressionConfig(pressure_range=(0.9, 0.1)))
 
 
 def test_singularities_follow_the_same_mapping(master) -> None:

@@ -262,8 +262,15 @@ def make_impression(
         raise InputError(f"sensor size {config.width}x{config.height} is too small (min 16x16)")
     if seed < 0 or index < 0:
         raise InputError(f"seed and index must be non-negative, got seed={seed}, index={index}")
+    for name in ("pressure_range", "moisture_range", "contact_fraction", "noise_std_range",
+                 "blur_sigma_range", "background_range", "ridge_grey_range"):
+        lo, hi = getattr(config, name)
+        if lo > hi:
+            raise InputError(f"ImpressionConfig.{name} = {(lo, hi)} has min > max")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
-    u = lambda r: float(rng.uniform(r[0], r[1]))  # noqa: E731
+
+    def u(r: Range) -> float:
+        return float(rng.uniform(r[0], r[1]))
     scale = master.dpi / 500.0
     pressure, moisture = u(config.pressure_range), u(config.moisture_range)
     g = _draw_geometry(master, config, rng, pressure)
