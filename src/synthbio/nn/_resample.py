@@ -29,6 +29,9 @@ class FilterTaps(NamedTuple):
 
 FilterLike = Union[Tensor, FilterTaps, None]
 
+# From this many channels a plain filtering pass runs as a depthwise conv (see _upfirdn2d_separable).
+_DEPTHWISE_MIN_CHANNELS = 16
+
 
 def parse_pair(v: int | Sequence[int]) -> tuple[int, int]:
     """An int or (x, y) pair of ints >= 1 (an up/down factor)."""
@@ -171,6 +174,15 @@ def _upfirdn1d(x: Tensor, dim: int, taps: Sequence[float], *, up: int, down: int
 def _upfirdn2d_separable(x: Tensor, taps: FilterTaps, *, up: tuple[int, int], down: tuple[int, int],
                          padding: tuple[int, int, int, int], flip_filter: bool, gain: float) -> Tensor:
     px0, px1, py0, py1 = padding
+    if up == (1, 1) and down == (1, 1) and x.shape[1] >= _DEPTHWISE_MIN_CHANNELS \
+            and px0 == px1 >= 0 and py0 == py1 >= 0 and x.dtype != torch.float64:
+        # Many channels, no resampling: one depthwise conv reads and writes the tensor once,
+        # where the slice sums would pass over it once per tap (memory bound on CPU).
+        ty = torch.tensor(taps.y if flip_filter else taps.y[::-1], dtype=torch.float64)
+        tx = torch.tensor(taps.x if flip_filter else taps.x[::-1], dtype=torch.float64)
+        k = (torch.outer(ty, tx) * gain).to(device=x.device, dtype=x.dtype)
+        c = x.shape[1]
+        return F.conv2d(x, k[None, None].expand(c, 1, *k.shape), padding=(py0, px0), groups=c)
     g = math.sqrt(gain)  # split the 2D gain evenly between the axes
     # conv2d correlates; a true convolution (flip_filter=False) reverses the taps.
     tx = [t * g for t in (taps.x if flip_filter else taps.x[::-1])]

@@ -77,13 +77,17 @@ class SynthesisBlock(_FilterHolder):
         on_cuda = ws.device.type == "cuda"
         dtype = torch.float16 if self.use_fp16 and on_cuda and not force_fp32 else torch.float32
         fmt = torch.channels_last if self.channels_last and dtype == torch.float16 else torch.contiguous_format
+        if ws.device.type == "cpu":
+            fmt = torch.channels_last  # oneDNN convolutions run fastest on NHWC activations
         if fused_modconv is None:
-            fused_modconv = (not self.training) and (dtype == torch.float32 or n == 1)
+            # One grouped conv with per-sample weights pays off only for a single sample;
+            # for batches a shared-weight conv with activation scaling is faster (same math).
+            fused_modconv = n == 1
         w_iter = iter(ws.unbind(dim=1))
         kw = dict(noise_mode=noise_mode, generator=generator, fused_modconv=fused_modconv)
 
         if self.in_channels == 0:
-            x = self.const.to(dtype=dtype, memory_format=fmt).unsqueeze(0).repeat([n, 1, 1, 1])
+            x = self.const.to(dtype=dtype).unsqueeze(0).repeat([n, 1, 1, 1]).to(memory_format=fmt)
             x = self.conv1(x, next(w_iter), **kw)
         else:
             assert x is not None
