@@ -36,6 +36,7 @@ __all__ = [
     "ToRGBLayer",
     "bias_act",
     "conv2d_resample",
+    "demodulation_coefficients",
     "downsample2d",
     "filter_taps",
     "modulated_conv2d",
@@ -178,6 +179,15 @@ def conv2d_resample(x: Tensor, w: Tensor, f: FilterLike = None, *, up: int = 1, 
     return _conv(x, w, groups=groups, flip_weight=flip_weight)
 
 
+def demodulation_coefficients(weight: Tensor, styles: Tensor) -> Tensor:
+    """1 / sqrt(sum_ik (s_i w_oik)^2 + 1e-8) for weight [O,I,kh,kw], styles [N,I] -> [N,O] (eq. 3).
+
+    Written as (s^2) @ (sum_k w^2)^T: one small matmul instead of materialising
+    the [N,O,I,kh,kw] per-sample weights.
+    """
+    return (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
+
+
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, *, noise: Tensor | None = None,
                      up: int = 1, down: int = 1, padding: int = 0, resample_filter: FilterLike = None,
                      demodulate: bool = True, flip_weight: bool = True, fused_modconv: bool = True) -> Tensor:
@@ -204,12 +214,13 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, *, noise: Tensor
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
 
     w = dcoefs = None
-    if demodulate or fused_modconv:
+    if fused_modconv:
         w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)  # [NOIkk]
-    if demodulate:
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [NO]
-    if demodulate and fused_modconv:
-        w = w * dcoefs.reshape(n, -1, 1, 1, 1)
+        if demodulate:
+            dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [NO]
+            w = w * dcoefs.reshape(n, -1, 1, 1, 1)
+    elif demodulate:
+        dcoefs = demodulation_coefficients(weight, styles)  # [NO]
 
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
@@ -259,6 +270,25 @@ class _FilterHolder(torch.nn.Module):
         return self._taps if self._taps is not None else self.resample_filter
 
 
+def _inference_cached(module: torch.nn.Module, slot: str, source: Tensor, dtype: torch.dtype, make) -> Tensor:
+    """`make()` computed once per (source version, storage, dtype) while autograd is off.
+
+    Weight-derived tensors (scaled weights, per-filter squared norms) do not
+    depend on the batch; recomputing them per call costs as much as the 4x4 and
+    8x8 layers themselves. Loading a state dict or moving the module changes the
+    key, so the cache never goes stale.
+    """
+    if torch.is_grad_enabled() or torch.compiler.is_compiling():
+        return make()
+    key = (source._version, source.data_ptr(), source.device, dtype)
+    hit = module.__dict__.get(slot)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    value = make()
+    module.__dict__[slot] = (key, value)
+    return value
+
+
 class FullyConnectedLayer(torch.nn.Module):
     """Equalized-learning-rate linear layer: y = act(x @ (W*g)^T + b*lr), g = lr/sqrt(in)."""
 
@@ -275,7 +305,8 @@ class FullyConnectedLayer(torch.nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """x: [N, in_features] -> [N, out_features]."""
-        w = self.weight.to(x.dtype) * self.weight_gain
+        w = _inference_cached(self, "_w_cache", self.weight, x.dtype,
+                              lambda: self.weight.to(x.dtype) * self.weight_gain)
         b = self.bias
         if b is not None:
             b = b.to(x.dtype)
@@ -408,7 +439,9 @@ class SynthesisLayer(_FilterHolder):
                                  resample_filter=self.filt, flip_weight=(self.up == 1), fused_modconv=True)
         else:
             wgt = self.weight.to(x.dtype)
-            dcoefs = ((wgt.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)).square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+            wsq = _inference_cached(self, "_wsq_cache", self.weight, x.dtype,
+                                    lambda: wgt.square().sum(dim=[2, 3]))
+            dcoefs = (styles.square() @ wsq.t() + 1e-8).rsqrt()  # = demodulation_coefficients(wgt, styles)
             y = conv2d_resample(x * styles.to(x.dtype).reshape(n, -1, 1, 1), wgt, self.filt, up=self.up,
                                 padding=self.padding, flip_weight=(self.up == 1))
         bias = self.bias.to(y.dtype).reshape(1, -1, 1, 1) * g
