@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/synthbio demo --outdir $(DEMO_OUT)
+	$(BIN)/synthbio fingerprints generate --fingers 20 --impressions 4 --seed 0 --outdir $(DEMO_OUT)/fingerprints && $(BIN)/synthbio fingerprints evaluate $(DEMO_OUT)/fingerprints && echo "demo report: $(DEMO_OUT)/fingerprints/report/index.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
