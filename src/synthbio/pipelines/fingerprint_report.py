@@ -286,8 +286,10 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def _target(name: str, value: float | None, target: str, met: bool | None, *, percent: bool = False) -> dict[str, Any]:
-    text = "n/a" if value is None else R.fmt_number(value, percent=percent)
+def _target(
+    name: str, value: float | None, target: str, met: bool | None, *, percent: bool = False, digits: int = 3
+) -> dict[str, Any]:
+    text = "n/a" if value is None else R.fmt_number(value, percent=percent, digits=digits)
     return {"name": name, "value": value, "value_text": text, "target": target, "met": met}
 
 
@@ -327,10 +329,10 @@ def compute_metrics(
     targets = [
         _target("NBIS EER (MINDTCT + Bozorth3)", nbis_eer, "3% - 15%",
                 None if nbis_eer is None else bool(0.03 <= nbis_eer <= 0.15), percent=True),
-        _target("mean NFIQ2", mean_q, ">= 50", bool(mean_q >= 50)),
+        _target("mean NFIQ2", mean_q, ">= 50", bool(mean_q >= 50), digits=1),
         _target("LEADER minutiae recall", leader_recall, ">= 80%",
                 None if leader_recall is None else bool(leader_recall >= 0.80), percent=True),
-        _target("ground-truth minutiae per impression (mean)", mean_gt, "30 - 60", bool(30 <= mean_gt <= 60)),
+        _target("ground-truth minutiae per impression (mean)", mean_gt, "30 - 60", bool(30 <= mean_gt <= 60), digits=1),
     ]
     return {
         "dataset": str(Path(config.dataset).resolve()),
@@ -477,8 +479,9 @@ def render_html(config: FingerprintReportConfig, m: dict[str, Any], figures: lis
         ])
     sections.append(("Extractors and Bozorth3", R.table(
         ["extractor", "precision", "recall", "same type", "minutiae / impression", "EER", "FMR100", "FMR1000", "d'"], rows)
-        + f"<p>Genuine comparisons: {_n(m, 'n_genuine')}, impostor comparisons: {_n(m, 'n_impostor')}. "
-        f"{R.esc(m['protocol']['genuine'])}; impostor: {R.esc(m['protocol']['impostor'])}. "
+        + f"<p>{_n(m, 'n_genuine')} genuine comparisons ({R.esc(m['protocol']['genuine'])}) and "
+        f"{_n(m, 'n_impostor')} impostor comparisons ({R.esc(m['protocol']['impostor'])}), "
+        f"scored by {R.esc(m['protocol']['matcher'])}. "
         f"Ground-truth pairing: {R.esc(m['protocol']['pairing'])}.</p>"))
 
     nq, gt = m["nfiq2"], m["ground_truth_minutiae_per_impression"]
