@@ -216,3 +216,18 @@ def test_minibatch_std_layer_groups() -> None:
     assert MinibatchStdLayer(group_size=8)(x).shape == (4, 7, 2, 2)  # group clipped to the batch
     with pytest.raises(ValueError, match="does not divide"):
         MinibatchStdLayer(group_size=4)(torch.randn([6, 2, 2, 2]))
+
+
+def test_small_map_gemm_convolutions_equal_torch() -> None:
+    from synthbio.nn.layers import _conv_gemm
+
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn([2, 5, 4, 3], generator=gen, dtype=torch.float64)
+    w = torch.randn([6, 5, 3, 3], generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(_conv_gemm(x, w, stride=1, padding=(1, 1), transpose=False),
+                               F.conv2d(x, w, padding=1))
+    w1 = torch.randn([3, 5, 1, 1], generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(_conv_gemm(x, w1, stride=1, padding=(0, 0), transpose=False), F.conv2d(x, w1))
+    wt = torch.randn([5, 6, 3, 3], generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(_conv_gemm(x, wt, stride=2, padding=(0, 0), transpose=True),
+                               F.conv_transpose2d(x, wt, stride=2))

@@ -117,9 +117,36 @@ def _conv(x: Tensor, w: Tensor, *, stride: int = 1, padding: tuple[int, int] = (
     """conv2d (a correlation) or its transpose; flip_weight=False turns it into a true convolution."""
     if not flip_weight:
         w = w.flip([2, 3])
+    if groups == 1 and x.device.type == "cpu" and x.shape[-2] * x.shape[-1] <= _GEMM_MAX_PIXELS \
+            and padding in ((0, 0), (w.shape[2] // 2, w.shape[3] // 2)):
+        return _conv_gemm(x, w, stride=stride, padding=padding, transpose=transpose)
     if transpose:
         return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
     return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
+
+
+# On CPU, convolutions over at most this many pixels run as one matmul: oneDNN re-lays out
+# the whole weight on every call, which costs more than the arithmetic on 4x4 and 8x8 maps.
+_GEMM_MAX_PIXELS = 64
+
+
+def _conv_gemm(x: Tensor, w: Tensor, *, stride: int, padding: tuple[int, int], transpose: bool) -> Tensor:
+    """conv2d / conv_transpose2d (groups=1) as im2col + matmul, or matmul + col2im."""
+    n, c, h, wd = x.shape
+    kh, kw = w.shape[2], w.shape[3]
+    x = x.contiguous()
+    if transpose:  # w: [I, O, kh, kw]; every input pixel scatters a kh x kw patch (F.fold sums them)
+        if padding != (0, 0):
+            raise ValueError("_conv_gemm supports transposed convolution without padding only")
+        cols = w.reshape(c, -1).t() @ x.reshape(n, c, h * wd)  # [N, O*kh*kw, H*W]
+        out_size = ((h - 1) * stride + kh, (wd - 1) * stride + kw)
+        return F.fold(cols, out_size, (kh, kw), stride=stride)
+    if kh == 1 and kw == 1 and stride == 1:
+        return (w.reshape(w.shape[0], c) @ x.reshape(n, c, h * wd)).reshape(n, -1, h, wd)
+    cols = F.unfold(x, (kh, kw), padding=padding, stride=stride)  # [N, I*kh*kw, L]
+    ho = (h + 2 * padding[0] - kh) // stride + 1
+    wo = (wd + 2 * padding[1] - kw) // stride + 1
+    return (w.reshape(w.shape[0], -1) @ cols).reshape(n, -1, ho, wo)
 
 
 def conv2d_resample(x: Tensor, w: Tensor, f: FilterLike = None, *, up: int = 1, down: int = 1,

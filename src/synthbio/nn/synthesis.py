@@ -28,6 +28,9 @@ from synthbio.nn.mapping import check_finite
 
 NOISE_MODES = ("random", "const", "none")
 
+# Below this resolution torch routes NHWC convolutions to slow non-oneDNN kernels on CPU.
+_NHWC_MIN_RESOLUTION = 16
+
 
 def head_name(index: int, branch: str) -> str:
     """Attribute name of a branch's output head: `torgb` for the first, `torgb_<name>` after."""
@@ -77,12 +80,13 @@ class SynthesisBlock(_FilterHolder):
         on_cuda = ws.device.type == "cuda"
         dtype = torch.float16 if self.use_fp16 and on_cuda and not force_fp32 else torch.float32
         fmt = torch.channels_last if self.channels_last and dtype == torch.float16 else torch.contiguous_format
-        if ws.device.type == "cpu":
+        on_cpu = ws.device.type == "cpu"
+        if on_cpu and self.resolution >= _NHWC_MIN_RESOLUTION:
             fmt = torch.channels_last  # oneDNN convolutions run fastest on NHWC activations
         if fused_modconv is None:
-            # One grouped conv with per-sample weights pays off only for a single sample;
-            # for batches a shared-weight conv with activation scaling is faster (same math).
-            fused_modconv = n == 1
+            # A grouped conv with per-sample weights pays off only for one sample on GPU; on CPU
+            # (and for batches) a shared-weight conv with activation scaling is faster. Same math.
+            fused_modconv = n == 1 and not on_cpu
         w_iter = iter(ws.unbind(dim=1))
         kw = dict(noise_mode=noise_mode, generator=generator, fused_modconv=fused_modconv)
 
