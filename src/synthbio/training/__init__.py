@@ -1,0 +1,1 @@
+"""GAN training: data pipeline, ADA augmentation, losses, EMA and the training loop."""
