@@ -49,11 +49,14 @@ def test_zip_rgb_and_forced_channels(tmp_path):
             _write(tmp_path / "tmp" / f"{i}.png", a)
             z.write(tmp_path / "tmp" / f"{i}.png", f"imgs/{i}.png")
         z.writestr("readme.txt", "not an image")
+        z.writestr("labels.csv", "".join(f"imgs/{i}.png,{i}\n" for i in range(3)))
     ds = ImageDataset(DatasetConfig(path=str(zpath)))
     assert (len(ds), ds.resolution, ds.branches, ds.name) == (3, 32, (("img", 3),), "faces")
     x = ds[2][0]["img"]
     assert x.shape == (3, 32, 32)
     np.testing.assert_array_equal(x.permute(1, 2, 0).numpy(), arrays[2])
+    labelled = ImageDataset(DatasetConfig(path=str(zpath), labels="labels.csv"))  # read from the archive
+    assert labelled.c_dim == 3 and labelled[2][1].tolist() == [0.0, 0.0, 1.0]
     gray = ImageDataset(DatasetConfig(path=str(zpath), channels=1))
     expected = np.asarray(PIL.Image.fromarray(arrays[0]).convert("L"))
     np.testing.assert_array_equal(gray[0][0]["img"][0].numpy(), expected)
@@ -65,6 +68,18 @@ def test_sixteen_bit_gray_is_scaled(tmp_path):
     ds = ImageDataset(DatasetConfig(path=str(tmp_path)))
     assert ds.branches == (("img", 1),)
     assert ds[0][0]["img"][0, ::2, ::2].tolist() == [[0, 10], [200, 255]]
+
+
+def test_mixed_modes_become_rgb_and_corrupt_pixels_name_the_file(tmp_path):
+    _write(tmp_path / "m" / "a.png", np.full((8, 8), 7, np.uint8))
+    _write(tmp_path / "m" / "b.png", _images(1, 8, 3)[0])
+    ds = ImageDataset(DatasetConfig(path=str(tmp_path / "m")))
+    assert ds.branches == (("img", 3),) and ds[0][0]["img"].unique().tolist() == [7]
+    good = (tmp_path / "m" / "b.png").read_bytes()
+    (tmp_path / "m" / "b.png").write_bytes(good[: len(good) // 2])  # header intact, pixel data cut
+    ds = ImageDataset(DatasetConfig(path=str(tmp_path / "m")))
+    with pytest.raises(InputError, match="b.png"):
+        ds[1]
 
 
 def test_resize_and_center_crop(tmp_path):

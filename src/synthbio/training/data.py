@@ -173,6 +173,10 @@ def _header(source: _Source, name: str) -> tuple[tuple[int, int], str]:
         raise InputError(f"{source.display(name)}: {exc}") from None
 
 
+def _is_gray_mode(mode: str) -> bool:
+    return mode in ("1", "L", "LA", "I", "F") or mode.startswith("I;16")
+
+
 def _to_uint8_array(img: PIL.Image.Image, channels: int) -> np.ndarray:
     """PIL image -> [H, W] (channels=1) or [H, W, 3] uint8; 16-bit gray is scaled, not clipped."""
     if img.mode.startswith("I;16") or img.mode == "I":
@@ -343,8 +347,9 @@ class ImageDataset(torch.utils.data.Dataset):
         if unreadable:
             raise InputError(_listing(f"unreadable images in {cfg.path!r}", unreadable))
         if cfg.branches is None:
-            first_mode = headers[SINGLE_BRANCH][0][1]  # type: ignore[index]
-            channels = cfg.channels or (1 if first_mode in ("L", "1", "I", "F") or first_mode.startswith("I;16") else 3)
+            # Grayscale only if every image is; one colour image makes the data set RGB.
+            gray = all(_is_gray_mode(hd[1]) for hd in headers[SINGLE_BRANCH])  # type: ignore[index]
+            channels = cfg.channels or (1 if gray else 3)
             branches: tuple[tuple[str, int], ...] = ((SINGLE_BRANCH, channels),)
         else:
             branches = cfg.branches
@@ -372,14 +377,16 @@ class ImageDataset(torch.utils.data.Dataset):
         """[num_files, c_dim] float32 labels aligned with self.keys."""
         spec = self.config.labels
         assert spec is not None
-        if os.path.isfile(spec):
-            with open(spec, encoding="utf-8") as f:
+        # A relative name is looked up inside the data set first (the official dataset.json
+        # sits there), so a same-named file in the working directory is not picked by mistake.
+        inside = not os.path.isabs(spec) and spec.replace("\\", "/") in set(self._source.names())
+        if inside:
+            text, where = self._source.read(spec.replace("\\", "/")).decode("utf-8", errors="replace"), self._source.display(spec)
+        elif os.path.isfile(spec):
+            with open(spec, encoding="utf-8", errors="replace") as f:
                 text, where = f.read(), spec
         else:
-            try:
-                text, where = self._source.read(spec).decode("utf-8"), self._source.display(spec)
-            except (KeyError, OSError):
-                raise InputError(f"labels file {spec!r} not found (as a path or inside {self.config.path!r})") from None
+            raise InputError(f"labels file {spec!r} not found (inside {self.config.path!r} or as a path)")
         entries = _read_label_entries(text, is_json=spec.lower().endswith(".json"), where=where)
         branch_names = [b for b, _ in self.config.branches or ()]
         table = {_label_key(k, branch_names): v for k, v in entries}
