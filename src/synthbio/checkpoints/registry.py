@@ -42,8 +42,10 @@ class ModelEntry:
     """One named model. Exactly one of `url` / `package_path` is set.
 
     sha256: published digest of the file, None where the publisher gives none.
-    fmt: 'nvlabs-pkl', 'rosinality-pt' or 'native'.
+    fmt: 'nvlabs-pkl', 'rosinality-pt' or 'native' (generators); 'pytorch-state-dict'.
     package_path: folder relative to the synthbio package (native format).
+    kind: 'generator', or 'feature-extractor' (networks that metrics load, such as
+        the FID Inception; `resolution` is then their input size).
     """
 
     name: str
@@ -53,6 +55,7 @@ class ModelEntry:
     url: str | None = None
     sha256: str | None = None
     package_path: str | None = None
+    kind: str = "generator"
 
     @property
     def filename(self) -> str:
@@ -94,6 +97,12 @@ _ENTRIES = (
     _ngc("stylegan2-cifar10-32x32", 32, "CIFAR-10 32x32, class-conditional"),
     _ngc("stylegan2-celebahq-256x256", 256, "CelebA-HQ faces 256x256"),
     _ngc("stylegan2-lsundog-256x256", 256, "LSUN Dog 256x256"),
+    # FID Inception-v3 (TF inception-2015-12-05 ported by pytorch-fid). No full sha256 is
+    # published; the name carries its prefix 6726825d, which synthbio.metrics.inception checks.
+    ModelEntry(name="fid-inception-v3", resolution=299, fmt="pytorch-state-dict", kind="feature-extractor",
+               url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+                   "pt_inception-2015-12-05-6726825d.pth",
+               description="Inception-v3 pool_3 features for FID/KID (pytorch-fid port of the 2015 TF graph)"),
 )
 
 #: name -> entry. Package-shipped models are added here with `package_path`.

@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "convert",
     "models",
     "fingerprints",
+    "metrics",
     "train",
 )
 
