@@ -170,6 +170,7 @@ class _Trainer:
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.plan.precision == "fp16")
         self.step_idx = 0
         self.cur_nimg = 0
+        self.tick = 0
         self.last_rt: float | None = None
         self._stats: dict[str, list[Tensor]] = {}
         self.loader = self._make_loader(0)
@@ -211,12 +212,16 @@ class _Trainer:
     def _run_G(self, z: Tensor, c: Tensor) -> tuple[dict[str, Tensor], Tensor]:
         """Latents -> ({branch: image}, ws), with style mixing and random noise."""
         cc = self._c_or_none(c)
-        ws = self.G.mapping(z, cc, update_emas=True)
-        if self.config.style_mixing_prob > 0:
-            cutoff = losses.style_mixing_cutoff(ws.shape[1], prob=self.config.style_mixing_prob,
-                                                generator=self.host_gen)
-            if cutoff < ws.shape[1]:
-                ws = losses.mix_styles(ws, self.G.mapping(self._randn(list(z.shape)), cc, update_emas=False), cutoff)
+        # The mapping network stays in float32 (as the official mixed-precision setup): it is
+        # cheap, and the tracked w_avg must not be updated from half-precision activations.
+        with torch.autocast(device_type=self.device.type, enabled=False):
+            ws = self.G.mapping(z, cc, update_emas=True)
+            if self.config.style_mixing_prob > 0:
+                cutoff = losses.style_mixing_cutoff(ws.shape[1], prob=self.config.style_mixing_prob,
+                                                    generator=self.host_gen)
+                if cutoff < ws.shape[1]:
+                    ws2 = self.G.mapping(self._randn(list(z.shape)), cc, update_emas=False)
+                    ws = losses.mix_styles(ws, ws2, cutoff)
         imgs = self.G.synthesis(ws, noise_mode="random", generator=self.gen)
         return losses.as_branch_dict(imgs, self.branch_names), ws
 
@@ -359,11 +364,9 @@ class _Trainer:
         return out
 
     def rng_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"device": self.gen.get_state(), "host": self.host_gen.get_state()}
-        if self.device.type == "cuda":
-            state["cuda_global"] = torch.cuda.get_rng_state(self.device)
-        state["cpu_global"] = torch.get_rng_state()
-        return state
+        """States of the only two generators training draws from (global RNGs are never used;
+        the data order is a pure function of seed and position, saved as `loader`)."""
+        return {"device": self.gen.get_state(), "host": self.host_gen.get_state()}
 
     def state_dict(self) -> dict[str, Any]:
         """Everything an exact resume needs (plain tensors and containers only)."""
@@ -376,7 +379,8 @@ class _Trainer:
             "G_opt": self.G_opt.state_dict(), "D_opt": self.D_opt.state_dict(), "scaler": self.scaler.state_dict(),
             "augment_p": torch.tensor(self.augment_p), "ada": ada, "pl_mean": self.pl_mean.detach().cpu(),
             "rng": rng_all, "loader": {"position": int(self.loader.position)},
-            "counters": {"step": self.step_idx, "cur_nimg": self.cur_nimg, "world_size": self.info.world_size,
+            "counters": {"step": self.step_idx, "cur_nimg": self.cur_nimg, "tick": self.tick,
+                         "world_size": self.info.world_size,
                          "last_rt": self.last_rt},
         }
 
@@ -405,6 +409,7 @@ class _Trainer:
         self.host_gen.set_state(rng["host"])
         self.step_idx = int(counters["step"])
         self.cur_nimg = int(counters["cur_nimg"])
+        self.tick = int(counters["tick"])
         self.last_rt = counters.get("last_rt")
         self.loader = self._make_loader(int(state["loader"]["position"]))
 
@@ -525,7 +530,7 @@ def _run(t: _Trainer, outdir: Path, *, progress: bool, summary_writer: Any) -> T
     bar = _Progress(progress, plan.kimg, t.cur_nimg / 1000)
     written: list[Path] = []
     start_time = time.time()
-    tick_start_time, tick_start_nimg, tick = start_time, t.cur_nimg, 0
+    tick_start_time, tick_start_nimg, maintenance = start_time, t.cur_nimg, 0.0
     stopped_early = False
     done = t.cur_nimg >= total_nimg
 
@@ -559,15 +564,14 @@ def _run(t: _Trainer, outdir: Path, *, progress: bool, summary_writer: Any) -> T
                 continue
             now = time.time()
             sec_per_kimg = (now - tick_start_time) / max(t.cur_nimg - tick_start_nimg, 1) * 1000
-            record = {"tick": tick, "step": t.step_idx, "kimg": t.cur_nimg / 1000,
+            record = {"tick": t.tick, "step": t.step_idx, "kimg": t.cur_nimg / 1000,
                       "Progress/augment": t.augment_p, "Progress/ada_rt": t.last_rt,
                       "Loss/pl_mean": float(t.pl_mean), "Timing/sec_per_tick": now - tick_start_time,
                       "Timing/sec_per_kimg": sec_per_kimg, "Timing/total_sec": now - start_time,
-                      **t.pop_stats()}
-            maint_start = time.time()
-            if snap_now:
-                snapshot()
-            record["Timing/maintenance_sec"] = time.time() - maint_start
+                      "Timing/maintenance_sec": maintenance, **t.pop_stats()}
+            t.tick += 1
+            # The stats line goes out before the snapshot, so a run killed after the snapshot
+            # has it; a resume drops lines past the snapshot's step.
             if main:
                 assert stats is not None
                 stats.write(record)
@@ -577,7 +581,10 @@ def _run(t: _Trainer, outdir: Path, *, progress: bool, summary_writer: Any) -> T
                             tb.add_scalar(key, value, global_step=int(t.cur_nimg / 1000), walltime=now)
                     tb.flush()
             bar.update(t.cur_nimg / 1000, sec_per_kimg)
-            tick += 1
+            maint_start = time.time()
+            if snap_now:
+                snapshot()
+            maintenance = time.time() - maint_start
             tick_start_time, tick_start_nimg = time.time(), t.cur_nimg
         if t.cur_nimg == start_nimg and (not (outdir / snaps.LATEST_DIR / snaps.STATE_FILE).is_file()):
             snapshot()  # nothing to train (kimg already reached): still leave a snapshot
