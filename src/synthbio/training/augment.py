@@ -13,11 +13,11 @@ are composed into 3x3 homogeneous matrices in two groups:
   the border (exact for square images);
 - general: isotropic scale, pre-rotation, anisotropic scale, post-rotation,
   fractional translation. Samples whose general matrix is not the identity are
-  resampled once: reflect padding, 2x upsampling with a 12-tap Lanczos-3
-  low-pass, bilinear `grid_sample` on the 2x image, and 2x downsampling with the
-  same low-pass (the official code uses a symlet-6 wavelet filter for the same
-  up-sample / sample / down-sample scheme). The low-pass keeps the bilinear
-  step from aliasing; a nearly identity transform therefore blurs very slightly.
+  resampled once, as in the official code: reflect padding, 2x up-sampling
+  with an orthogonal wavelet low-pass (symlet 6, computed here from
+  Daubechies' construction), bilinear `grid_sample` on the 2x image, and 2x
+  down-sampling with the mirrored low-pass. Orthogonality makes up- then
+  down-sampling an exact identity, so only off-grid sampling blurs.
 Colour: one 4x4 matrix per sample acting on (r, g, b, 1): brightness (add b),
 contrast (scale about 0), luma flip (Householder reflection about the luma
 axis (1,1,1)/sqrt(3)), hue rotation about the luma axis, saturation (scale
@@ -34,6 +34,8 @@ second order (R1 through augmented reals).
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -259,13 +261,51 @@ def apply_blit(images: Tensor, blit_inv: Tensor) -> Tensor:
     return torch.gather(images.reshape(n, c, h * w), 2, flat).reshape(n, c, h, w)
 
 
-def lowpass_taps() -> FilterTaps:
-    """12-tap Lanczos-3 low-pass for 2x resampling: taps at +-0.25, +-0.75, ... input pixels,
-    h(t) = sinc(t) sinc(t / 3), normalised to unit DC gain."""
-    t = (np.arange(12) - 5.5) / 2
-    h = np.sinc(t) * np.sinc(t / 3)
-    h = tuple(float(x) for x in h / h.sum())
-    return FilterTaps(h, h)
+@functools.lru_cache(maxsize=None)
+def orthogonal_lowpass(order: int = 6) -> tuple[float, ...]:
+    """Least-asymmetric orthogonal Daubechies low-pass of `order` vanishing moments (2*order taps;
+    order 6 is the 'symlet 6' wavelet), normalised to unit DC gain.
+
+    Daubechies' construction: |H(w)|^2 = cos^(2N)(w/2) P(sin^2(w/2)) with
+    P(y) = sum_k C(N-1+k, k) y^k; each root y_k of P gives a reciprocal pair of
+    zeros z + 1/z = 2 - 4 y_k, and one zero of every pair goes into H. Among the
+    real-coefficient choices, the one whose phase is closest to linear is kept.
+    Orthogonality (sum_k h[k] h[k+2m] = 0 for m != 0) makes 2x up-sampling with h
+    followed by 2x down-sampling with the mirrored h an exact identity, so a
+    transform that lands on the pixel grid (a pure integer shift, a quarter turn)
+    loses nothing in the resampler.
+    """
+    n = order
+    y_roots = np.roots([math.comb(n - 1 + k, k) for k in range(n)][::-1])
+    pairs = [np.roots([1.0, -(2 - 4 * y), 1.0]) for y in y_roots]
+    w = np.linspace(0, np.pi, 512)[1:-1]
+    best: tuple[float, np.ndarray] | None = None
+    for choice in itertools.product((0, 1), repeat=len(pairs)):
+        q = np.poly([pair[c] for pair, c in zip(pairs, choice)])
+        if np.abs(q.imag).max() > 1e-8:
+            continue  # complex zeros must come with their conjugates
+        h = np.real(np.convolve(np.poly([-1.0] * n), q))  # (1 + z^-1)^N Q(z)
+        phase = np.unwrap(np.angle(np.polyval(h[::-1], np.exp(-1j * w))))
+        deviation = float(np.abs(phase - np.polyval(np.polyfit(w, phase, 1), w)).max())
+        if best is None or deviation < best[0] - 1e-9:
+            best = (deviation, h)
+    assert best is not None
+    h = best[1] / best[1].sum()
+    # The mirrored filter is equally asymmetric; fix the orientation (energy centroid before the middle).
+    centroid = float((np.arange(h.size) * h**2).sum() / (h**2).sum())
+    if centroid > (h.size - 1) / 2:
+        h = h[::-1]
+    return tuple(float(v) for v in h)
+
+
+def upsampling_delay(taps: tuple[float, ...]) -> float:
+    """Where 2x pixel j of `upsample2d(x, taps)` sits, relative to the centred position
+    (j + 0.5) / 2 - 0.5, in input pixels: the filter's DC delay (mid - centroid) / 2 (about
+    0.20 for symlet 6), rounded to a multiple of 1/4 so on-grid transforms sample 2x pixel
+    centres exactly. The mirrored down-sampling filter undoes it."""
+    h = np.asarray(taps)
+    centroid = float((np.arange(h.size) * h).sum() / h.sum())
+    return round(2 * ((h.size - 1) / 2 - centroid)) / 4
 
 
 _OUT_MARGIN = 3  # output pixels computed beyond each border so the down-sampling filter sees no zeros
@@ -289,19 +329,23 @@ def apply_resample(images: Tensor, general_inv: Tensor) -> Tensor:
     mx1, my1 = (min(max(math.ceil(hi[k] - cc + _IN_SUPPORT), 0), s - 1) for k, cc, s in ((0, cx, w), (1, cy, h)))
     x = F.pad(images, [mx0, mx1, my0, my1], mode="reflect")
     hp, wp = h + my0 + my1, w + mx0 + mx1
-    f = lowpass_taps()
-    x = upsample2d(x, f, up=2)  # [N, C, 2Hp, 2Wp]; 2x pixel j sits at input coordinate (j + 0.5) / 2 - 0.5
-    # Output samples on the 2x grid of the extended output area, in centred coordinates.
-    ju = (torch.arange(2 * (w + 2 * q), device=dev, dtype=torch.float64) + 0.5) / 2 - 0.5 - q - cx
-    jv = (torch.arange(2 * (h + 2 * q), device=dev, dtype=torch.float64) + 0.5) / 2 - 0.5 - q - cy
+    taps = orthogonal_lowpass()
+    f = FilterTaps(taps, taps)
+    delay = upsampling_delay(taps)
+    x = upsample2d(x, f, up=2)  # [N, C, 2Hp, 2Wp]; 2x pixel j holds input coordinate (j + 0.5) / 2 - 0.5 + delay
+    # Output samples on the 2x grid of the extended output area (same delay: the down-sampling
+    # filter is the mirror image), in centred coordinates.
+    ju = (torch.arange(2 * (w + 2 * q), device=dev, dtype=torch.float64) + 0.5) / 2 - 0.5 + delay - q - cx
+    jv = (torch.arange(2 * (h + 2 * q), device=dev, dtype=torch.float64) + 0.5) / 2 - 0.5 + delay - q - cy
     v, u = torch.meshgrid(jv, ju, indexing="ij")
     src = torch.einsum("nij,jhw->nhwi", m[:, :2, :], torch.stack([u, v, torch.ones_like(u)]))  # [N, h2, w2, 2]
-    # align_corners=False: padded input pixel x_p lies at normalised (x_p + 0.5) / Wp * 2 - 1 on the 2x image too.
-    gx = (src[..., 0] + cx + mx0 + 0.5) / wp * 2 - 1
-    gy = (src[..., 1] + cy + my0 + 0.5) / hp * 2 - 1
+    # align_corners=False: 2x pixel j is at normalised (j + 0.5) / (2 Wp) * 2 - 1, which for the
+    # padded input coordinate x_p is (x_p - delay + 0.5) / Wp * 2 - 1.
+    gx = (src[..., 0] + cx + mx0 - delay + 0.5) / wp * 2 - 1
+    gy = (src[..., 1] + cy + my0 - delay + 0.5) / hp * 2 - 1
     grid = torch.stack([gx, gy], dim=-1).to(dt)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    x = downsample2d(x, f, down=2)  # [N, C, H + 2q, W + 2q]
+    x = downsample2d(x, f, down=2, flip_filter=True)  # mirrored h: the adjoint of the up-sampling, [N, C, H+2q, W+2q]
     return x[:, :, q : q + h, q : q + w]
 
 
