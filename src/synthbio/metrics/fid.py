@@ -57,10 +57,21 @@ def _check_gaussian(mu: np.ndarray, sigma: np.ndarray, what: str) -> tuple[np.nd
     return mu, sigma
 
 
+def _rank_clip(w: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a PSD matrix with rounding noise set to 0.
+
+    Values below D * eps * max (numpy's matrix_rank tolerance) are the
+    directions a rank-deficient covariance lacks; their square roots would
+    otherwise add sqrt(eps)-sized errors each.
+    """
+    tol = w.size * np.finfo(np.float64).eps * max(float(np.max(np.abs(w), initial=0.0)), 1e-300)
+    return np.where(w > tol, w, 0.0)
+
+
 def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a symmetric PSD matrix (negative rounding eigenvalues -> 0)."""
+    """Symmetric square root of a symmetric PSD matrix."""
     w, v = np.linalg.eigh((sigma + sigma.T) / 2)
-    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    return (v * np.sqrt(_rank_clip(w))) @ v.T
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, *, method: str = "sqrtm",
@@ -72,7 +83,8 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, *, method: str = 
     both matrices; imaginary parts left by rounding are dropped when the
     diagonal's are below 1e-3 (else, or without scipy, the 'eigh' form is used).
     'eigh': S1 S2 is similar to the symmetric PSD S1^(1/2) S2 S1^(1/2), so the
-    trace is the sum of the square roots of its eigenvalues (clipped at 0).
+    trace is the sum of the square roots of its eigenvalues (those below the
+    rounding level set to 0).
     Real by construction and exact for singular covariances (fewer samples
     than dimensions).
     """
@@ -87,7 +99,7 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, *, method: str = 
         root1 = _psd_sqrt(sigma1)
         inner = root1 @ sigma2 @ root1
         lam = np.linalg.eigvalsh((inner + inner.T) / 2)
-        return float(np.sqrt(np.clip(lam, 0, None)).sum())
+        return float(np.sqrt(_rank_clip(lam)).sum())
     with warnings.catch_warnings():  # singular products (N <= D) are expected and handled below
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
         covmean = scipy.linalg.sqrtm(sigma1 @ sigma2)
