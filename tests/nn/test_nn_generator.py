@@ -210,6 +210,16 @@ def test_bf16_autocast_runs_close_to_fp32() -> None:
     assert float((low.float() - ref).abs().max()) < 0.1 * float(ref.abs().max()) + 0.1
 
 
+def test_autocast_keeps_w_float32_so_truncation_works() -> None:
+    g = make_g()
+    z = torch.randn([2, 8])
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        ws = g.mapping(z, None, truncation_psi=0.7, truncation_cutoff=2)
+        img = g(z, truncation_psi=0.7)
+    assert ws.dtype == torch.float32
+    assert torch.isfinite(img).all()
+
+
 def test_gradients_flow_in_training_mode() -> None:
     g = make_g().train()
     img = g(torch.randn([2, 8]), noise_mode="random", generator=torch.Generator().manual_seed(0))

@@ -95,8 +95,11 @@ class MappingNetwork(torch.nn.Module):
             y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1) if x is not None else y
         assert x is not None
-        for idx in range(self.num_layers):
-            x = getattr(self, f"fc{idx}")(x)
+        # w stays float32 under autocast: the mapping is cheap, and truncation
+        # and w_avg tracking need w in the dtype of the w_avg buffer.
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            for idx in range(self.num_layers):
+                x = getattr(self, f"fc{idx}")(x.float())
 
         if update_emas and self.w_avg_beta is not None and self.num_ws is not None:
             self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
