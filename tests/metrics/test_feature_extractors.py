@@ -119,6 +119,7 @@ def test_resize_option_and_small_images() -> None:
 def test_minutiae_features_from_mindtct() -> None:
     ex = make_extractor("fingerprint-minutiae")
     master = generate_master(0, MasterConfig(width=192, height=192))
-    f = dict(zip(ex.feature_names, ex(torch.from_numpy(1 - 2 * master.ridges)[None, None])[0].tolist()))  # type: ignore[attr-defined]
+    feats = ex(torch.from_numpy(1 - 2 * master.ridges)[None, None])
+    f = dict(zip(ex.feature_names, feats[0].tolist()))  # type: ignore[attr-defined]
     assert f["minutiae_count"] * 50 >= 5 and 0 <= f["bifurcation_fraction"] <= 1 and 0 < f["minutiae_quality"] <= 1
     assert f["minutiae_density"] > 0

@@ -99,7 +99,7 @@ def test_preprocess_resize_and_range() -> None:
         fid_preprocess(torch.zeros(1, 4, 8, 8))
 
 
-def _identity_pool_branch(block: torch.nn.Module, channels: int) -> None:
+def _identity_pool_branch(block: torch.nn.Module) -> None:
     """Make block.branch_pool pass input channel 0 through (conv picks it, batch norm ~ identity)."""
     with torch.no_grad():
         bp = block.branch_pool
@@ -115,7 +115,7 @@ def test_average_pool_branches_exclude_padding() -> None:
     # TensorFlow's SAME average pooling divides by the pixels inside the image: a constant
     # input stays constant at the border (torchvision's default would give 4/9 in the corner).
     block = InceptionA(4, pool_features=2).eval()
-    _identity_pool_branch(block, 4)
+    _identity_pool_branch(block)
     with torch.no_grad():
         out = block(torch.full((1, 4, 5, 5), 2.0))[:, -2]  # first pool-branch channel
     torch.testing.assert_close(out, torch.full_like(out, 2.0))
@@ -127,7 +127,7 @@ def test_last_block_max_pools() -> None:
     outs = {}
     for pool in ("avg", "max"):
         block = InceptionE(8, pool=pool).eval()
-        _identity_pool_branch(block, 8)
+        _identity_pool_branch(block)
         with torch.no_grad():
             outs[pool] = block(x)[0, -192]  # first pool-branch channel
     expected = torch.zeros(5, 5)
