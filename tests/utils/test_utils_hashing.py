@@ -47,3 +47,16 @@ def test_module_hash_names_the_weights():
     with torch.no_grad():
         b.bias[0] += 1e-6
     assert module_sha256(a) != module_sha256(b)
+
+
+def test_atomic_write_gives_an_ordinary_file_mode(tmp_path):
+    # mkstemp files are private (0600); results must get the umask's normal mode.
+    umask = os.umask(0o022)
+    try:
+        hashing._FILE_MODE = None  # recompute under the umask set here
+        target = tmp_path / "out.bin"
+        hashing.atomic_write_bytes(target, b"data")
+        assert (target.stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(umask)
+        hashing._FILE_MODE = None

@@ -24,8 +24,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from synthbio.errors import CheckpointError, InputError
 from synthbio.nn.config import DiscriminatorConfig, GeneratorConfig
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
+from synthbio.utils.hashing import atomic_write
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -69,29 +68,17 @@ def make_provenance(source: str | Path, *, source_format: str, extra: dict[str, 
     return prov
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """write(tmp_path) then rename over path (same folder, so the rename is atomic)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save_module(module: torch.nn.Module, directory: Path, *, fmt: str, config: dict[str, Any],
                  extra: dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     # safetensors refuses shared or non-contiguous storage: store plain copies.
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
     weights = directory / WEIGHTS_FILE
-    _atomic_write(weights, lambda tmp: save_file(state, str(tmp), metadata={"format": fmt}))
+    atomic_write(weights, lambda tmp: save_file(state, str(tmp), metadata={"format": fmt}))
     meta = {"format": fmt, "format_version": FORMAT_VERSION, "config": config, **extra,
             "synthbio_version": synthbio.__version__, "weights_sha256": file_sha256(weights)}
     text = json.dumps(meta, indent=2, sort_keys=False) + "\n"
-    _atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(directory / CONFIG_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return directory
 
 

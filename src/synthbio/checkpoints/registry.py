@@ -21,7 +21,6 @@ import difflib
 import hashlib
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 
 from synthbio.errors import CheckpointError, ModelNotFoundError
+from synthbio.utils.hashing import temp_path_for
 
 _ADA = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 # StyleGAN2 networks re-released for the stylegan3 code base (networks_stylegan2).
@@ -186,11 +186,10 @@ def _not_available(entry: ModelEntry, path: Path, why: str) -> ModelNotFoundErro
 def _download(entry: ModelEntry, path: Path, *, progress: bool) -> None:
     assert entry.url is not None
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    tmp = Path(tmp_name)
+    tmp = temp_path_for(path, suffix=".part")
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(entry.url, timeout=_TIMEOUT_S) as resp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(entry.url, timeout=_TIMEOUT_S) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
             bar = _progress_bar(entry, total) if progress else None
             try:

@@ -57,13 +57,13 @@ from typing import Literal, Sequence
 from synthbio.errors import InputError
 from synthbio.fingerprints.minutiae import (
     TemplateError,
-    _atomic_write,
     round_half_up,
     select_best_minutiae,
     validate_template,
     wrap_angle,
 )
 from synthbio.fingerprints.types import Minutia, MinutiaeTemplate, MinutiaKind, Singularity
+from synthbio.utils.hashing import atomic_write_bytes
 
 Standard = Literal["iso19794-2", "ansi378"]
 
@@ -535,4 +535,4 @@ def write_fmr(
 ) -> None:
     """Write one finger view as an ISO 19794-2:2005 / ANSI 378-2004 file."""
     data = encode_fmr(template, standard=standard, keep_best=keep_best, source=str(path))
-    _atomic_write(path, data)
+    atomic_write_bytes(path, data)

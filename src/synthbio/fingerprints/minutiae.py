@@ -43,7 +43,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence, get_args
@@ -58,6 +57,7 @@ from synthbio.fingerprints.types import (
     Singularity,
     SingularityKind,
 )
+from synthbio.utils.hashing import atomic_write_bytes
 
 TemplateFormat = Literal["json", "xyt", "iso19794-2", "ansi378"]
 
@@ -306,19 +306,6 @@ def read_json_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return metadata
 
 
-def _atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write via a temporary file + rename, so a failure never leaves half a file."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(
     template: MinutiaeTemplate,
     path: str | os.PathLike[str],
@@ -331,7 +318,7 @@ def write_json(
     except TemplateError as exc:
         raise TemplateError(str(path), exc.problem) from exc
     text = json.dumps(obj, indent=1, allow_nan=False) + "\n"
-    _atomic_write(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # --------------------------------------------------------------------------
@@ -471,7 +458,7 @@ def write_xyt(
 ) -> None:
     """Write an .xyt file (see `format_xyt`)."""
     text = format_xyt(template, convention=convention, with_kind=with_kind, source=str(path))
-    _atomic_write(path, text.encode("ascii"))
+    atomic_write_bytes(path, text.encode("ascii"))
 
 
 # --------------------------------------------------------------------------

@@ -213,7 +213,6 @@ def make_finger_files(task: _FingerTask) -> dict[str, Any]:
 
 def _write_file(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data)
-    os.chmod(path, 0o644)  # the temp file was private (mkstemp); a dataset is for reading
 
 
 def _json_text(obj: dict[str, Any]) -> str:
@@ -294,7 +293,6 @@ def _prepare(config: FingerprintDatasetConfig) -> tuple[Path, dict[int, dict[str
         rewrite_manifest(outdir / MANIFEST_NAME, [kept[f] for f in sorted(kept)])
     remove_temp_files(outdir)
     atomic_write_json(outdir / CONFIG_NAME, want)
-    os.chmod(outdir / CONFIG_NAME, 0o644)
     return outdir, kept, redone
 
 

@@ -455,7 +455,6 @@ def draw_figures(report_dir: Path, config: FingerprintReportConfig, index: Any, 
     tiles = [read_png(imp.files["png"]) for imp in index.impressions[first][:4]]
     if tiles and all(t.shape == tiles[0].shape and t.ndim == 2 for t in tiles):
         write_png(report_dir / "samples.png", make_grid(tiles, cols=len(tiles), pad=8))
-        os.chmod(report_dir / "samples.png", 0o644)
         figs.insert(0, ("samples.png", f"Impressions of finger {first} ({index.classes[first].replace('_', ' ')})."))
     return figs
 

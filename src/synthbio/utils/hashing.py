@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -44,12 +45,51 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def temp_path_for(path: str | os.PathLike[str]) -> Path:
-    """A fresh temporary file name beside `path` (same folder, so rename is atomic)."""
+_FILE_MODE: int | None = None
+
+
+def _file_mode() -> int:
+    """Mode of a normal new file under the process umask (0o644 for umask 022)."""
+    global _FILE_MODE
+    if _FILE_MODE is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        _FILE_MODE = 0o666 & ~umask
+    return _FILE_MODE
+
+
+def temp_path_for(path: str | os.PathLike[str], *, suffix: str = ".tmp") -> Path:
+    """A fresh temporary file beside `path` (same folder, so rename is atomic).
+
+    mkstemp makes the file private (0600); it gets the mode an ordinary new
+    file would have, so renamed results stay readable by others.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        os.fchmod(fd, _file_mode())
+    except (AttributeError, OSError):  # platforms without fchmod keep the private mode
+        pass
     os.close(fd)
     return Path(tmp)
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> None:
+    """Call write(tmp) on a temporary file beside `path`, fsync it and rename it over `path`.
+
+    On any failure the temporary file is removed and `path` keeps its old content.
+    """
+    path = Path(path)
+    tmp = temp_path_for(path)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
 
 
 def commit_temp(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
@@ -62,18 +102,7 @@ def commit_temp(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> No
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` atomically (temp file + fsync + rename)."""
-    path = Path(path)
-    tmp = temp_path_for(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: object) -> None:
