@@ -92,3 +92,38 @@ def test_mix_styles():
         parse_styles([0, 6], 6)
     with pytest.raises(InputError):
         parse_styles([], 6)
+
+
+class _RowCounter:
+    """Wraps a generator and records how many rows each mapping/synthesis pass gets."""
+
+    def __init__(self, G):
+        self.G, self.rows = G, []
+        for k in ("z_dim", "c_dim", "w_dim", "num_ws", "img_resolution", "branch_names"):
+            setattr(self, k, getattr(G, k))
+
+    def parameters(self):
+        return self.G.parameters()
+
+    def mapping(self, z, c, **kw):
+        self.rows.append(("mapping", z.shape[0]))
+        return self.G.mapping(z, c, **kw)
+
+    def synthesis(self, ws, **kw):
+        self.rows.append(("synthesis", ws.shape[0]))
+        return self.G.synthesis(ws, **kw)
+
+
+def test_cpu_passes_are_not_padded_and_images_match_bigger_batches(G):
+    counter = _RowCounter(G)
+    _, ws = map_seeds(counter, [7], truncation_psi=0.7)
+    one = synthesize(counter, ws, seeds=[7], noise_mode="random")
+    assert counter.rows == [("mapping", 1), ("synthesis", 1)]  # batch size 1 costs one forward pass
+    _, ws5 = map_seeds(G, [3, 9, 7, 1, 2], truncation_psi=0.7)
+    five = synthesize(G, ws5, seeds=[3, 9, 7, 1, 2], noise_mode="random")
+    assert torch.equal(ws5[2], ws[0])
+    assert torch.equal(five["rgb"][2], one["rgb"][0]) and torch.equal(five["nir"][2], one["nir"][0])
+    # An explicit row block still pads (what other devices do by default); the copies are dropped.
+    counter.rows.clear()
+    _, ws_pad = map_seeds(counter, [7], truncation_psi=0.7, row_block=8)
+    assert counter.rows == [("mapping", 8)] and torch.equal(ws_pad, ws)

@@ -9,14 +9,15 @@ Conventions (equal to the official StyleGAN2-ADA `generate.py` and
 - noise_mode 'random': one torch.Generator per sample, seeded with its seed,
   so a sample's noise does not depend on its batch neighbours.
 
-Batch invariance: CPU math libraries compute matrix rows in blocks (of 4 on
-the machines we test) and handle a remainder of rows with other kernels, so
-the same row can round differently in a batch of 5 than in a batch of 8 (about
-1e-6, enough to flip a few uint8 pixels per 64x64 image). Every forward pass
-here is therefore padded to a multiple of `ROW_BLOCK` rows (repeating the last
-sample; the copies are dropped), which makes the images byte-identical for
-every batch size on CPU. GPUs pick kernels per shape: there, batch sizes that
-pad to the same row count give identical bytes.
+Batch invariance: on CPU, `G.mapping` and `G.synthesis` run every sample by
+itself in inference (see `synthbio.nn._per_sample`), so a seed's image is
+byte-identical for every batch size with no padding and no wasted work. On
+other devices (CUDA) the batched kernels run, and cuBLAS/cuDNN pick algorithms
+per shape, so a row can round differently (~1e-6) in another batch size: there
+every forward pass is padded to a multiple of `ROW_BLOCK` rows (repeating the
+last sample; the copies are dropped), so batch sizes that pad to the same row
+count run the same kernels. That is best effort: it is not verified bit for bit
+on every GPU, and batch sizes that pad to different counts may differ.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from synthbio.errors import InputError
 from synthbio.utils.seeds import generators_from_seeds, z_from_seeds
 
 NOISE_MODES = ("const", "random", "none")
-ROW_BLOCK = 8  # forward passes run on a multiple of this many rows (see module docstring)
+ROW_BLOCK = 8  # off CPU, forward passes run on a multiple of this many rows (see module docstring)
 
 
 class SeedableGenerator(Protocol):
@@ -90,7 +91,10 @@ def _device_of(G: Any) -> torch.device:
         return torch.device("cpu")
 
 
-def _pad_count(n: int, row_block: int) -> int:
+def _pad_count(n: int, row_block: int | None, device: torch.device) -> int:
+    """Rows to append so a pass has a multiple of `row_block` rows (None: ROW_BLOCK off CPU, none on CPU)."""
+    if row_block is None:
+        row_block = 1 if device.type == "cpu" else ROW_BLOCK
     return (-n) % max(1, row_block)
 
 
@@ -101,12 +105,12 @@ def map_seeds(
     class_idx: int | None = None,
     truncation_psi: float = 1.0,
     truncation_cutoff: int | None = None,
-    row_block: int = ROW_BLOCK,
+    row_block: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeds -> (z [N, z_dim], ws [N, num_ws, w_dim]) on G's device, truncation applied."""
     device = _device_of(G)
     n = len(seeds)
-    padded = list(seeds) + list(seeds[-1:]) * _pad_count(n, row_block) if n else []
+    padded = list(seeds) + list(seeds[-1:]) * _pad_count(n, row_block, device) if n else []
     z = z_from_seeds(padded, G.z_dim, device=device)
     c = class_vector(G.c_dim, class_idx, n=len(padded), device=device)
     with torch.no_grad():
@@ -127,7 +131,7 @@ def synthesize(
     *,
     seeds: Sequence[int],
     noise_mode: str = "const",
-    row_block: int = ROW_BLOCK,
+    row_block: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """ws [N, num_ws, w_dim] -> {branch: images [N, C, H, W] in [-1, 1]}.
 
@@ -139,7 +143,7 @@ def synthesize(
         raise InputError(f"{len(seeds)} seeds for {n} latents")
     if n == 0:
         raise InputError("nothing to synthesize: no latents given")
-    pad = _pad_count(n, row_block)
+    pad = _pad_count(n, row_block, ws.device)
     seeds = list(seeds) + [seeds[-1]] * pad
     ws = torch.cat([ws, ws[-1:].expand(pad, -1, -1)]) if pad else ws
     generator = generators_from_seeds(seeds, device=ws.device) if noise_mode == "random" else None

@@ -434,15 +434,21 @@ class SynthesisLayer(_FilterHolder):
         self.bias = torch.nn.Parameter(torch.zeros([out_channels]))
 
     def forward(self, x: Tensor, w: Tensor, *, noise_mode: str = "const", generator: NoiseSource = None,
-                fused_modconv: bool = True, gain: float = 1) -> Tensor:
-        """x: [N,I,R/up,R/up], w: [N,w_dim] -> [N,O,R,R]."""
+                fused_modconv: bool = True, gain: float = 1, noise: Tensor | None = None) -> Tensor:
+        """x: [N,I,R/up,R/up], w: [N,w_dim] -> [N,O,R,R].
+
+        noise: unit noise [N,1,R,R] drawn by the caller for noise_mode 'random'
+        (None = draw it here from `generator`).
+        """
         styles = self.affine(w)
-        noise = None
         if self.use_noise and noise_mode == "random":
-            shape = (x.shape[0], 1, self.resolution, self.resolution)
-            noise = draw_noise(generator, shape, device=x.device) * self.noise_strength
+            if noise is None:
+                noise = draw_noise(generator, (x.shape[0], 1, self.resolution, self.resolution), device=x.device)
+            noise = noise * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
+        else:
+            noise = None
         if not torch.is_grad_enabled() and x.dtype != torch.float16:
             return self._forward_inference(x, styles, noise, fused_modconv=fused_modconv, gain=gain)
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,

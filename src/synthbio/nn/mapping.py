@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError
+from synthbio.nn._per_sample import runs_per_sample, sample_copy
 from synthbio.nn.layers import FullyConnectedLayer, normalize_2nd_moment
 
 
@@ -85,7 +86,22 @@ class MappingNetwork(torch.nn.Module):
         `truncation_cutoff` ws (None = all). update_emas moves `w_avg` towards
         the batch mean (training only).
         """
-        self._check_inputs(z, c)
+        n = self._check_inputs(z, c)
+        lead = z if z is not None else c
+        assert lead is not None
+        if runs_per_sample(lead) and n > 0:  # batch-invariant inference on CPU, see synthbio.nn._per_sample
+            rows = [self._trunk(None if z is None else sample_copy(z, i), None if c is None else sample_copy(c, i))
+                    for i in range(n)]
+            if update_emas:
+                self._update_w_avg(torch.cat(rows))
+            return torch.cat([self._broadcast_truncate(r, truncation_psi, truncation_cutoff) for r in rows])
+        x = self._trunk(z, c)
+        if update_emas:
+            self._update_w_avg(x)
+        return self._broadcast_truncate(x, truncation_psi, truncation_cutoff)
+
+    def _trunk(self, z: Tensor | None, c: Tensor | None) -> Tensor:
+        """Normalised z (+ embedded c) through the fc layers -> w [N, w_dim] (float32)."""
         x = None
         if self.z_dim > 0:
             assert z is not None
@@ -100,10 +116,15 @@ class MappingNetwork(torch.nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             for idx in range(self.num_layers):
                 x = getattr(self, f"fc{idx}")(x.float())
+        return x
 
-        if update_emas and self.w_avg_beta is not None and self.num_ws is not None:
-            self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+    def _update_w_avg(self, w: Tensor) -> None:
+        """Move `w_avg` towards the batch mean of w [N, w_dim] (training only)."""
+        if self.w_avg_beta is not None and self.num_ws is not None:
+            self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
 
+    def _broadcast_truncate(self, x: Tensor, truncation_psi: float, truncation_cutoff: int | None) -> Tensor:
+        """w [N, w_dim] -> ws [N, num_ws, w_dim] (or w), truncated towards w_avg."""
         if self.num_ws is not None:
             x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
         if truncation_psi != 1:

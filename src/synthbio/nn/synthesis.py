@@ -17,11 +17,13 @@ from torch import Tensor
 
 from synthbio.errors import InputError
 from synthbio.nn.config import channels_at
+from synthbio.nn._per_sample import runs_per_sample, sample_copy
 from synthbio.nn.layers import (
     NoiseSource,
     SynthesisLayer,
     ToRGBLayer,
     _FilterHolder,
+    draw_noise,
     upsample2d,
 )
 from synthbio.nn.mapping import check_finite
@@ -70,11 +72,13 @@ class SynthesisBlock(_FilterHolder):
                                                          conv_clamp=conv_clamp, channels_last=self.channels_last))
 
     def forward(self, x: Tensor | None, imgs: list[Tensor] | None, ws: Tensor, *, noise_mode: str = "const",
-                generator: NoiseSource = None, force_fp32: bool = False,
-                fused_modconv: bool | None = None) -> tuple[Tensor, list[Tensor]]:
+                generator: NoiseSource = None, force_fp32: bool = False, fused_modconv: bool | None = None,
+                noises: Sequence[Tensor] | None = None) -> tuple[Tensor, list[Tensor]]:
         """x: [N,I,R/2,R/2] (None at 4x4); imgs: per-branch [N,C,R/2,R/2]; ws: [N, num_conv+1, w_dim].
 
-        Returns features [N,O,R,R] and per-branch images [N,C,R,R] (float32).
+        noises: with noise_mode 'random', unit noise [N,1,R,R] per conv layer drawn
+        by the caller (then `generator` is not used). Returns features [N,O,R,R]
+        and per-branch images [N,C,R,R] (float32).
         """
         n = ws.shape[0]
         on_cuda = ws.device.type == "cuda"
@@ -88,16 +92,17 @@ class SynthesisBlock(_FilterHolder):
             # (and for batches) a shared-weight conv with activation scaling is faster. Same math.
             fused_modconv = n == 1 and not on_cpu
         w_iter = iter(ws.unbind(dim=1))
+        noise_iter = iter(noises if noises is not None else [None] * self.num_conv)
         kw = dict(noise_mode=noise_mode, generator=generator, fused_modconv=fused_modconv)
 
         if self.in_channels == 0:
             x = self.const.to(dtype=dtype).unsqueeze(0).repeat([n, 1, 1, 1]).to(memory_format=fmt)
-            x = self.conv1(x, next(w_iter), **kw)
+            x = self.conv1(x, next(w_iter), noise=next(noise_iter), **kw)
         else:
             assert x is not None
             x = x.to(dtype=dtype, memory_format=fmt)
-            x = self.conv0(x, next(w_iter), **kw)
-            x = self.conv1(x, next(w_iter), **kw)
+            x = self.conv0(x, next(w_iter), noise=next(noise_iter), **kw)
+            x = self.conv1(x, next(w_iter), noise=next(noise_iter), **kw)
 
         w_rgb = next(w_iter)
         out = []
@@ -179,19 +184,44 @@ class SynthesisNetwork(torch.nn.Module):
         if generator is not None and not isinstance(generator, torch.Generator):
             generator = list(generator)
         ws = ws.to(torch.float32)
+        if runs_per_sample(ws) and ws.shape[0] > 0:  # batch-invariant inference on CPU, see synthbio.nn._per_sample
+            noises = self._draw_noises(ws, noise_mode, generator)
+            outs = [self._run(sample_copy(ws, i), noise_mode=noise_mode, force_fp32=force_fp32,
+                              fused_modconv=fused_modconv, noises=[sample_copy(t, i) for t in noises])
+                    for i in range(ws.shape[0])]
+            imgs = [torch.cat(parts) for parts in zip(*outs)]
+        else:
+            imgs = self._run(ws, noise_mode=noise_mode, generator=generator, force_fp32=force_fp32,
+                             fused_modconv=fused_modconv)
+        if len(self.branches) == 1:
+            return imgs[0]
+        return {name: img for (name, _), img in zip(self.branches, imgs)}
+
+    def _draw_noises(self, ws: Tensor, noise_mode: str, generator: NoiseSource) -> list[Tensor]:
+        """Unit noise [N,1,R,R] for every conv layer, drawn in the order the layers would draw it."""
+        if noise_mode != "random" or not self.use_noise:
+            return []
+        n = ws.shape[0]
+        return [draw_noise(generator, (n, 1, res, res), device=ws.device)
+                for res in self.block_resolutions for _ in range(getattr(self, f"b{res}").num_conv)]
+
+    def _run(self, ws: Tensor, *, noise_mode: str, generator: NoiseSource = None, force_fp32: bool,
+             fused_modconv: bool | None, noises: Sequence[Tensor] = ()) -> list[Tensor]:
+        """The blocks in order: ws [N, num_ws, w_dim] -> per-branch images [N, C, R, R]."""
         x: Tensor | None = None
         imgs: list[Tensor] | None = None
         w_idx = 0
+        noise_idx = 0
         for res in self.block_resolutions:
             block = getattr(self, f"b{res}")
             cur = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
             w_idx += block.num_conv
+            block_noises = noises[noise_idx:noise_idx + block.num_conv] if noises else None
+            noise_idx += block.num_conv
             x, imgs = block(x, imgs, cur, noise_mode=noise_mode, generator=generator, force_fp32=force_fp32,
-                            fused_modconv=fused_modconv)
+                            fused_modconv=fused_modconv, noises=block_noises)
         assert imgs is not None
-        if len(self.branches) == 1:
-            return imgs[0]
-        return {name: img for (name, _), img in zip(self.branches, imgs)}
+        return imgs
 
     def extra_repr(self) -> str:
         return (f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "
