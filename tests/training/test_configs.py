@@ -61,7 +61,7 @@ def test_option_parsing_and_validation_errors() -> None:
             parse_branches(bad)
     with pytest.raises(InputError, match="--branch-weights"):
         parse_branch_weights("nir:0.1")
-    with pytest.raises(InputError, match="tiny, small64, fp256, paper256"):
+    with pytest.raises(InputError, match="use one of tiny, small64, fp256"):
         TrainConfig(data="d", outdir="o", config="nope")
     with pytest.raises(InputError, match="--p"):
         TrainConfig(data="d", outdir="o", aug="fixed")
