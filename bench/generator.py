@@ -15,15 +15,23 @@ grid ((R/2)^2 * 9 * Cin * Cout), and the 1x1 toRGB convs. Elementwise work
 (modulation, demodulation, bias, activation, noise, FIR blur) is not counted,
 so % of peak is a lower bound on hardware use.
 
-Peak: best sustained GFLOP/s of float32 torch.mm on square matrices (up to
-4096) with torch's thread count. The machine may be shared with other work:
-each figure is the best of a few runs.
+Peak: best GFLOP/s of a float32 4096x4096 torch.mm (a few runs per round)
+with torch's thread count. The machine may be shared with other work, so the
+bench runs several rounds; in each round it measures the peak, then every
+batch size for synthbio and the official code back to back (alternating which
+goes first). It prints the load average per round and, per implementation and
+batch size, the median and best seconds per batch; % of peak compares best
+with best (what the hardware allows) and median with median; the speed-up is
+the median of the per-round ratios (both sides saw the same load).
+
+    python bench/generator.py --profile 1   # per-op CPU time of one synthbio batch
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 
@@ -50,34 +58,32 @@ def gflop_per_image(cfg: GeneratorConfig) -> float:
     return 2 * macs / 1e9
 
 
-def measure_peak() -> float:
+def measure_peak(runs: int = 3) -> float:
+    """Best GFLOP/s of float32 torch.mm on 4096x4096 matrices over `runs` runs."""
+    n = 4096
+    a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
+    torch.mm(a, b, out=c)  # warm-up
     best = 0.0
-    for n in (2048, 4096):
-        a, b, c = torch.randn(n, n), torch.randn(n, n), torch.empty(n, n)
-        for _ in range(3 if n == 2048 else 6):
-            t = time.perf_counter()
-            torch.mm(a, b, out=c)
-            best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    for _ in range(runs):
+        t = time.perf_counter()
+        torch.mm(a, b, out=c)
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
     return best
 
 
-def time_generator(g: torch.nn.Module, batch: int, iters: int, *, official: bool) -> float:
-    """Best seconds per batch of G(z) with constant noise and truncation 0.7."""
-    gen = torch.Generator().manual_seed(0)
-    z = torch.randn([batch, 512], generator=gen)
-    c = torch.zeros([batch, 0])
-    best = float("inf")
+def time_once(g: torch.nn.Module, z: torch.Tensor, *, official: bool) -> float:
+    """Seconds for one G(z) with constant noise and truncation 0.7."""
     with torch.inference_mode():
-        for i in range(iters + 1):  # the first call warms up caches and kernels
-            t = time.perf_counter()
-            if official:
-                g(z, c, truncation_psi=0.7, noise_mode="const")
-            else:
-                g(z, truncation_psi=0.7)
-            dt = time.perf_counter() - t
-            if i > 0 or iters == 0:
-                best = min(best, dt)
-    return best
+        t = time.perf_counter()
+        if official:
+            g(z, torch.zeros([z.shape[0], 0]), truncation_psi=0.7, noise_mode="const")
+        else:
+            g(z, truncation_psi=0.7)
+        return time.perf_counter() - t
+
+
+def load() -> str:
+    return "/".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def build_official(state: dict[str, torch.Tensor]) -> torch.nn.Module | None:
@@ -91,32 +97,70 @@ def build_official(state: dict[str, torch.Tensor]) -> torch.nn.Module | None:
     return ref
 
 
+def profile(g: torch.nn.Module, batch: int) -> None:
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    z = torch.randn([batch, 512], generator=torch.Generator().manual_seed(0))
+    for _ in range(2):
+        time_once(g, z, official=False)
+    with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        sec = time_once(g, z, official=False)
+    print(f"batch {batch}: {sec:.3f} s, load {load()}")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
+    print(prof.key_averages(group_by_input_shape=True).table(sort_by="self_cpu_time_total", row_limit=30,
+                                                              max_name_column_width=30, max_shapes_column_width=90))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", default="1,8,32")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--profile", type=int, default=None, metavar="BATCH")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     g = Generator(CONFIG).eval()
+    if args.profile:
+        profile(g, args.profile)
+        return
     ref = build_official(g.state_dict())
+    impls = [("synthbio", g, False)] + ([("official", ref, True)] if ref is not None else [])
+    batches = [int(b) for b in args.batches.split(",")]
     flop = gflop_per_image(CONFIG)
-    peak = measure_peak()
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"fp32 mm peak {peak:.1f} GFLOP/s, {flop:.2f} GFLOP/image (2*MACs)")
-    header = f"{'impl':10s} {'batch':>5s} {'s/batch':>8s} {'img/s':>7s} {'GFLOP/s':>8s} {'% peak':>7s}"
-    print(header)
-    for batch in [int(b) for b in args.batches.split(",")]:
-        iters = 3 if batch == 1 else (2 if batch <= 8 else 1)
-        rows = [("synthbio", time_generator(g, batch, iters, official=False))]
+    zs = {b: torch.randn([b, 512], generator=torch.Generator().manual_seed(0)) for b in batches}
+    for _, net, official in impls:  # warm-up: caches, oneDNN primitives
+        time_once(net, zs[batches[0]], official=official)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {flop:.2f} GFLOP/image (2*MACs)")
+    peaks: list[float] = []
+    secs: dict[tuple[str, int], list[float]] = {}
+    for r in range(args.rounds):
+        peaks.append(measure_peak())
+        times = []
+        for b in batches:
+            order = impls if r % 2 == 0 else impls[::-1]
+            for name, net, official in order:
+                sec = time_once(net, zs[b], official=official)
+                secs.setdefault((name, b), []).append(sec)
+                times.append(f"{name[:4]}@{b}={sec:.2f}s")
+        print(f"round {r}: load {load()}, mm peak {peaks[-1]:.1f} GFLOP/s, " + " ".join(times))
+    peak_best, peak_med = max(peaks), statistics.median(peaks)
+    print(f"mm peak: best {peak_best:.1f}, median {peak_med:.1f} GFLOP/s; load at end {load()}")
+    print(f"{'impl':9s} {'batch':>5s} {'med s':>7s} {'best s':>7s} {'img/s med':>9s} {'best':>6s} "
+          f"{'GFLOP/s best':>12s} {'%peak best':>10s} {'%peak med':>9s}")
+    for b in batches:
+        for name, _, _ in impls:
+            ts = secs[(name, b)]
+            med, best = statistics.median(ts), min(ts)
+            print(f"{name:9s} {b:5d} {med:7.3f} {best:7.3f} {b / med:9.2f} {b / best:6.2f} "
+                  f"{flop * b / best:12.1f} {100 * flop * b / best / peak_best:9.1f}% "
+                  f"{100 * flop * b / med / peak_med:8.1f}%")
         if ref is not None:
-            rows.append(("official", time_generator(ref, batch, iters, official=True)))
-        for name, sec in rows:
-            rate = flop * batch / sec
-            print(f"{name:10s} {batch:5d} {sec:8.3f} {batch / sec:7.2f} {rate:8.1f} {100 * rate / peak:6.1f}%")
-        if ref is not None:
-            print(f"{'':10s} {batch:5d} speed-up synthbio/official: {rows[1][1] / rows[0][1]:.2f}x")
+            ratios = [o / s for o, s in zip(secs[("official", b)], secs[("synthbio", b)])]
+            print(f"{'':9s} {b:5d} speed-up synthbio/official: median {statistics.median(ratios):.2f}x "
+                  f"(rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.nn import _resample as rs
+from synthbio.nn._kernels import conv as _conv
+from synthbio.nn._kernels import conv_gemm as _conv_gemm  # noqa: F401  (tests reach it here)
+from synthbio.nn._kernels import inference_cached as _inference_cached
+from synthbio.nn._kernels import one_sample_supported, synthesis_layer_one, torgb_one
 from synthbio.nn._resample import FilterLike, FilterTaps, filter_taps, setup_filter, upfirdn2d
 
 __all__ = [
@@ -110,43 +114,6 @@ def bias_act(x: Tensor, b: Tensor | None = None, *, act: str = "linear", alpha: 
     if clamp is not None:
         x = x.clamp(-clamp, clamp)
     return x
-
-
-def _conv(x: Tensor, w: Tensor, *, stride: int = 1, padding: tuple[int, int] = (0, 0), groups: int = 1,
-          transpose: bool = False, flip_weight: bool = True) -> Tensor:
-    """conv2d (a correlation) or its transpose; flip_weight=False turns it into a true convolution."""
-    if not flip_weight:
-        w = w.flip([2, 3])
-    if groups == 1 and x.device.type == "cpu" and x.shape[-2] * x.shape[-1] <= _GEMM_MAX_PIXELS \
-            and padding in ((0, 0), (w.shape[2] // 2, w.shape[3] // 2)):
-        return _conv_gemm(x, w, stride=stride, padding=padding, transpose=transpose)
-    if transpose:
-        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
-    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
-
-
-# On CPU, convolutions over at most this many pixels run as one matmul: oneDNN re-lays out
-# the whole weight on every call, which costs more than the arithmetic on 4x4 and 8x8 maps.
-_GEMM_MAX_PIXELS = 64
-
-
-def _conv_gemm(x: Tensor, w: Tensor, *, stride: int, padding: tuple[int, int], transpose: bool) -> Tensor:
-    """conv2d / conv_transpose2d (groups=1) as im2col + matmul, or matmul + col2im."""
-    n, c, h, wd = x.shape
-    kh, kw = w.shape[2], w.shape[3]
-    x = x.contiguous()
-    if transpose:  # w: [I, O, kh, kw]; every input pixel scatters a kh x kw patch (F.fold sums them)
-        if padding != (0, 0):
-            raise ValueError("_conv_gemm supports transposed convolution without padding only")
-        cols = w.reshape(c, -1).t() @ x.reshape(n, c, h * wd)  # [N, O*kh*kw, H*W]
-        out_size = ((h - 1) * stride + kh, (wd - 1) * stride + kw)
-        return F.fold(cols, out_size, (kh, kw), stride=stride)
-    if kh == 1 and kw == 1 and stride == 1:
-        return (w.reshape(w.shape[0], c) @ x.reshape(n, c, h * wd)).reshape(n, -1, h, wd)
-    cols = F.unfold(x, (kh, kw), padding=padding, stride=stride)  # [N, I*kh*kw, L]
-    ho = (h + 2 * padding[0] - kh) // stride + 1
-    wo = (wd + 2 * padding[1] - kw) // stride + 1
-    return (w.reshape(w.shape[0], -1) @ cols).reshape(n, -1, ho, wo)
 
 
 def conv2d_resample(x: Tensor, w: Tensor, f: FilterLike = None, *, up: int = 1, down: int = 1,
@@ -297,25 +264,6 @@ class _FilterHolder(torch.nn.Module):
         return self._taps if self._taps is not None else self.resample_filter
 
 
-def _inference_cached(module: torch.nn.Module, slot: str, source: Tensor, dtype: torch.dtype, make) -> Tensor:
-    """`make()` computed once per (source version, storage, dtype) while autograd is off.
-
-    Weight-derived tensors (scaled weights, per-filter squared norms) do not
-    depend on the batch; recomputing them per call costs as much as the 4x4 and
-    8x8 layers themselves. Loading a state dict or moving the module changes the
-    key, so the cache never goes stale.
-    """
-    if torch.is_grad_enabled() or torch.compiler.is_compiling():
-        return make()
-    key = (source._version, source.data_ptr(), source.device, dtype)
-    hit = module.__dict__.get(slot)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    value = make()
-    module.__dict__[slot] = (key, value)
-    return value
-
-
 class FullyConnectedLayer(torch.nn.Module):
     """Equalized-learning-rate linear layer: y = act(x @ (W*g)^T + b*lr), g = lr/sqrt(in)."""
 
@@ -464,6 +412,8 @@ class SynthesisLayer(_FilterHolder):
         lrelu(a) * g == lrelu(a * g) for g > 0, so demodulation, noise, bias and
         gain fold into one multiply-add written in place, then one in-place lrelu.
         """
+        if one_sample_supported(self, x):
+            return synthesis_layer_one(self, x, styles, noise, gain=gain)
         n = x.shape[0]
         g = self.act_gain * gain
         dcoefs = None
@@ -519,6 +469,8 @@ class ToRGBLayer(torch.nn.Module):
     def forward(self, x: Tensor, w: Tensor, *, fused_modconv: bool = True) -> Tensor:
         """x: [N,I,H,W], w: [N,w_dim] -> [N,out_channels,H,W]."""
         styles = self.affine(w) * self.weight_gain
+        if not torch.is_grad_enabled() and x.device.type == "cpu" and x.shape[0] == 1 and x.dtype == torch.float32:
+            return torgb_one(self, x, styles)
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return bias_act(x, self.bias, clamp=self.conv_clamp)
 
