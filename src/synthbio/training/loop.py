@@ -482,8 +482,8 @@ def train(config: TrainConfig, *, progress: bool = False, dataset: Any = None,
     info = dist_utils.env_world()
     if device is None:
         device = resolve_device(config.device)
-        if device.type == "cuda" and info.enabled:
-            device = torch.device("cuda", info.local_rank)
+        if device.type == "cuda":  # an explicit index: set_device and DDP need one
+            device = torch.device("cuda", info.local_rank if info.enabled else torch.cuda.current_device())
     if device.type == "cuda":
         torch.cuda.set_device(device)
     SummaryWriter = _check_tensorboard() if config.tensorboard else None
