@@ -68,3 +68,16 @@ def test_torgb_one_sample_equals_general_path(res: int) -> None:
     general = layer(x, w, fused_modconv=False)
     with torch.no_grad():
         torch.testing.assert_close(layer(x, w), general.detach(), rtol=1e-5, atol=1e-5)
+
+
+def test_prepacked_onednn_path_runs_where_onednn_exists() -> None:
+    from synthbio.nn import _kernels
+
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch build has no oneDNN: the plain convolutions run instead")
+    torch.manual_seed(0)
+    layer = randomized(SynthesisLayer(32, 32, w_dim=12, resolution=8, up=2), 1)  # 4x4 input: input scaling
+    with torch.no_grad():
+        layer(torch.randn([1, 32, 4, 4]), torch.randn([1, 12]), noise_mode="none")
+    assert _kernels._PREPACKED_OK
+    assert any(k.startswith("_wpacked_t_") for k in layer.__dict__)  # the transposed conv used a packed weight

@@ -148,7 +148,7 @@ def synthesis_layer_one(layer: torch.nn.Module, x: Tensor, styles: Tensor, noise
             y = conv(x, w, padding=pad, bias=bias)
         else:
             xs = x * s.reshape(1, -1, 1, 1)
-            y = _prepacked_conv(layer, xs, w0, pad) if fmt == torch.channels_last else None
+            y = _prepacked_conv(layer, xs, w0, padding=layer.padding)
             if y is None:
                 y = conv(xs, w0, padding=pad)
             y = torch.addcmul(bias.reshape(1, -1, 1, 1), y, dg.reshape(1, -1, 1, 1), out=y)
@@ -168,7 +168,10 @@ def synthesis_layer_one(layer: torch.nn.Module, x: Tensor, styles: Tensor, noise
             y = conv(x, w, stride=up, transpose=True)
             kern = kb.expand(out_ch, 1, *kb.shape)
         else:
-            y = conv(x * s.reshape(1, -1, 1, 1), wt, stride=up, transpose=True)
+            xs = x * s.reshape(1, -1, 1, 1)
+            y = _prepacked_conv(layer, xs, wt, stride=up, transpose=True)
+            if y is None:
+                y = conv(xs, wt, stride=up, transpose=True)
             kern = kb * dg.reshape(out_ch, 1, 1, 1)
         y = F.conv2d(y, kern.reshape(out_ch, 1, *kb.shape), bias, padding=blur_pad, groups=out_ch)
 
@@ -183,26 +186,34 @@ def synthesis_layer_one(layer: torch.nn.Module, x: Tensor, styles: Tensor, noise
     return y
 
 
-_PREPACKED_OK = True  # cleared when this torch build lacks the oneDNN ops (then plain conv2d runs)
+_PREPACKED_OK = True  # cleared when this torch build lacks the oneDNN ops (then plain convolutions run)
 
 
-def _prepacked_conv(layer: torch.nn.Module, x: Tensor, w: Tensor, pad: tuple[int, int]) -> Tensor | None:
-    """conv2d of NHWC x with a shared weight that oneDNN re-lays out once, not per call (cached).
+def _prepacked_conv(layer: torch.nn.Module, x: Tensor, w: Tensor, *, padding: int = 0, stride: int = 1,
+                    transpose: bool = False) -> Tensor | None:
+    """conv2d (w [O,I,k,k]) or conv_transpose2d (w [I,O,k,k]) of x with the layer's shared weight,
+    laid out for oneDNN once and cached, not on every call. None when the oneDNN ops are unavailable.
 
-    F.conv2d re-lays out the weight on every call: ~1 ms for a 512x512x3x3 weight,
-    a tenth of the 32x32 conv. Returns None when the oneDNN ops are unavailable.
+    A plain call re-lays out the weight each time: for 512x512x3x3 weights that costs more than
+    the arithmetic up to 16x16 maps and ~10 % at 32x32 (and MKL's matmul is slow on AMD CPUs).
     """
     global _PREPACKED_OK
     if not _PREPACKED_OK:
         return None
+    ops = torch.ops.mkldnn
+    pad, strides, dil = [padding, padding], [stride, stride], [1, 1]
+    fmt = "nhwc" if x.is_contiguous(memory_format=torch.channels_last) else "nchw"
     try:
+        if transpose:
+            packed = inference_cached(
+                layer, f"_wpacked_t_{tuple(x.shape)}_{fmt}", layer.weight, x.dtype,
+                lambda: ops._reorder_convolution_transpose_weight(w, pad, [0, 0], strides, dil, 1, list(x.shape)))
+            return ops._convolution_transpose_pointwise(x, packed, None, pad, [0, 0], strides, dil, 1, "none", [], "")
         packed = inference_cached(
-            layer, f"_wpacked_{tuple(x.shape)}", layer.weight, x.dtype,
-            lambda: torch._C._nn.mkldnn_reorder_conv2d_weight(w.to_mkldnn(), list(pad), [1, 1], [1, 1], 1,
-                                                              list(x.shape)))
-        return torch.ops.mkldnn._convolution_pointwise(x, packed, None, list(pad), [1, 1], [1, 1], 1,
-                                                       "none", [], "")
-    except (AttributeError, RuntimeError):
+            layer, f"_wpacked_c_{tuple(x.shape)}_{fmt}", layer.weight, x.dtype,
+            lambda: ops._reorder_convolution_weight(w, pad, strides, dil, 1, list(x.shape)))
+        return ops._convolution_pointwise(x, packed, None, pad, strides, dil, 1, "none", [], "")
+    except (AttributeError, RuntimeError, NotImplementedError):
         _PREPACKED_OK = False
         return None
 
