@@ -223,8 +223,18 @@ def torgb_one(layer: torch.nn.Module, x: Tensor, styles: Tensor) -> Tensor:
 
     The styles scale the (tiny) weight instead of the input; no demodulation.
     """
-    w = layer.weight.to(x.dtype) * styles.to(x.dtype).reshape(1, -1, 1, 1)
-    y = conv(x, w.contiguous(), bias=layer.bias.to(x.dtype))
+    w = (layer.weight.to(x.dtype) * styles.to(x.dtype).reshape(1, -1, 1, 1)).contiguous()
+    bias = layer.bias.to(x.dtype)
+    y = None
+    if _PREPACKED_OK and x.shape[2] * x.shape[3] > _GEMM_MAX_PIXELS:
+        # Straight to oneDNN: for 3 output channels torch's own choice can fall back to a slow
+        # reference kernel (with one thread), 5x slower on 128x128 NHWC maps.
+        try:
+            y = torch.ops.mkldnn._convolution_pointwise(x, w, bias, [0, 0], [1, 1], [1, 1], 1, "none", [], "")
+        except (AttributeError, RuntimeError, NotImplementedError):
+            y = None
+    if y is None:
+        y = conv(x, w, bias=bias)
     if layer.conv_clamp is not None:
         y.clamp_(-layer.conv_clamp, layer.conv_clamp)
     return y
