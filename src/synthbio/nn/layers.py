@@ -469,7 +469,8 @@ class ToRGBLayer(torch.nn.Module):
     def forward(self, x: Tensor, w: Tensor, *, fused_modconv: bool = True) -> Tensor:
         """x: [N,I,H,W], w: [N,w_dim] -> [N,out_channels,H,W]."""
         styles = self.affine(w) * self.weight_gain
-        if not torch.is_grad_enabled() and x.device.type == "cpu" and x.shape[0] == 1 and x.dtype == torch.float32:
+        if not torch.is_grad_enabled() and x.device.type == "cpu" and x.shape[0] == 1 \
+                and x.dtype == torch.float32 and not torch.compiler.is_compiling():
             return torgb_one(self, x, styles)
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return bias_act(x, self.bias, clamp=self.conv_clamp)
