@@ -130,15 +130,15 @@ def _rank_seed(seed: int, rank: int, stream: int) -> int:
     return (seed * 7919 + rank * 104729 + stream * 1299709) % (2**63 - 1)
 
 
-def _build_augment(config: TrainConfig, device: torch.device) -> tuple[Any, Any]:
-    """(AugmentPipe or None, AdaController or None) for --aug ada|fixed|noaug."""
+def _build_augment(config: TrainConfig, device: torch.device) -> Any:
+    """The AugmentPipe for --aug ada|fixed (p starts at 0, or at --p), None for noaug."""
     if config.aug == "noaug":
-        return None, None
+        return None
     from synthbio.training.augment import AugmentConfig, AugmentPipe
 
     pipe = AugmentPipe(AugmentConfig()).train().requires_grad_(False).to(device)
     pipe.p.copy_(torch.as_tensor(config.p if config.aug == "fixed" else 0.0))
-    return pipe, None
+    return pipe
 
 
 # --------------------------------------------------------------------------- trainer
@@ -153,7 +153,7 @@ class _Trainer:
         self.branch_names = self.plan.G.branch_names
         self.G, self.D, self.G_ema = build_networks(self.plan, seed=config.seed, device=device)
         self.G_opt, self.D_opt = build_optimizers(self.plan, config, self.G, self.D)
-        self.augment_pipe, _ = _build_augment(config, device)
+        self.augment_pipe = _build_augment(config, device)
         self.ada = None
         if config.aug == "ada":
             from synthbio.training.augment import AdaController
