@@ -100,3 +100,27 @@ def test_update_emas_uses_the_batch_mean_in_inference() -> None:
     with torch.no_grad():
         w = g.mapping(z, update_emas=True)[:, 0]
     torch.testing.assert_close(g.mapping.w_avg, w.mean(dim=0).lerp(before, g.mapping.w_avg_beta))
+
+
+def test_training_keeps_batched_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    import synthbio.nn.mapping as mapping_mod
+    import synthbio.nn.synthesis as synthesis_mod
+
+    calls: list[int] = []
+
+    def counting_copy(t: torch.Tensor, i: int) -> torch.Tensor:
+        calls.append(i)
+        return t[i:i + 1].clone()
+
+    monkeypatch.setattr(mapping_mod, "sample_copy", counting_copy)
+    monkeypatch.setattr(synthesis_mod, "sample_copy", counting_copy)
+    g = make_g()
+    z = torch.randn([3, g.z_dim])
+    with torch.no_grad():
+        g.train()(z)  # e.g. fakes for the discriminator step: train mode, no autograd
+        assert calls == []
+        g.eval()(z)
+    assert calls  # eval + no_grad on CPU: one sample at a time
+    calls.clear()
+    g(z)  # autograd on
+    assert calls == []

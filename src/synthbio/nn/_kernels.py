@@ -110,7 +110,8 @@ def _upsampling_pads(k: int, padding: int, taps: int, up: int) -> int | None:
 
 def one_sample_supported(layer: torch.nn.Module, x: Tensor) -> bool:
     """Whether `synthesis_layer_one` handles this layer and input (else the general path runs)."""
-    if x.device.type != "cpu" or x.shape[0] != 1 or x.dtype != torch.float32 or torch.compiler.is_compiling():
+    if x.device.type != "cpu" or x.shape[0] != 1 or x.dtype != torch.float32 or torch.compiler.is_compiling() \
+            or torch.is_autocast_enabled("cpu"):  # the oneDNN calls below would bypass autocast
         return False
     k = layer.weight.shape[2]
     if layer.up == 1:

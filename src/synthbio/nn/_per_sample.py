@@ -10,7 +10,7 @@ vectorised elementwise ops handle the last `numel % 16` elements with scalar
 code, whose rounding (e.g. with or without FMA) may differ. Enough to flip
 uint8 pixels, so the same seed gave other bytes in another batch size.
 
-The fix at the root: in inference on CPU (autograd off, not compiling), the
+The fix at the root: in inference on CPU (eval mode, autograd off, not compiling), the
 mapping and synthesis networks run each sample by itself, starting from a
 fresh, contiguous, 64-byte-aligned copy of its inputs. Every kernel then sees
 exactly the shapes, strides and alignment it sees for a batch of one, whatever
@@ -20,8 +20,8 @@ On this 2-core CPU one sample at a time is as fast as a batch (the large
 convolutions already fill both cores for one sample; small ones are bound by
 reading their weights), see bench/RESULTS.md.
 
-With autograd on (training) or on other devices, the batched kernels run
-unchanged: on CUDA, cuBLAS/cuDNN also choose algorithms per shape, so there a
+In training (train mode or autograd on; e.g. fakes for the D step drawn under
+no_grad) and on other devices, the batched kernels run unchanged: on CUDA, cuBLAS/cuDNN also choose algorithms per shape, so there a
 row is reproducible for a fixed batch shape but may change (~1e-6) with the
 batch size.
 """
@@ -32,9 +32,13 @@ import torch
 from torch import Tensor
 
 
-def runs_per_sample(t: Tensor) -> bool:
-    """Whether the networks take the batch-invariant one-sample-at-a-time path for input `t`."""
-    return t.device.type == "cpu" and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+def runs_per_sample(module: torch.nn.Module, t: Tensor) -> bool:
+    """Whether `module` takes the batch-invariant one-sample-at-a-time path for input `t`.
+
+    Inference only: eval mode, autograd off, on CPU, not while compiling.
+    """
+    return (t.device.type == "cpu" and not module.training and not torch.is_grad_enabled()
+            and not torch.compiler.is_compiling())
 
 
 def sample_copy(t: Tensor, i: int) -> Tensor:

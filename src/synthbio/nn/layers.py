@@ -470,7 +470,8 @@ class ToRGBLayer(torch.nn.Module):
         """x: [N,I,H,W], w: [N,w_dim] -> [N,out_channels,H,W]."""
         styles = self.affine(w) * self.weight_gain
         if not torch.is_grad_enabled() and x.device.type == "cpu" and x.shape[0] == 1 \
-                and x.dtype == torch.float32 and not torch.compiler.is_compiling():
+                and x.dtype == torch.float32 and not torch.compiler.is_compiling() \
+                and not torch.is_autocast_enabled("cpu"):
             return torgb_one(self, x, styles)
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return bias_act(x, self.bias, clamp=self.conv_clamp)

@@ -89,7 +89,7 @@ class MappingNetwork(torch.nn.Module):
         n = self._check_inputs(z, c)
         lead = z if z is not None else c
         assert lead is not None
-        if runs_per_sample(lead) and n > 0:  # batch-invariant inference on CPU, see synthbio.nn._per_sample
+        if runs_per_sample(self, lead) and n > 0:  # batch-invariant inference on CPU, see synthbio.nn._per_sample
             rows = [self._trunk(None if z is None else sample_copy(z, i), None if c is None else sample_copy(c, i))
                     for i in range(n)]
             if update_emas:
