@@ -219,7 +219,7 @@ def test_minibatch_std_layer_groups() -> None:
 
 
 def test_small_map_gemm_convolutions_equal_torch() -> None:
-    from synthbio.nn.layers import _conv_gemm
+    from synthbio.nn._kernels import conv_gemm as _conv_gemm
 
     gen = torch.Generator().manual_seed(4)
     x = torch.randn([2, 5, 4, 3], generator=gen, dtype=torch.float64)

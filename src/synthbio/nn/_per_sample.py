@@ -21,9 +21,9 @@ convolutions already fill both cores for one sample; small ones are bound by
 reading their weights), see bench/RESULTS.md.
 
 In training (train mode or autograd on; e.g. fakes for the D step drawn under
-no_grad) and on other devices, the batched kernels run unchanged: on CUDA, cuBLAS/cuDNN also choose algorithms per shape, so there a
-row is reproducible for a fixed batch shape but may change (~1e-6) with the
-batch size.
+no_grad) and on other devices, the batched kernels run unchanged: on CUDA,
+cuBLAS/cuDNN also choose algorithms per shape, so there a row is reproducible
+for a fixed batch shape but may change (~1e-6) with the batch size.
 """
 
 from __future__ import annotations

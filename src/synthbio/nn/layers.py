@@ -25,7 +25,6 @@ from torch import Tensor
 
 from synthbio.nn import _resample as rs
 from synthbio.nn._kernels import conv as _conv
-from synthbio.nn._kernels import conv_gemm as _conv_gemm  # noqa: F401  (tests reach it here)
 from synthbio.nn._kernels import inference_cached as _inference_cached
 from synthbio.nn._kernels import one_sample_supported, synthesis_layer_one, torgb_one
 from synthbio.nn._resample import FilterLike, FilterTaps, filter_taps, setup_filter, upfirdn2d

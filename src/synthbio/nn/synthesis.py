@@ -184,7 +184,7 @@ class SynthesisNetwork(torch.nn.Module):
         if generator is not None and not isinstance(generator, torch.Generator):
             generator = list(generator)
         ws = ws.to(torch.float32)
-        if runs_per_sample(self, ws) and ws.shape[0] > 0:  # batch-invariant inference on CPU, see synthbio.nn._per_sample
+        if runs_per_sample(self, ws) and ws.shape[0] > 0:  # batch-invariant CPU inference, see nn._per_sample
             noises = self._draw_noises(ws, noise_mode, generator)
             outs = [self._run(sample_copy(ws, i), noise_mode=noise_mode, force_fp32=force_fp32,
                               fused_modconv=fused_modconv, noises=[sample_copy(t, i) for t in noises])
