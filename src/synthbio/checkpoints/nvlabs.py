@@ -211,7 +211,7 @@ class _RefusedGlobal(pickle.UnpicklingError):
 
 
 def _finish(obj: Any, seen: set[int] | None = None) -> Any:
-    """Swap `_PendingArray` placeholders for their arrays, in place."""
+    """Swap `_PendingArray` stand-ins for their arrays, in place."""
     seen = set() if seen is None else seen
     if id(obj) in seen:
         return obj
