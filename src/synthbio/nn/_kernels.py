@@ -178,12 +178,17 @@ def synthesis_layer_one(layer: torch.nn.Module, x: Tensor, styles: Tensor, noise
 
     if noise is not None:
         y.add_(noise.to(y.dtype).reshape(1, 1, *noise.shape[-2:]), alpha=g)
-    if layer.activation == "lrelu":
+    return act_clamp_(y, layer.activation, layer.conv_clamp, gain)
+
+
+def act_clamp_(y: Tensor, activation: str, conv_clamp: float | None, gain: float) -> Tensor:
+    """In place: the activation (lrelu 0.2 / relu / linear), then the clamp scaled by `gain`."""
+    if activation == "lrelu":
         F.leaky_relu_(y, 0.2)
-    elif layer.activation == "relu":
+    elif activation == "relu":
         F.relu_(y)
-    if layer.conv_clamp is not None:
-        y.clamp_(-layer.conv_clamp * gain, layer.conv_clamp * gain)
+    if conv_clamp is not None:
+        y.clamp_(-conv_clamp * gain, conv_clamp * gain)
     return y
 
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.nn import _resample as rs
+from synthbio.nn._kernels import act_clamp_
 from synthbio.nn._kernels import conv as _conv
 from synthbio.nn._kernels import inference_cached as _inference_cached
 from synthbio.nn._kernels import one_sample_supported, synthesis_layer_one, torgb_one
@@ -435,13 +436,7 @@ class SynthesisLayer(_FilterHolder):
         if per_sample_noise:
             assert noise is not None
             y.add_(noise.to(y.dtype), alpha=g)
-        if self.activation == "lrelu":
-            F.leaky_relu_(y, 0.2)
-        elif self.activation == "relu":
-            F.relu_(y)
-        if self.conv_clamp is not None:
-            y.clamp_(-self.conv_clamp * gain, self.conv_clamp * gain)
-        return y
+        return act_clamp_(y, self.activation, self.conv_clamp, gain)
 
     def extra_repr(self) -> str:
         return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, w_dim={self.w_dim}, "
