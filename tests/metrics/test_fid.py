@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -307,21 +306,10 @@ def test_fd_between_folders_and_config_errors(tmp_path: Path) -> None:
 # --- CLI ---------------------------------------------------------------------------------------
 
 
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from synthbio.cli.main import main
-
-    monkeypatch.setattr(sys, "argv", ["synthbio", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, " ".join(err.split())
 
 
 def test_cli_fingerprint_fd_writes_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+                                        capsys: pytest.CaptureFixture[str], run_cli) -> None:
     from synthbio.fingerprints.master import MasterConfig, generate_master
 
     monkeypatch.setenv("SYNTHBIO_HOME", str(tmp_path / "home"))
@@ -330,7 +318,7 @@ def test_cli_fingerprint_fd_writes_json(tmp_path: Path, monkeypatch: pytest.Monk
     _write_images(tmp_path / "real", prints)
     _write_images(tmp_path / "fake", [np.flipud(p).copy() for p in prints])
     out = tmp_path / "res" / "fd.json"
-    code, stdout, err = run_cli(monkeypatch, capsys, "metrics", "fid", "--real", str(tmp_path / "real"),
+    code, stdout, err = run_cli("metrics", "fid", "--real", str(tmp_path / "real"),
                                 "--fake", str(tmp_path / "fake"), "--extractor", "fingerprint", "--kid",
                                 "--kid-subsets", "3", "--device", "cpu", "--out", str(out))
     assert code == 0, err
@@ -340,19 +328,19 @@ def test_cli_fingerprint_fd_writes_json(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_cli_errors_exit_2(tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+                           capsys: pytest.CaptureFixture[str], run_cli) -> None:
     monkeypatch.setenv("SYNTHBIO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SYNTHBIO_OFFLINE", "1")
     _write_images(tmp_path / "real", [np.zeros((16, 16), np.uint8)] * 3)
-    code, _, err = run_cli(monkeypatch, capsys, "metrics", "fid", "--real", str(tmp_path / "real"),
+    code, _, err = run_cli("metrics", "fid", "--real", str(tmp_path / "real"),
                            "--model", str(tiny_model), "--device", "cpu")
     assert code == 2
     assert "pt_inception-2015-12-05-6726825d.pth" in err and "github.com/mseitzer/pytorch-fid" in err
     assert str(tmp_path / "home" / "models" / "fid-inception-v3" / "pt_inception") in err.replace(" ", "")
     (tmp_path / "empty").mkdir()
-    code, _, err = run_cli(monkeypatch, capsys, "metrics", "fid", "--real", str(tmp_path / "empty"),
+    code, _, err = run_cli("metrics", "fid", "--real", str(tmp_path / "empty"),
                            "--model", str(tiny_model), "--extractor", "fingerprint", "--device", "cpu")
     assert code == 2 and "holds no images" in err
-    code, _, err = run_cli(monkeypatch, capsys, "metrics", "fid", "--real", str(tmp_path / "real"),
+    code, _, err = run_cli("metrics", "fid", "--real", str(tmp_path / "real"),
                            "--extractor", "fingerprint", "--device", "cpu")
     assert code == 2 and "exactly one" in err

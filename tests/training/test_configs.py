@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
 import pytest
 
-from synthbio.cli.main import main
 from synthbio.errors import InputError
 from synthbio.training.configs import (
     PRESETS,
@@ -69,15 +67,6 @@ def test_option_parsing_and_validation_errors() -> None:
         TrainConfig(data="d", outdir="o", branches=(("rgb", 3),), branch_weights=(("nir", 1.0),))
 
 
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["synthbio", "train", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, " ".join(err.split())
 
 
 @pytest.fixture
@@ -90,8 +79,8 @@ def data(tmp_path: Path) -> Path:
 
 
 def test_dry_run_prints_the_resolved_config(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(monkeypatch, capsys, "--data", str(data), "--outdir", str(tmp_path / "o"),
+                                            capsys: pytest.CaptureFixture[str], run_cli) -> None:
+    code, out, err = run_cli("train", "--data", str(data), "--outdir", str(tmp_path / "o"),
                              "--config", "tiny", "--kimg", "2", "--batch", "8", "--gamma", "0.1", "--dry-run")
     assert code == 0, err
     resolved = json.loads(out)
@@ -102,7 +91,7 @@ def test_dry_run_prints_the_resolved_config(data: Path, tmp_path: Path, monkeypa
 
 
 def test_bad_inputs_exit_2(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+                           capsys: pytest.CaptureFixture[str], run_cli) -> None:
     out = str(tmp_path / "o")
     cases = [
         (["--data", str(tmp_path / "missing"), "--outdir", out], "no such folder"),
@@ -115,6 +104,6 @@ def test_bad_inputs_exit_2(data: Path, tmp_path: Path, monkeypatch: pytest.Monke
     if importlib.util.find_spec("tensorboard") is None:
         cases.append((["--data", str(data), "--outdir", out, "--tensorboard"], "pip install tensorboard"))
     for args, message in cases:
-        code, _, err = run_cli(monkeypatch, capsys, *args)
+        code, _, err = run_cli("train", *args)
         assert code == 2, (args, err)
         assert message in err, (args, err)
