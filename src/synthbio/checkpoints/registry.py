@@ -103,6 +103,17 @@ _ENTRIES = (
                url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                    "pt_inception-2015-12-05-6726825d.pth",
                description="Inception-v3 pool_3 features for FID/KID (pytorch-fid port of the 2015 TF graph)"),
+    # torchvision's ImageNet VGG16; as above only the sha256 prefix 397923af is published (in the
+    # name), checked by synthbio.nn.vgg.
+    ModelEntry(name="vgg16-imagenet", resolution=224, fmt="pytorch-state-dict", kind="feature-extractor",
+               url="https://download.pytorch.org/models/vgg16-397923af.pth",
+               description="VGG16 ImageNet weights (torchvision) for perceptual / LPIPS losses"),
+    # LPIPS v0.1 linear heads for VGG16. sha256 computed from the file at this URL (git blob 47e943cf
+    # of PerceptualSimilarity master, identical to the copy in the lpips 0.1.4 wheel).
+    ModelEntry(name="lpips-vgg-v0.1", resolution=224, fmt="pytorch-state-dict", kind="feature-extractor",
+               url="https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
+               sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+               description="LPIPS v0.1 per-channel weights over VGG16 features (Zhang et al. 2018)"),
 )
 
 #: name -> entry. Package-shipped models are added here with `package_path`.
