@@ -1,0 +1,159 @@
+"""`synthbio edit` and `synthbio directions sefa|pca|svm`: parse options -> one API call each."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+directions_app = typer.Typer(help="Compute editing directions (SeFa, PCA in W, SVM on labelled latents).",
+                             no_args_is_help=True)
+
+_MODEL = typer.Option("--model", "-m", help="Registry name or checkpoint path (native folder, .pkl, .pt).")
+_OUTDIR = typer.Option("--outdir", "-o", help="Output directory.")
+_LAYERS = typer.Option("--layers", help="ws layer range 'a-b' (inclusive).")
+_DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps.")
+
+
+def _console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def edit_command(
+    model: Annotated[str, _MODEL],
+    direction: Annotated[str, typer.Option("--direction", "-d", help="Direction file, or NAME of "
+                                           "NAME.direction.safetensors in --directions-dir.")],
+    outdir: Annotated[str, _OUTDIR],
+    strengths: Annotated[str, typer.Option("--strengths", help="'start:stop:count' or a list, e.g. '-3:3:7'.")]
+    = "-3:3:7",
+    seeds: Annotated[Optional[str], typer.Option("--seeds", help="Seeds to edit, e.g. '0-3'.")] = None,  # noqa: UP007
+    latents: Annotated[Optional[str], typer.Option("--latents", help="samples.h5, .npy or .npz of latents to edit.")] = None,  # noqa: UP007,E501
+    layers: Annotated[Optional[str], _LAYERS] = None,  # noqa: UP007
+    truncation: Annotated[float, typer.Option("--truncation", "--trunc", help="Truncation psi for --seeds.")] = 1.0,
+    class_idx: Annotated[Optional[int], typer.Option("--class-idx", "--class", help="Class of a conditional model.")] = None,  # noqa: UP007,E501
+    noise_mode: Annotated[str, typer.Option("--noise-mode", help="const | random | none.")] = "const",
+    directions_dir: Annotated[str, typer.Option("--directions-dir", help="Where direction NAMEs are looked up.")] = ".",  # noqa: E501
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass.")] = 8,
+    device: Annotated[str, _DEVICE] = "auto",
+) -> None:
+    """Edit latents along a direction: one image per strength, a strip per sample, samples.h5."""
+    from synthbio.editing.apply import EditConfig, parse_strengths, run_edit
+    from synthbio.utils.seeds import parse_seeds
+
+    config = EditConfig(
+        model=model, outdir=outdir, direction=direction, strengths=tuple(parse_strengths(strengths)),
+        seeds=tuple(parse_seeds(seeds)) if seeds is not None else (), latents=latents, layers=layers,
+        truncation_psi=truncation, class_idx=class_idx, noise_mode=noise_mode, batch_size=batch_size,
+        device=device, directions_dir=directions_dir)
+    result = run_edit(config)
+    r = result.layers
+    _console().print(f"{len(result.images)} images, {len(result.strips)} strips (layers {r.start}-{r.stop - 1}) "
+                     f"in {result.outdir}\nlatents: {result.samples}", highlight=False)
+
+
+def _load(model: str, device: str):  # type: ignore[no-untyped-def]
+    from synthbio.checkpoints import load_generator
+    from synthbio.utils.devices import resolve_device
+
+    G = load_generator(model, device=resolve_device(device))
+    return G.eval().requires_grad_(False)
+
+
+@directions_app.command("sefa")
+def sefa_command(
+    model: Annotated[str, _MODEL],
+    outdir: Annotated[str, _OUTDIR],
+    layers: Annotated[Optional[str], _LAYERS] = None,  # noqa: UP007
+    num: Annotated[int, typer.Option("--num", "-k", help="How many directions (strongest first).")] = 5,
+    prefix: Annotated[str, typer.Option("--prefix", help="File names: PREFIX_<k>.direction.safetensors.")] = "sefa",
+    device: Annotated[str, _DEVICE] = "cpu",
+) -> None:
+    """SeFa: closed-form directions from the style affine weights of the synthesis conv layers."""
+    from synthbio.editing.directions import parse_layer_range
+    from synthbio.editing.sefa import save_sefa, sefa
+
+    G = _load(model, device)
+    rng = parse_layer_range(layers, G.num_ws) if layers else None
+    result = sefa(G, layers=rng, num_directions=num)
+    paths = save_sefa(result, outdir, prefix=prefix, generator=model)
+    ev = ", ".join(f"{float(e):.3g}" for e in result.eigenvalues)
+    _console().print(f"{len(paths)} SeFa directions (layers {result.layers.start}-{result.layers.stop - 1}, "
+                     f"eigenvalues {ev}) in {outdir}", highlight=False)
+
+
+@directions_app.command("pca")
+def pca_command(
+    model: Annotated[str, _MODEL],
+    outdir: Annotated[str, _OUTDIR],
+    layers: Annotated[Optional[str], _LAYERS] = None,  # noqa: UP007
+    num: Annotated[int, typer.Option("--num", "-k", help="How many components.")] = 10,
+    samples: Annotated[int, typer.Option("--samples", help="How many w's to sample.")] = 10000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the z draws.")] = 0,
+    class_idx: Annotated[Optional[int], typer.Option("--class-idx", "--class", help="Class of a conditional model.")] = None,  # noqa: UP007,E501
+    prefix: Annotated[str, typer.Option("--prefix", help="File names: PREFIX<k>.direction.safetensors.")] = "pc",
+    device: Annotated[str, _DEVICE] = "cpu",
+) -> None:
+    """GANSpace: principal components of sampled w's; explained variance in each file's metadata."""
+    from synthbio.editing.directions import parse_layer_range
+    from synthbio.editing.pca import pca_directions, sample_w, save_pca
+
+    G = _load(model, device)
+    rng = parse_layer_range(layers, G.num_ws) if layers else None
+    result = pca_directions(sample_w(G, samples, seed=seed, class_idx=class_idx), num_components=num)
+    paths = save_pca(result, outdir, layers=rng, prefix=prefix, generator=model)
+    ratios = ", ".join(f"{float(r):.3f}" for r in result.explained_variance_ratio)
+    _console().print(f"{len(paths)} PCA directions in {outdir}; explained variance ratio {ratios} "
+                     f"(sum {float(result.explained_variance_ratio.sum()):.3f})", highlight=False)
+
+
+@directions_app.command("svm")
+def svm_command(
+    latents: Annotated[str, typer.Option("--latents", help="samples.h5, .npy or .npz of latents.")],
+    labels: Annotated[str, typer.Option("--labels", help="CSV: a key column + label columns.")],
+    label: Annotated[str, typer.Option("--label", help="Label column to separate.")],
+    outdir: Annotated[str, _OUTDIR],
+    name: Annotated[Optional[str], typer.Option("--name", help="Direction file name (default: the label).")] = None,  # noqa: UP007,E501
+    key_column: Annotated[str, typer.Option("--key-column", help="CSV column naming the sample.")] = "filename",
+    kind: Annotated[str, typer.Option("--kind", help="auto | scores (top/bottom fraction) | classes.")] = "auto",
+    fraction: Annotated[float, typer.Option("--fraction", help="Share of top and bottom scores used.")] = 0.02,
+    positive: Annotated[Optional[float], typer.Option("--positive", help="Positive class against the rest.")] = None,  # noqa: UP007,E501
+    condition: Annotated[Optional[list[str]], typer.Option("--condition", help="Direction(s) to project out.")] = None,  # noqa: UP007,E501
+    space: Annotated[str, typer.Option("--space", help="w (layer 0) | wplus_mean.")] = "w",
+    layers: Annotated[Optional[str], typer.Option("--layers", help="Layer range stored with the direction.")] = None,  # noqa: UP007,E501
+    generator: Annotated[str, typer.Option("--generator", help="Generator name to record.")] = "",
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Held-out share for the accuracy.")] = 0.3,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the train / held-out split.")] = 0,
+) -> None:
+    """InterFaceGAN: linear SVM on labelled latents; the unit normal is saved with its held-out accuracy."""
+    from pathlib import Path
+
+    from synthbio.editing.directions import format_layer_range, load_direction, parse_layer_range, save_direction
+    from synthbio.editing.svm_directions import conditional_direction, join_labels, train_svm_direction
+    from synthbio.errors import InputError
+
+    if kind not in ("auto", "scores", "classes"):
+        raise InputError(f"--kind {kind!r} is not auto, scores or classes")
+    layer_text = format_layer_range(parse_layer_range(layers, None)) if layers else ""
+    data = join_labels(latents, labels, label=label, key_column=key_column, space=space)
+    res = train_svm_direction(data.latents, data.targets, continuous=None if kind == "auto" else kind == "scores",
+                              fraction=fraction, positive=positive, val_fraction=val_fraction, seed=seed)
+    vec = res.direction
+    conds = [load_direction(c).vector for c in condition or []]
+    if conds:
+        vec = conditional_direction(vec, conds)
+    path = save_direction(Path(outdir) / (name or label), vec, method="svm", layers=layer_text,
+                          generator=generator, label=label, accuracy=res.val_accuracy,
+                          extra={"train_accuracy": f"{res.train_accuracy:.6f}", "num_train": res.num_train,
+                                 "num_val": res.num_val, "num_positive": res.num_positive,
+                                 "num_negative": res.num_negative, "space": space,
+                                 "conditions": ",".join(condition or [])})
+    _console().print(f"{path}: held-out accuracy {res.val_accuracy:.3f} (train {res.train_accuracy:.3f}; "
+                     f"{res.num_positive} positive, {res.num_negative} negative; {data.unmatched} CSV rows "
+                     f"without latents)", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("edit")(edit_command)
+    app.add_typer(directions_app, name="directions")
