@@ -31,13 +31,17 @@ AttrValue = str | int | float | bool
 
 @dataclass(frozen=True)
 class SampleLatents:
-    """One sample's latents. Shapes: z [z_dim], w [w_dim], w_plus [num_ws, w_dim], embedding [D]."""
+    """One sample's latents. Shapes: z [z_dim], w [w_dim], w_plus [num_ws, w_dim], embedding [D].
+
+    A latent is None for samples made without a generator (procedural
+    fingerprints): its dataset is then absent from the group.
+    """
 
     identity: int
     label: str
-    z: np.ndarray
-    w: np.ndarray
-    w_plus: np.ndarray
+    z: np.ndarray | None
+    w: np.ndarray | None
+    w_plus: np.ndarray | None
     embedding: np.ndarray | None = None
     attrs: Mapping[str, AttrValue] = field(default_factory=dict)
 
@@ -75,10 +79,13 @@ def write_samples(
                 if name in f:
                     raise InputError(f"sample {name!r} appears twice")
                 g = f.create_group(name)
-                g.create_dataset("z_latent", data=np.asarray(s.z, dtype=np.float32).reshape(1, -1))
-                g.create_dataset("w_latent", data=np.asarray(s.w, dtype=np.float32).reshape(1, -1))
-                wp = np.asarray(s.w_plus, dtype=np.float32)
-                g.create_dataset("w_plus_latent", data=wp.reshape(1, *wp.shape))
+                if s.z is not None:
+                    g.create_dataset("z_latent", data=np.asarray(s.z, dtype=np.float32).reshape(1, -1))
+                if s.w is not None:
+                    g.create_dataset("w_latent", data=np.asarray(s.w, dtype=np.float32).reshape(1, -1))
+                if s.w_plus is not None:
+                    wp = np.asarray(s.w_plus, dtype=np.float32)
+                    g.create_dataset("w_plus_latent", data=wp.reshape(1, *wp.shape))
                 if s.embedding is not None:
                     g.create_dataset("embedding", data=np.asarray(s.embedding, dtype=np.float32).reshape(1, -1))
                 _set_attrs(g, s.attrs)
@@ -114,9 +121,9 @@ def read_samples(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Sam
                     SampleLatents(
                         identity=int(ident),
                         label=label,
-                        z=g["z_latent"][0],
-                        w=g["w_latent"][0],
-                        w_plus=g["w_plus_latent"][0],
+                        z=g["z_latent"][0] if "z_latent" in g else None,
+                        w=g["w_latent"][0] if "w_latent" in g else None,
+                        w_plus=g["w_plus_latent"][0] if "w_plus_latent" in g else None,
                         embedding=g["embedding"][0] if "embedding" in g else None,
                         attrs={k: _attr(v) for k, v in g.attrs.items()},
                     )

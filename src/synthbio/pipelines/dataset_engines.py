@@ -1,0 +1,355 @@
+"""What makes the samples of `synthbio dataset generate`: references and variations.
+
+Two engines behind one interface (`references`, `identity`):
+
+- `GeneratorEngine` (faces, and fingerprints with variation method
+  "generator"): references by `synthbio.identity.references` (rejection,
+  Langevin or derivative-free), variations by `synthbio.identity.variations`
+  (dispersion, DisCo, style mixing), all checked by the identity model.
+- `ProceduralEngine` (fingerprints, variation method "procedural"): identity
+  i is a procedural master fingerprint (`synthbio.fingerprints.master`), its
+  samples are impressions of it (`synthbio.fingerprints.impressions`);
+  impression 0 is the reference. No generator, no latents. Masters of
+  different seeds are different fingers by construction, so no inter-class
+  rejection is run (the report measures impostor scores).
+
+Seeds: rejection candidates are the contiguous seeds seed_start, seed_start+1,
+... with seed_start derived from the dataset seed, so identity i's seed is its
+accepted candidate's seed; Langevin / derivative-free start from the first N
+candidates. Variation k of identity i uses `derived_seed(seed, i, k)`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from synthbio.errors import InputError
+from synthbio.pipelines.dataset import (
+    DatasetConfig,
+    decode_arrays,
+    derived_seed,
+    encode_arrays,
+    sample_labels,
+)
+from synthbio.utils.hashing import atomic_write_bytes, sha256_bytes
+
+# Candidate seeds of rejection sampling start here (mod 2**31) so runs of different dataset seeds do not share them.
+_SEED_START_MOD = 2**31
+
+
+@dataclass(frozen=True)
+class IdentitySamples:
+    """Every sample of one identity, in label order (reference first).
+
+    images_uint8: [H, W, C] uint8 per sample. z [M, z_dim], ws [M, num_ws, w_dim],
+    embeddings [M, D]: None where the engine has none (procedural fingerprints,
+    template matchers). attrs: per-sample JSON-able facts for manifest and h5.
+    """
+
+    identity: int
+    labels: list[str]
+    seeds: list[int]
+    images_uint8: list[np.ndarray]
+    z: np.ndarray | None
+    ws: np.ndarray | None
+    embeddings: np.ndarray | None
+    attrs: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReferenceSet:
+    """References of the whole dataset: seeds [N], z [N, z_dim], ws [N, num_ws, w_dim] (None: procedural)."""
+
+    seeds: list[int]
+    z: np.ndarray | None
+    ws: np.ndarray | None
+
+    def save(self, path: Path, key: str) -> None:
+        meta = {"key": key, "count": str(len(self.seeds))}
+        data = encode_arrays({"seeds": np.asarray(self.seeds, dtype=np.int64), "z": self.z, "ws": self.ws}, meta)
+        atomic_write_bytes(path, data)
+
+    @staticmethod
+    def load(path: Path, key: str) -> ReferenceSet | None:
+        """The cached set when it was made for `key` (the config content hash), else None."""
+        from safetensors import safe_open
+
+        if not path.is_file():
+            return None
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                if (f.metadata() or {}).get("key") != key:
+                    return None
+        except Exception:  # a corrupt cache is recomputed, never trusted
+            return None
+        arrays = decode_arrays(path)
+        return ReferenceSet(seeds=[int(s) for s in arrays["seeds"]], z=arrays.get("z"), ws=arrays.get("ws"))
+
+
+def content_key(config: DatasetConfig, model_sha256: str | None) -> str:
+    import json
+
+    return sha256_bytes(json.dumps({"content": config.content(), "model": model_sha256}, sort_keys=True).encode())
+
+
+def _add_task(bar: Any, text: str, total: int | None) -> Any:
+    return bar.add_task(text, total=total) if bar is not None else None
+
+
+# --- generator engine ---------------------------------------------------------------------
+
+
+class GeneratorEngine:
+    """References and variations from a generator G under an identity model."""
+
+    def __init__(self, config: DatasetConfig) -> None:
+        from synthbio.generation.sampling import check_truncation
+        from synthbio.identity.models import build_identity_model
+        from synthbio.pipelines.generate import model_hash
+        from synthbio.utils.devices import resolve_device
+
+        from synthbio.checkpoints import load_generator
+
+        self.config = config
+        self.device = resolve_device(config.device)
+        assert config.model is not None  # DatasetConfig allows None only for procedural fingerprints
+        self.G = load_generator(config.model, device=self.device)
+        self.G.eval().requires_grad_(False)
+        if self.G.c_dim:
+            raise InputError(f"generator {config.model!r} is conditional ({self.G.c_dim} classes): "
+                             "identity datasets need an unconditional model")
+        check_truncation(self.G, config.truncation_psi, None)
+        self.model = build_identity_model(config.identity_model, device=self.device, weights=config.identity_weights)
+        self.model_sha256 = model_hash(self.G)
+        self.key = content_key(config, self.model_sha256)
+        self._real: Any = None
+        self.privacy_threshold: float | None = None
+
+    def run_info(self) -> dict[str, Any]:
+        return {
+            "truncation_psi": self.config.truncation_psi,
+            "model_sha256": self.model_sha256,
+            "identity_model": self.config.identity_model,
+        }
+
+    # thresholds in the units the identity algorithms take
+    def _inter(self) -> dict[str, float | None]:
+        from synthbio.identity.references import ICT_ANGLE
+
+        t = self.config.inter_threshold
+        if self.model.kind == "vector":
+            return {"threshold_angle": ICT_ANGLE if t is None else float(t), "score_threshold": None}
+        return {"threshold_angle": ICT_ANGLE, "score_threshold": t}
+
+    def _seed_start(self) -> int:
+        return derived_seed(self.config.seed) % _SEED_START_MOD
+
+    def _plain_references(self, seeds: list[int]) -> Any:
+        """References made of the given seeds as they are (start of Langevin / derivative-free)."""
+        from synthbio.generation.sampling import map_seeds
+        from synthbio.identity.references import References
+
+        z, ws = map_seeds(self.G, seeds, truncation_psi=self.config.truncation_psi)
+        return References(ws=ws, z=z, seeds=list(seeds), embeddings=None, attempts=len(seeds))
+
+    def references(self, path: Path, *, bar: Any = None) -> ReferenceSet:
+        """The N references of the whole dataset (cached in `path`, shared by every shard)."""
+        cached = ReferenceSet.load(path, self.key)
+        if cached is not None and len(cached.seeds) == self.config.identities:
+            return cached
+        from synthbio.identity import references as R
+
+        cfg = self.config
+        task = _add_task(bar, f"references ({cfg.reference_method})", None)
+        n = cfg.identities
+        common = {"noise_mode": "const", "batch_size": cfg.batch_size}
+        candidates = self._candidates(n)
+        if cfg.reference_method == "rejection":
+            refs = R.sample_references_rejection(self.G, self.model, num=n, seeds=candidates,
+                                                 truncation_psi=cfg.truncation_psi, **self._inter(), **common)
+        elif cfg.reference_method == "langevin":
+            from synthbio.utils.seeds import generators_from_seeds
+
+            init = self._plain_references(candidates[:n])
+            refs = R.langevin_references(self.G, self.model, init, d0=self._inter()["threshold_angle"],
+                                         generator=generators_from_seeds(init.seeds), **common)
+        else:
+            init = self._plain_references(candidates[:n])
+            refs = R.derivative_free_references(self.G, self.model, init, truncation_psi=cfg.truncation_psi,
+                                                **self._inter(), **common)
+        out = ReferenceSet(
+            seeds=[int(s) for s in refs.seeds],
+            z=None if refs.z is None else refs.z.detach().float().cpu().numpy(),
+            ws=refs.ws.detach().float().cpu().numpy(),
+        )
+        out.save(path, self.key)
+        if bar is not None:
+            bar.update(task, total=1, completed=1)
+        return out
+
+    def _candidates(self, n: int) -> list[int]:
+        """Candidate seeds in order (privacy-filtered when a real set is given)."""
+        start = self._seed_start()
+        budget = 1000 * n
+        seeds = list(range(start, start + budget))
+        if self.config.privacy_reference is None:
+            return seeds
+        return self._privacy_filter_seeds(seeds, need=n)
+
+    # --- privacy ---------------------------------------------------------------------------
+
+    def real_features(self) -> tuple[Any, float]:
+        """Features of the real identities and the privacy threshold (given or mean - 2 std)."""
+        if self._real is None:
+            from synthbio.identity.privacy import derive_threshold, embed_folder
+
+            folder = embed_folder(self.config.privacy_reference, self.model, batch_size=self.config.batch_size,
+                                  device=self.device)
+            self._real = folder
+            t = self.config.privacy_threshold
+            self.privacy_threshold = float(derive_threshold(folder, self.model) if t is None else t)
+        assert self.privacy_threshold is not None
+        return self._real, self.privacy_threshold
+
+    def _privacy_filter_seeds(self, seeds: list[int], *, need: int) -> list[int]:
+        """Drop candidates too close to a real identity, in order, until enough are kept for any method."""
+        from synthbio.generation.sampling import map_seeds
+        from synthbio.identity.privacy import privacy_filter
+        from synthbio.identity.references import embed_latents
+
+        real, threshold = self.real_features()
+        kept: list[int] = []
+        # Rejection may need many candidates: keep filtering chunks until 4x `need` pass (or seeds run out).
+        for s in range(0, len(seeds), 64):
+            chunk = seeds[s:s + 64]
+            _, ws = map_seeds(self.G, chunk, truncation_psi=self.config.truncation_psi)
+            emb = embed_latents(self.G, self.model, ws, batch_size=self.config.batch_size)
+            ok = privacy_filter(emb, real, model=self.model, threshold=threshold)
+            kept += [seed for seed, keep in zip(chunk, ok) if bool(keep)]
+            if len(kept) >= 4 * need + 64:
+                break
+        if len(kept) < need:
+            raise InputError(f"only {len(kept)} candidates pass the privacy filter (threshold {threshold:.3f}); "
+                             "need at least the number of identities")
+        return kept
+
+    # --- one identity ----------------------------------------------------------------------
+
+    def _render(self, ws: torch.Tensor, seeds: list[int], noise_mode: str) -> torch.Tensor:
+        from synthbio.generation.sampling import synthesize
+
+        return synthesize(self.G, ws, seeds=seeds, noise_mode=noise_mode)[self.G.branch_names[0]]
+
+    def _features(self, images: torch.Tensor) -> Any:
+        with torch.no_grad():
+            out = self.model.embed(images)
+        return out.detach().float().cpu() if isinstance(out, torch.Tensor) else list(out)
+
+    def identity(self, identity: int, refs: ReferenceSet | None) -> IdentitySamples:
+        from synthbio.io.images import to_uint8
+
+        assert refs is not None and refs.ws is not None
+        cfg = self.config
+        m = cfg.samples_per_identity
+        labels = sample_labels(m)
+        ws_ref = torch.from_numpy(refs.ws[identity : identity + 1]).to(self.device)
+        z_ref = None if refs.z is None else refs.z[identity]
+        seeds = [refs.seeds[identity]] + [derived_seed(cfg.seed, identity, k) for k in range(1, m)]
+        var = self._variations(identity, ws_ref, seeds[1:]) if m > 1 else None
+        ws_all = ws_ref if var is None else torch.cat([ws_ref, var["ws"]])
+        images = self._render(ws_all, seeds, cfg.noise_mode)
+        feats = self._features(images)
+        sims = self.model.similarity(feats[:1] if isinstance(feats, torch.Tensor) else feats[:1], feats)[0]
+        attrs: list[dict[str, Any]] = [{"similarity_to_reference": float(sims[k])} for k in range(m)]
+        for k in range(1, m):
+            attrs[k]["passed"] = bool(float(sims[k]) >= self._intra_limit())
+        if cfg.privacy_reference is not None:
+            from synthbio.identity.privacy import nearest_real
+
+            real, _ = self.real_features()
+            near = nearest_real(feats, real, model=self.model)
+            for k in range(m):
+                attrs[k]["nearest_real"] = float(near[k])
+        z_rows = np.stack([z_ref if z_ref is not None else np.zeros(self.G.z_dim, np.float32)] + var["z"]) \
+            if var is not None else (None if z_ref is None else z_ref[None])
+        return IdentitySamples(
+            identity=identity, labels=labels, seeds=seeds, images_uint8=list(to_uint8(images)),
+            z=None if z_rows is None else np.asarray(z_rows, dtype=np.float32),
+            ws=ws_all.detach().float().cpu().numpy(),
+            embeddings=feats.numpy() if isinstance(feats, torch.Tensor) else None,
+            attrs=attrs,
+        )
+
+    def _intra_limit(self) -> float:
+        t = self.config.intra_threshold
+        if self.model.kind == "vector":
+            # intra threshold is an angle (radians): same identity while angle <= it
+            return math.cos(float(self.model_angle_default() if t is None else t))
+        return float(self.model.threshold if t is None else t)
+
+    def model_angle_default(self) -> float:
+        return math.acos(max(-1.0, min(1.0, float(self.model.threshold))))
+
+    def _variations(self, identity: int, ws_ref: torch.Tensor, seeds: list[int]) -> dict[str, Any]:
+        """ws [M-1, num_ws, w_dim] of the variations and the z each started from."""
+        from synthbio.generation.sampling import map_seeds, mix_styles
+
+        # Style mixing: the fine half of the layers comes from another seed's w, the
+        # coarse half (pose, shape: identity) stays the reference's.
+        z, ws_other = map_seeds(self.G, seeds, truncation_psi=self.config.truncation_psi)
+        fine = list(range(self.G.num_ws // 2, self.G.num_ws))
+        ws = mix_styles(ws_ref.expand(len(seeds), -1, -1), ws_other, fine)
+        return {"ws": ws, "z": list(z.cpu().numpy())}
+
+
+# --- procedural fingerprints --------------------------------------------------------------
+
+
+class ProceduralEngine:
+    """Identity = procedural master fingerprint; samples = its impressions (impression 0 = reference)."""
+
+    model_sha256: str | None = None
+
+    def __init__(self, config: DatasetConfig) -> None:
+        from synthbio.fingerprints.impressions import ImpressionConfig
+        from synthbio.fingerprints.master import MasterConfig
+
+        self.config = config
+        # The master canvas exceeds the sensor by the default margins (480x640 for 416x560).
+        self.master_config = MasterConfig(width=config.fp_width + 64, height=config.fp_height + 80)
+        self.impression_config = ImpressionConfig(width=config.fp_width, height=config.fp_height)
+
+    def run_info(self) -> dict[str, Any]:
+        return {"truncation_psi": None, "model_sha256": None, "identity_model": self.config.identity_model}
+
+    def references(self, path: Path, *, bar: Any = None) -> ReferenceSet:
+        return ReferenceSet(seeds=[derived_seed(self.config.seed, i) for i in range(self.config.identities)],
+                            z=None, ws=None)
+
+    def identity(self, identity: int, refs: ReferenceSet | None) -> IdentitySamples:
+        from synthbio.fingerprints.impressions import make_impression
+        from synthbio.fingerprints.master import generate_master
+
+        assert refs is not None
+        seed = refs.seeds[identity]
+        master = generate_master(seed, self.master_config)
+        labels = sample_labels(self.config.samples_per_identity)
+        images, attrs = [], []
+        for k in range(len(labels)):
+            imp = make_impression(master, seed, k, self.impression_config)
+            images.append(imp.image[:, :, None])
+            attrs.append({"finger_class": str(master.fp_class), "impression": k, "minutiae": len(imp.minutiae)})
+        return IdentitySamples(identity=identity, labels=labels, seeds=[seed] * len(labels), images_uint8=images,
+                               z=None, ws=None, embeddings=None, attrs=attrs)
+
+
+def build_engine(config: DatasetConfig) -> GeneratorEngine | ProceduralEngine:
+    if config.variation_method == "procedural":
+        return ProceduralEngine(config)
+    return GeneratorEngine(config)
