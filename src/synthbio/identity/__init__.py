@@ -1,0 +1,1 @@
+"""Identity: recognisers behind one protocol, references and variations over a generator."""
