@@ -162,13 +162,15 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = DATA_RANGE)
     fractional powers (as common implementations do). The five published
     weights need images of at least 176 pixels (11 at the coarsest scale); smaller
     images use the scales that fit (`ms_ssim_scales`) with the first weights
-    renormalised to sum to 1, down to single-scale SSIM.
+    renormalised to sum to 1, down to single-scale SSIM (under 22 pixels; under
+    11 pixels the window shrinks to the largest odd size that fits).
     Computed per channel, then averaged over channels.
     """
     _check_pair(x, y, "MS-SSIM")
     scales = ms_ssim_scales(*x.shape[2:])
     weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], device=x.device, dtype=x.dtype)
-    weights = weights / weights.sum()
+    if scales < len(MS_SSIM_WEIGHTS):  # the published five sum to 1.0001 and are used as published
+        weights = weights / weights.sum()
     factors = []
     for j in range(scales):
         full, cs = ssim_components(x, y, data_range=data_range)
