@@ -6,7 +6,8 @@ Layout (identity 3, samples per identity M = 3):
     DIR/00003/reference.png              ImageFolder layout: one folder per identity
     DIR/00003/variation_0.png
     DIR/00003/variation_1.png
-    DIR/latents/00003.safetensors        the identity's z / ws / embeddings (resume, merge)
+    DIR/00003/latents.safetensors        the identity's z / ws / embeddings (resume, merge;
+                                         not an image, so ImageFolder readers skip it)
     DIR/references.safetensors           every reference of the dataset (cache, see below)
     DIR/manifest.jsonl                   one line per written sample
     DIR/samples.h5                       /<identity:05d>/<label>/ groups, rebuilt at the end
@@ -56,7 +57,7 @@ from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json, sha256
 from synthbio.utils.seeds import check_seed
 
 CONFIG_NAME = "config.json"
-LATENTS_DIR = "latents"
+LATENTS_NAME = "latents.safetensors"
 REFERENCES_NAME = "references.safetensors"
 LAYOUT_VERSION = 1
 REFERENCE_LABEL = "reference"
@@ -214,16 +215,35 @@ def image_relpath(identity: int, label: str) -> str:
 
 
 def latents_relpath(identity: int) -> str:
-    return f"{LATENTS_DIR}/{identity_dirname(identity)}.safetensors"
+    return f"{identity_dirname(identity)}/{LATENTS_NAME}"
 
 
 # --- per-identity latents (safetensors: deterministic bytes) ---------------------------------
 
 
 def encode_arrays(arrays: dict[str, np.ndarray | None], metadata: dict[str, str] | None = None) -> bytes:
+    """safetensors bytes of the non-None arrays; equal inputs give equal bytes.
+
+    The metadata goes in ONE header entry (sorted JSON): safetensors keeps
+    metadata in a hash map whose order, and so the file's bytes, would
+    otherwise change from process to process.
+    """
     from safetensors.numpy import save
 
-    return save({k: np.ascontiguousarray(v) for k, v in arrays.items() if v is not None}, metadata=metadata)
+    meta = {"synthbio": json.dumps(metadata or {}, sort_keys=True)}
+    return save({k: np.ascontiguousarray(v) for k, v in arrays.items() if v is not None}, metadata=meta)
+
+
+def arrays_metadata(path: Path) -> dict[str, str]:
+    """The metadata `encode_arrays` stored ({} when absent or unreadable)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = json.loads((f.metadata() or {}).get("synthbio", "{}"))
+    except Exception:  # safetensors raises its own error types for corrupt files
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def decode_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -341,7 +361,6 @@ def _prepare(config: DatasetConfig, want: dict[str, Any]) -> tuple[Path, dict[in
     if partial or contents.dropped_lines or len(kept) != len(contents.records):
         rewrite_manifest(outdir / MANIFEST_NAME, kept)
     remove_temp_files(outdir)
-    (outdir / LATENTS_DIR).mkdir(exist_ok=True)
     atomic_write_json(outdir / CONFIG_NAME, want)
     return outdir, complete, partial
 

@@ -32,6 +32,7 @@ import torch
 from synthbio.errors import InputError
 from synthbio.pipelines.dataset import (
     DatasetConfig,
+    arrays_metadata,
     decode_arrays,
     derived_seed,
     encode_arrays,
@@ -78,16 +79,8 @@ class ReferenceSet:
     @staticmethod
     def load(path: Path, key: str) -> ReferenceSet | None:
         """The cached set when it was made for `key` (the config content hash), else None."""
-        from safetensors import safe_open
-
-        if not path.is_file():
-            return None
-        try:
-            with safe_open(str(path), framework="numpy") as f:
-                if (f.metadata() or {}).get("key") != key:
-                    return None
-        except Exception:  # a corrupt cache is recomputed, never trusted
-            return None
+        if not path.is_file() or arrays_metadata(path).get("key") != key:
+            return None  # absent, corrupt or another run's: recomputed, never trusted
         arrays = decode_arrays(path)
         return ReferenceSet(seeds=[int(s) for s in arrays["seeds"]], z=arrays.get("z"), ws=arrays.get("ws"))
 
