@@ -1,0 +1,598 @@
+"""`synthbio fingerprints attack`: the template-inversion audit of a minutiae encoder.
+
+On a dataset written by `synthbio fingerprints generate` (DIR/<finger>/<k>.png
+with .json/.iso ground truth), for every attacked finger (fingers the encoder
+did not train on) and every impression k:
+
+1. template: the ground-truth JSON (`template_source="groundtruth"`) or the
+   MINDTCT minutiae of the real impression (`"mindtct"`);
+2. reconstruction: `synthbio.fingerprints.reconstruction.reconstruct`, written
+   at the template's geometry and dpi to OUT/reconstructions/<finger>/<k>.png;
+3. the reconstruction's minutiae by native NBIS MINDTCT, compared by NBIS
+   Bozorth3 (`bozorth3 probe gallery`, probe = reconstruction) with the MINDTCT
+   templates of the real impressions:
+   - type-I: reconstruction of k vs real impression k (the template's source);
+   - type-II: reconstruction of k vs real impression j != k of the same finger.
+
+Baseline (real vs real, every finger of the dataset, FVC protocol as
+`synthbio fingerprints evaluate`): genuine = impression pairs i < j of a
+finger; impostor = first impressions of fingers f < g (or, with
+`impostors="all"`, every impression of f against every impression of g).
+
+Decision thresholds come from the impostor scores only: at a target FMR the
+threshold is the lowest score whose impostor acceptance rate is <= the
+target (`synthbio.metrics.verification.threshold_at_fmr`, scores >= t
+accepted), and an attack succeeds when its score reaches it. An FMR of 0.1%
+needs at least 1,000 impostor scores to be observed (0.01%: 10,000); with
+fewer the threshold is not reported (`supported: false`) and only the
+"no impostor accepted" operating point is given.
+
+Output in OUT (default DATASET/attack): index.html with PNG figures,
+results.json, config.json, examples/ (real | minutiae map | reconstruction),
+reconstructions/, and cache/ (one JSON per finger, keyed by the weights of
+encoder and generator, the template source and the image hashes) so that a
+rerun after a kill only redoes the fingers not finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import synthbio
+from synthbio.errors import InputError
+from synthbio.fingerprints.types import MinutiaeTemplate
+from synthbio.metrics.distributions import histogram, histogram_edges, summarize_scores
+from synthbio.metrics.verification import error_rates, summarize, threshold_at_fmr
+from synthbio.pipelines import report_html as R
+from synthbio.pipelines.fingerprint_dataset import DatasetImpression, load_dataset_index
+from synthbio.pipelines.fingerprint_report import fvc_pairs
+from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json
+
+CACHE_VERSION = 1
+TEMPLATE_SOURCES = ("groundtruth", "mindtct")
+IMPOSTOR_PROTOCOLS = ("fvc", "all")
+TARGET_FMRS = (0.001, 0.0001)
+
+
+@dataclass(frozen=True)
+class FingerprintAttackConfig:
+    """dataset: a `synthbio fingerprints generate` directory. outdir: None = DATASET/attack.
+    encoder / model: the minutiae encoder and its generator (None = the one the
+        encoder's config.json names).
+    fingers: attacked finger ids as "a:b" (a <= f < b; "a:" / ":b" open), or None.
+    exclude_training: an encoder (path or name) whose config.json records the
+        fingers it trained on; those fingers are not attacked.
+    template_source: "groundtruth" (the dataset's JSON) or "mindtct" (extracted
+        from the real impression).
+    impostors: "fvc" (first impressions, f < g) or "all" (every impression pair of f < g).
+    examples: example triples in the report. batch_size: templates per pass."""
+
+    dataset: str
+    encoder: str = "fingerprint-minutiae-encoder"
+    model: str | None = None
+    outdir: str | None = None
+    fingers: str | None = None
+    exclude_training: str | None = None
+    template_source: str = "groundtruth"
+    impostors: str = "fvc"
+    device: str = "auto"
+    batch_size: int = 16
+    examples: int = 6
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dataset", os.fspath(self.dataset))
+        if self.template_source not in TEMPLATE_SOURCES:
+            raise InputError(f"--template-source {self.template_source!r}: use one of {', '.join(TEMPLATE_SOURCES)}")
+        if self.impostors not in IMPOSTOR_PROTOCOLS:
+            raise InputError(f"--impostors {self.impostors!r}: use one of {', '.join(IMPOSTOR_PROTOCOLS)}")
+        if self.batch_size < 1:
+            raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.examples < 0:
+            raise InputError(f"--examples must be >= 0, got {self.examples}")
+        if self.fingers is not None:
+            parse_finger_range(self.fingers)
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.outdir) if self.outdir else Path(self.dataset) / "attack"
+
+
+@dataclass(frozen=True)
+class AttackReport:
+    html: Path
+    results_json: Path
+    results: dict[str, Any]
+
+    def summary_text(self) -> str:
+        r = self.results
+        lines = [f"{r['attacked_fingers']} fingers attacked, {r['counts']['type1']} type-I and "
+                 f"{r['counts']['type2']} type-II comparisons; {r['counts']['impostor']} impostor scores"]
+        for op in r["operating_points"]:
+            if not op["supported"]:
+                lines.append(f"FMR {op['label']}: not evaluated ({op['note']})")
+            else:
+                lines.append(f"FMR {op['label']} (threshold {op['threshold']:g}): type-I "
+                             f"{R.fmt_number(op['type1_success'], percent=True)}, type-II "
+                             f"{R.fmt_number(op['type2_success'], percent=True)}")
+        return "\n".join(lines)
+
+
+# --- finger selection ---------------------------------------------------------------------
+
+
+def parse_finger_range(spec: str) -> tuple[int | None, int | None]:
+    """'a:b' -> (a, b) with a <= finger < b; either side may be empty (open)."""
+    text = spec.strip()
+    if ":" not in text:
+        raise InputError(f"finger range {spec!r}: expected 'a:b' (fingers a <= f < b), e.g. 900:1000")
+    lo, hi = (t.strip() for t in text.split(":", 1))
+    try:
+        a = int(lo) if lo else None
+        b = int(hi) if hi else None
+    except ValueError:
+        raise InputError(f"finger range {spec!r}: bounds must be integers") from None
+    if (a is not None and a < 0) or (a is not None and b is not None and b <= a):
+        raise InputError(f"finger range {spec!r} is empty or negative")
+    return a, b
+
+
+def _as_finger_set(value: Any, source: str) -> set[int]:
+    if isinstance(value, str):
+        a, b = parse_finger_range(value)
+        if b is None:
+            raise InputError(f"{source}: open finger range {value!r} cannot be listed")
+        return set(range(a or 0, b))
+    if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return set(value)
+    if isinstance(value, dict) and "start" in value and "stop" in value:
+        return set(range(int(value["start"]), int(value["stop"])))
+    raise InputError(f"{source}: a finger split must be a list of ids or an 'a:b' range, got {value!r}")
+
+
+# Keys an encoder's config.json may use for its data split, looked up at the top level and
+# under "split", "data", "training" and "provenance".
+_HOLDOUT_KEYS = ("holdout_fingers", "test_fingers", "heldout_fingers")
+_TRAIN_KEYS = ("train_fingers", "training_fingers")
+
+
+def training_split(encoder_config: dict[str, Any], *, source: str) -> tuple[str, set[int]]:
+    """('holdout' | 'train', finger ids) as recorded in an encoder's config.json."""
+    scopes = [encoder_config] + [encoder_config[k] for k in ("split", "data", "training", "provenance")
+                                 if isinstance(encoder_config.get(k), dict)]
+    for scope in scopes:
+        for key in _HOLDOUT_KEYS + ("holdout",):
+            if key in scope:
+                return "holdout", _as_finger_set(scope[key], f"{source} {key}")
+        for key in _TRAIN_KEYS + ("train",):
+            if key in scope:
+                return "train", _as_finger_set(scope[key], f"{source} {key}")
+    raise InputError(f"encoder {source}: its config.json records no finger split (one of "
+                     f"{', '.join(_HOLDOUT_KEYS + _TRAIN_KEYS)}); give the attacked fingers with --fingers a:b")
+
+
+def select_fingers(all_fingers: list[int], *, fingers: str | None, split: tuple[str, set[int]] | None) -> list[int]:
+    """Attacked fingers: within the range, and in the holdout (not in the training) split."""
+    chosen = list(all_fingers)
+    if fingers is not None:
+        a, b = parse_finger_range(fingers)
+        chosen = [f for f in chosen if (a is None or f >= a) and (b is None or f < b)]
+    if split is not None:
+        kind, ids = split
+        chosen = [f for f in chosen if (f in ids) == (kind == "holdout")]
+    if not chosen:
+        raise InputError(f"no finger of the dataset ({len(all_fingers)} fingers, ids {all_fingers[0]}-"
+                         f"{all_fingers[-1]}) is left to attack after --fingers / --exclude-training")
+    return chosen
+
+
+# --- caches -------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("version") == CACHE_VERSION else None
+
+
+def _write_cache(path: Path, record: dict[str, Any]) -> None:
+    atomic_write_bytes(path, (json.dumps({"version": CACHE_VERSION, **record}) + "\n").encode())
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+class _RealTemplates:
+    """MINDTCT templates of real impressions, cached per finger under cache/real/."""
+
+    def __init__(self, cache_dir: Path, index: Any) -> None:
+        self.dir = cache_dir / "real"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.index = index
+        self._mem: dict[int, dict[int, MinutiaeTemplate]] = {}
+
+    def finger(self, f: int) -> dict[int, MinutiaeTemplate]:
+        if f in self._mem:
+            return self._mem[f]
+        from synthbio.fingerprints.matching import extract_minutiae
+        from synthbio.fingerprints.minutiae import read_json, template_from_dict, template_to_dict
+        from synthbio.io.images import read_png
+
+        imps: list[DatasetImpression] = self.index.impressions[f]
+        key = [imp.sha256.get("png") for imp in imps]
+        path = self.dir / f"{f:05d}.json"
+        cached = _read_json(path)
+        if cached is not None and cached.get("png_sha256") == key:
+            out = {int(k): template_from_dict(v) for k, v in cached["templates"].items()}
+        else:
+            out = {}
+            for imp in imps:
+                image = read_png(imp.files["png"])
+                if image.ndim != 2:
+                    raise InputError(f"{imp.files['png']}: expected a grayscale fingerprint image")
+                dpi = read_json(imp.files["json"]).dpi if "json" in imp.files else 500
+                out[imp.index] = extract_minutiae(image, method="mindtct", dpi=dpi)
+            _write_cache(path, {"png_sha256": key, "templates": {str(k): template_to_dict(t) for k, t in out.items()}})
+        self._mem[f] = out
+        return out
+
+
+# --- baseline (real vs real) --------------------------------------------------------------
+
+
+def impostor_pairs(per_finger: dict[int, list[int]], protocol: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Impostor comparisons ((f, i), (g, j)), f < g: FVC first impressions, or all impressions."""
+    if protocol == "fvc":
+        return fvc_pairs(per_finger)[1]
+    fingers = sorted(per_finger)
+    return [((f, i), (g, j)) for a, f in enumerate(fingers) for g in fingers[a + 1 :]
+            for i in sorted(per_finger[f]) for j in sorted(per_finger[g])]
+
+
+def _baseline(config: FingerprintAttackConfig, index: Any, real: _RealTemplates, cache_dir: Path,
+              bar: Any) -> dict[str, np.ndarray]:
+    from synthbio.fingerprints.matching import match_many
+
+    per_finger = {f: [imp.index for imp in index.impressions[f]] for f in index.fingers}
+    genuine, impostor = fvc_pairs(per_finger)[0], impostor_pairs(per_finger, config.impostors)
+    sha = {(f, imp.index): imp.sha256.get("png") for f in index.fingers for imp in index.impressions[f]}
+    key = _digest({"genuine": [(sha[a], sha[b]) for a, b in genuine],
+                   "impostor": [(sha[a], sha[b]) for a, b in impostor]})
+    path = cache_dir / "baseline.json"
+    cached = _read_json(path)
+    if cached is not None and cached.get("key") == key:
+        return {k: np.asarray(cached[k], dtype=np.float64) for k in ("genuine", "impostor")}
+    needed = sorted({p[0] for a, b in genuine + impostor for p in (a, b)})
+    job = bar.add_task("real templates (MINDTCT)", total=len(needed))
+    for f in needed:
+        real.finger(f)
+        bar.advance(job)
+
+    def tpl(k: tuple[int, int]) -> MinutiaeTemplate:
+        return real.finger(k[0])[k[1]]
+
+    out = {}
+    for name, pairs in (("genuine", genuine), ("impostor", impostor)):
+        job = bar.add_task(f"Bozorth3 {name}", total=len(pairs))
+        scores = []
+        for s in range(0, len(pairs), 500):
+            chunk = pairs[s : s + 500]
+            scores += list(match_many([(tpl(a), tpl(b)) for a, b in chunk]))
+            bar.advance(job, len(chunk))
+        out[name] = np.asarray(scores, dtype=np.float64)
+    _write_cache(path, {"key": key, "genuine": out["genuine"].tolist(), "impostor": out["impostor"].tolist()})
+    return out
+
+
+# --- the attack ---------------------------------------------------------------------------
+
+
+def _source_template(config: FingerprintAttackConfig, imp: DatasetImpression,
+                     real: dict[int, MinutiaeTemplate]) -> MinutiaeTemplate:
+    from synthbio.fingerprints.minutiae import read_json
+
+    if config.template_source == "mindtct":
+        return real[imp.index]
+    if "json" not in imp.files:
+        raise InputError(f"finger {imp.finger} impression {imp.index} has no ground-truth .json template")
+    return read_json(imp.files["json"])
+
+
+def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: Any, real: _RealTemplates,
+                  models: Any, device: Any, out_dir: Path, run_key: str) -> list[dict[str, Any]]:
+    """Reconstruct, extract and score every impression of a few fingers; returns their cache records."""
+    from synthbio.fingerprints.matching import extract_minutiae, match_many
+    from synthbio.fingerprints.reconstruction import encode_png_dpi, fingerprint_uint8, reconstruct
+
+    jobs = []  # (finger, impression, source template)
+    for f in fingers:
+        reals = real.finger(f)
+        jobs += [(f, imp, _source_template(config, imp, reals)) for imp in index.impressions[f]]
+    images = reconstruct([t for _, _, t in jobs], encoder=models.encoder, generator=models.generator,
+                         batch_size=config.batch_size, device=device)
+    recon: dict[tuple[int, int], MinutiaeTemplate] = {}
+    per_imp: dict[tuple[int, int], dict[str, Any]] = {}
+    for (f, imp, tpl), image in zip(jobs, images):
+        pixels = fingerprint_uint8(image, tpl)
+        rel = Path("reconstructions") / f"{f:05d}" / f"{imp.index:02d}.png"
+        (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out_dir / rel, encode_png_dpi(pixels, tpl.dpi))
+        recon[(f, imp.index)] = extract_minutiae(pixels, method="mindtct", dpi=tpl.dpi)
+        per_imp[(f, imp.index)] = {"index": imp.index, "png": rel.as_posix(), "source_minutiae": len(tpl.minutiae),
+                                   "recon_minutiae": len(recon[(f, imp.index)].minutiae),
+                                   "real_minutiae": len(real.finger(f)[imp.index].minutiae)}
+    records = []
+    for f in fingers:
+        reals = real.finger(f)
+        ks = [imp.index for imp in index.impressions[f]]
+        type1 = [(k, k) for k in ks]
+        type2 = [(k, j) for k in ks for j in ks if j != k]
+        pairs = [(recon[(f, k)], reals[j]) for k, j in type1 + type2]
+        scores = match_many(pairs).tolist()
+        records.append({
+            "key": run_key,
+            "finger": f,
+            "png_sha256": [imp.sha256.get("png") for imp in index.impressions[f]],
+            "impressions": [per_imp[(f, k)] for k in ks],
+            "type1": [[k, j, s] for (k, j), s in zip(type1, scores[: len(type1)])],
+            "type2": [[k, j, s] for (k, j), s in zip(type2, scores[len(type1):])],
+        })
+    return records
+
+
+def _run_key(config: FingerprintAttackConfig, models: Any) -> str:
+    from synthbio.utils.hashing import module_sha256
+
+    return _digest({"encoder": module_sha256(models.encoder), "generator": module_sha256(models.generator),
+                    "template_source": config.template_source, "cache": CACHE_VERSION})
+
+
+def _progress(enabled: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    disable=not enabled)
+
+
+def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models: Any = None) -> AttackReport:
+    """The whole audit (module docstring). `models`: preloaded ReconstructionModels (else loaded)."""
+    from synthbio.fingerprints import matching as M
+    from synthbio.fingerprints.reconstruction import load_reconstruction_models
+    from synthbio.utils.devices import resolve_device
+
+    index = load_dataset_index(config.dataset)
+    split = None
+    if config.exclude_training is not None:
+        from synthbio.checkpoints.encoders import load_encoder
+
+        split = training_split(load_encoder(config.exclude_training)[1], source=str(config.exclude_training))
+    attacked = select_fingers(index.fingers, fingers=config.fingers, split=split)
+    device = resolve_device(config.device)
+    M.nbis_library()  # fail before any work if MINDTCT / Bozorth3 are not built
+    models = models or load_reconstruction_models(config.encoder, model=config.model, device=device)
+    out_dir = config.out_dir
+    cache_dir = out_dir / "cache"
+    (cache_dir / "fingers").mkdir(parents=True, exist_ok=True)
+    run_key = _run_key(config, models)
+    atomic_write_json(out_dir / "config.json", {
+        "config": dataclasses.asdict(config), "encoder": models.encoder_source, "generator": models.generator_source,
+        "attacked_fingers": attacked, "run_key": run_key, "synthbio_version": synthbio.__version__})
+
+    real = _RealTemplates(cache_dir, index)
+    records: dict[int, dict[str, Any]] = {}
+    with _progress(progress) as bar:
+        baseline = _baseline(config, index, real, cache_dir, bar)
+        todo = []
+        for f in attacked:
+            rec = _read_json(cache_dir / "fingers" / f"{f:05d}.json")
+            shas = [imp.sha256.get("png") for imp in index.impressions[f]]
+            if rec is not None and rec.get("key") == run_key and rec.get("png_sha256") == shas:
+                records[f] = rec
+            else:
+                todo.append(f)
+        job = bar.add_task("fingers attacked", total=len(attacked), completed=len(records))
+        group: list[int] = []
+        for n, f in enumerate(todo):
+            group.append(f)
+            if sum(len(index.impressions[g]) for g in group) < config.batch_size and n + 1 < len(todo):
+                continue  # fill a generator batch across fingers
+            for rec in _attack_group(config, group, index, real, models, device, out_dir, run_key):
+                _write_cache(cache_dir / "fingers" / f"{rec['finger']:05d}.json", rec)
+                records[rec["finger"]] = rec
+                bar.advance(job)
+            group = []
+
+    ordered = [records[f] for f in attacked]
+    results = compute_results(config, ordered, baseline, attacked=attacked, models=models, split=split)
+    figures = draw_figures(out_dir, config, index, ordered, baseline, real, models)
+    results_path = out_dir / "results.json"
+    R.write_text(results_path, json.dumps(_finite(results), indent=2, sort_keys=True) + "\n")
+    html = R.write_text(out_dir / "index.html", render_html(results, figures))
+    return AttackReport(html=html, results_json=results_path, results=results)
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def attack_scores(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """{'type1': [...], 'type2': [...]} Bozorth3 scores over the attacked fingers."""
+    return {k: np.asarray([s for r in records for _, _, s in r[k]], dtype=np.float64) for k in ("type1", "type2")}
+
+
+def operating_point(target_fmr: float, impostor: np.ndarray, scores: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Threshold at `target_fmr` from the impostor scores and the rates accepted there.
+
+    target_fmr 0 is the 'no impostor accepted' point. The threshold is chosen among
+    all observed scores (attack and genuine included), so an attack score is
+    accepted exactly when the impostor acceptance rate at it is <= the target.
+    """
+    needed = 0 if target_fmr == 0 else math.ceil(1.0 / target_fmr - 1e-9)
+    label = "0 (no impostor accepted)" if target_fmr == 0 else f"{100 * target_fmr:g}%"
+    base = {"target_fmr": target_fmr, "label": label, "n_impostor": int(impostor.size), "impostors_needed": needed}
+    if impostor.size == 0 or impostor.size < needed:
+        return {**base, "supported": False, "threshold": None,
+                "note": f"{impostor.size} impostor scores; an FMR of {label} needs at least {needed}"}
+    candidates = np.concatenate([v for v in scores.values() if v.size] or [impostor])
+    t = threshold_at_fmr(candidates, impostor, target_fmr)
+    fmr = error_rates(candidates, impostor, t)[0]
+    rates = {f"{k}_success": (float(np.mean(v >= t)) if v.size else float("nan")) for k, v in scores.items()}
+    return {**base, "supported": True, "threshold": t, "observed_fmr": fmr, "note": "", **rates}
+
+
+def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any]], baseline: dict[str, np.ndarray],
+                    *, attacked: list[int], models: Any, split: tuple[str, set[int]] | None) -> dict[str, Any]:
+    att = attack_scores(records)
+    genuine, impostor = baseline["genuine"], baseline["impostor"]
+    scores = {"type1": att["type1"], "type2": att["type2"], "genuine": genuine}
+    points = [operating_point(t, impostor, scores) for t in TARGET_FMRS + (0.0,)]
+    # type-II "any": a reconstruction accepted by at least one other impression of its finger
+    for op in points:
+        if op["supported"]:
+            hits = [max((s for k2, _, s in r["type2"] if k2 == imp["index"]), default=-math.inf) >= op["threshold"]
+                    for r in records for imp in r["impressions"]]
+            op["type2_any_success"] = float(np.mean(hits)) if hits else float("nan")
+    imps = [imp for r in records for imp in r["impressions"]]
+    n_min = lambda key: summarize_scores(np.asarray([i[key] for i in imps], dtype=np.float64)).to_dict()  # noqa: E731
+    verification = summarize(genuine, impostor).to_dict() if genuine.size and impostor.size else None
+    return {
+        "dataset": str(Path(config.dataset).resolve()),
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "synthbio_version": synthbio.__version__,
+        "config": dataclasses.asdict(config),
+        "encoder": models.encoder_source,
+        "generator": models.generator_source,
+        "split": None if split is None else {"kind": split[0], "fingers": len(split[1])},
+        "attacked_fingers": len(attacked),
+        "attacked_finger_ids": attacked,
+        "counts": {"impressions": len(imps), "type1": int(att["type1"].size), "type2": int(att["type2"].size),
+                   "genuine": int(genuine.size), "impostor": int(impostor.size)},
+        "protocol": {
+            "type1": "reconstruction of impression k vs real impression k (MINDTCT templates, Bozorth3 probe = reconstruction)",
+            "type2": "reconstruction of impression k vs every other real impression j != k of the same finger",
+            "genuine": "real impression pairs i < j of a finger, every finger of the dataset (FVC)",
+            "impostor": {"fvc": "first impressions of fingers f < g, every finger of the dataset (FVC)",
+                         "all": "every impression of finger f vs every impression of finger g, f < g"}[config.impostors],
+            "threshold": "lowest score with impostor acceptance rate <= target FMR; scores >= threshold accepted",
+            "template_source": config.template_source,
+        },
+        "operating_points": points,
+        "real_verification": verification,
+        "scores": {k: summarize_scores(v).to_dict() for k, v in
+                   (("type1", att["type1"]), ("type2", att["type2"]), ("genuine", genuine), ("impostor", impostor))},
+        "minutiae": {"source": n_min("source_minutiae"), "reconstruction": n_min("recon_minutiae"),
+                     "real": n_min("real_minutiae")},
+        "per_finger": [{"finger": r["finger"], "type1": [s for _, _, s in r["type1"]],
+                        "type2_max": max((s for _, _, s in r["type2"]), default=None)} for r in records],
+    }
+
+
+# --- figures and HTML ---------------------------------------------------------------------
+
+_COLORS = {"genuine": "#2b7bba", "impostor": "#d9534f", "type1": "#e08214", "type2": "#6a3d9a"}
+_LABELS = {"genuine": "genuine (real vs real)", "impostor": "impostor (real vs real)",
+           "type1": "type-I (reconstruction vs its source)", "type2": "type-II (vs other impressions)"}
+
+
+def draw_figures(out_dir: Path, config: FingerprintAttackConfig, index: Any, records: list[dict[str, Any]],
+                 baseline: dict[str, np.ndarray], real: _RealTemplates, models: Any) -> list[tuple[str, str]]:
+    """Score histograms and example triples; returns (file, caption) pairs."""
+    from synthbio.fingerprints.reconstruction import minutiae_map_preview
+    from synthbio.io.images import make_grid, read_png
+
+    figs: list[tuple[str, str]] = []
+    series = {**{k: baseline[k] for k in ("genuine", "impostor")}, **attack_scores(records)}
+    fig = R.new_figure(6.5, 4.0)
+    ax = fig.subplots()
+    present = [v for v in series.values() if v.size]
+    edges = histogram_edges(*present, max_bins=60) if present else np.array([0.0, 1.0])
+    for name, vals in series.items():
+        if vals.size:
+            h = histogram(vals, edges, density=True)
+            ax.stairs(h, edges, label=f"{_LABELS[name]} (n={vals.size})", color=_COLORS[name], lw=1.5)
+    ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set(xlabel="Bozorth3 score", ylabel="fraction of comparisons (symlog)", title="Template inversion: scores")
+    ax.legend(fontsize=8)
+    R.save_figure(fig, out_dir / "scores.png")
+    figs.append(("scores.png", "Bozorth3 score distributions: real genuine / impostor and the attack's type-I / type-II."))
+
+    shown = [(r["finger"], imp) for r in records for imp in r["impressions"][:1]][: config.examples]
+    if shown:
+        (out_dir / "examples").mkdir(parents=True, exist_ok=True)
+    for f, imp_rec in shown:
+        imp = next(i for i in index.impressions[f] if i.index == imp_rec["index"])
+        tpl = _source_template(config, imp, real.finger(f))
+        real_img = read_png(imp.files["png"])
+        recon = read_png(out_dir / imp_rec["png"])
+        preview = minutiae_map_preview(tpl, size=int(models.generator.img_resolution))
+        tiles = [np.repeat(a[:, :, None], 3, axis=2) if a.ndim == 2 else a for a in (real_img, preview, recon)]
+        if len({t.shape for t in tiles}) != 1:
+            continue  # a mindtct template of another size than the image cannot happen; stay safe
+        name = f"examples/{f:05d}_{imp.index:02d}.png"
+        atomic_write_bytes(out_dir / name, _png(make_grid(tiles, cols=3, pad=6)))
+        t1 = next((s for k, _, s in next(r for r in records if r["finger"] == f)["type1"] if k == imp.index), None)
+        figs.append((name, f"Finger {f}, impression {imp.index}: real | minutiae map | reconstruction "
+                           f"(type-I score {t1:g})."))
+    return figs
+
+
+def _png(a: np.ndarray) -> bytes:
+    from synthbio.io.images import encode_png
+
+    return encode_png(a)
+
+
+def render_html(m: dict[str, Any], figures: list[tuple[str, str]]) -> str:
+    rows = []
+    for op in m["operating_points"]:
+        if op["supported"]:
+            rows.append([op["label"], f"{op['threshold']:g}", op["n_impostor"],
+                         R.fmt_number(op["observed_fmr"], percent=True, digits=4),
+                         R.fmt_number(op["type1_success"], percent=True), R.fmt_number(op["type2_success"], percent=True),
+                         R.fmt_number(op.get("type2_any_success"), percent=True),
+                         R.fmt_number(op["genuine_success"], percent=True)])
+        else:
+            rows.append([op["label"], "not evaluated", op["n_impostor"], R.esc(op["note"]), "n/a", "n/a", "n/a", "n/a"])
+    c = m["counts"]
+    sections = [("Attack success", R.table(
+        ["FMR", "threshold", "impostor scores", "observed FMR", "type-I", "type-II", "type-II (any)", "genuine TMR"],
+        rows) + f"<p>{c['type1']} type-I and {c['type2']} type-II comparisons on {m['attacked_fingers']} fingers "
+        f"({c['impressions']} impressions); {c['genuine']} genuine and {c['impostor']} impostor comparisons of real "
+        f"impressions. An FMR of 0.1% needs at least 1,000 impostor scores and 0.01% at least 10,000: "
+        f"with fewer the threshold is not reported.</p>")]
+    p = m["protocol"]
+    sections.append(("Protocol", R.table(["", ""], [
+        ["templates attacked", p["template_source"]], ["type-I", p["type1"]], ["type-II", p["type2"]],
+        ["genuine", p["genuine"]], ["impostor", p["impostor"]], ["threshold", p["threshold"]],
+        ["encoder", m["encoder"]], ["generator", m["generator"]],
+    ])))
+    mn = m["minutiae"]
+    sections.append(("Minutiae", R.table(["", "mean", "median"], [
+        [k, R.fmt_number(v["mean"], digits=1), R.fmt_number(v["median"], digits=1)] for k, v in mn.items()])))
+    sections.append(("Figures", "\n".join(R.figure_html(src, cap, width=640) for src, cap in figures)))
+    sections.append(("About", f"<p>Made by synthbio {R.esc(m['synthbio_version'])} on {R.esc(m['generated_at'])} "
+                     f"from <code>{R.esc(m['dataset'])}</code>; all numbers are in "
+                     f"<a href=\"results.json\">results.json</a>.</p>"))
+    return R.page("Fingerprint reconstruction attack (template inversion)", sections,
+                  subtitle=f"{m['attacked_fingers']} fingers attacked; templates: {p['template_source']}")
