@@ -212,7 +212,7 @@ def train_attribute_classifier(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                last = float(loss)
+                last = float(loss.detach())
     model.eval()
     if n_val:
         pred = (model.predict_proba(x[va]) > 0.5).float().numpy()

@@ -23,6 +23,9 @@ import torch
 
 from synthbio.errors import InputError
 
+# A vector whose part outside a span is below this share of its norm lies in the span.
+_SPAN_TOL = 1e-5
+
 
 @dataclass(frozen=True)
 class SVMDirection:
@@ -156,12 +159,12 @@ def conditional_direction(primary: torch.Tensor, conditions: Sequence[torch.Tens
         for b in basis:
             v = v - (v @ b) * b
         nv = float(v.norm())
-        if nv > 1e-8 * max(1.0, float(c.double().norm())):
+        if nv > _SPAN_TOL * float(c.double().norm()):  # float32 inputs: anything smaller is rounding
             basis.append(v / nv)
     for b in basis:
         p = p - (p @ b) * b
     n = float(p.norm())
-    if n < 1e-8 * max(1.0, float(primary.double().norm())):
+    if n <= _SPAN_TOL * float(primary.double().norm()):
         raise InputError("the primary direction lies in the span of the condition directions: nothing is left")
     return (p / n).to(torch.float32).reshape(primary.shape)
 
