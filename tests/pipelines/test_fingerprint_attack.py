@@ -1,0 +1,178 @@
+"""The template-inversion audit: finger selection, thresholds from impostors, protocol counts, files, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from synthbio.checkpoints.encoders import save_encoder
+from synthbio.checkpoints.native import save_generator
+from synthbio.errors import InputError
+from synthbio.nn.config import GeneratorConfig
+from synthbio.nn.encoders import Encoder, EncoderConfig
+from synthbio.nn.generator import Generator
+from synthbio.pipelines import fingerprint_attack as A
+from synthbio.pipelines.fingerprint_attack import (
+    FingerprintAttackConfig,
+    impostor_pairs,
+    operating_point,
+    parse_finger_range,
+    run_attack,
+    select_fingers,
+    training_split,
+)
+from synthbio.pipelines.fingerprint_dataset import FingerprintDatasetConfig, generate_dataset
+
+# --- pure parts ---------------------------------------------------------------------------
+
+
+def test_finger_ranges_and_splits() -> None:
+    assert parse_finger_range("2:5") == (2, 5) and parse_finger_range(":3") == (None, 3)
+    assert parse_finger_range("7:") == (7, None)
+    for bad in ("5", "a:b", "5:2", "-1:3"):
+        with pytest.raises(InputError, match="finger range"):
+            parse_finger_range(bad)
+    fingers = list(range(10))
+    assert select_fingers(fingers, fingers="3:6", split=None) == [3, 4, 5]
+    assert training_split({"provenance": {"train_fingers": "0:8"}}, source="e") == ("train", set(range(8)))
+    assert training_split({"holdout_fingers": [8, 9]}, source="e") == ("holdout", {8, 9})
+    split = training_split({"provenance": {"train_fingers": [0, 1, 2, 3, 4, 5, 6, 7]}}, source="e")
+    assert select_fingers(fingers, fingers="5:", split=split) == [8, 9]
+    with pytest.raises(InputError, match="records no finger split.*--fingers"):
+        training_split({"provenance": {}}, source="enc")
+    with pytest.raises(InputError, match="no finger of the dataset"):
+        select_fingers(fingers, fingers="20:30", split=None)
+
+
+def test_impostor_protocols() -> None:
+    per = {0: [0, 1], 1: [0, 1], 2: [0, 1]}
+    assert impostor_pairs(per, "fvc") == [((0, 0), (1, 0)), ((0, 0), (2, 0)), ((1, 0), (2, 0))]
+    assert len(impostor_pairs(per, "all")) == 3 * 4
+
+
+def test_thresholds_come_from_impostors_and_need_enough_of_them() -> None:
+    impostor = np.arange(1000, dtype=np.float64)  # each score once: FMR(t) = #{imp >= t} / 1000
+    scores = {"type1": np.array([998.5, 1200.0, 10.0]), "type2": np.array([999.0, 5.0])}
+    op = operating_point(0.001, impostor, scores)
+    # at most 1 of 1000 impostors may reach the threshold: 998.5 (the 999 impostor only)
+    assert op["supported"] and op["threshold"] == 998.5 and op["observed_fmr"] == pytest.approx(0.001)
+    assert op["type1_success"] == pytest.approx(2 / 3) and op["type2_success"] == 0.5
+    op = operating_point(0.0001, impostor, scores)
+    assert not op["supported"] and op["threshold"] is None and "needs at least 10000" in op["note"]
+    op = operating_point(0.0, impostor, scores)  # no impostor accepted
+    assert op["threshold"] == 1200.0 and op["type1_success"] == pytest.approx(1 / 3) and op["type2_success"] == 0
+    assert not operating_point(0.001, impostor[:999], scores)["supported"]
+
+
+# --- the whole job on a tiny dataset ------------------------------------------------------
+
+
+def _tiny_models(res: int = 32) -> tuple[Encoder, Generator]:
+    torch.manual_seed(0)  # weight init only
+    G = Generator(GeneratorConfig(z_dim=8, w_dim=8, img_resolution=res, branches=(("img", 1),), channel_base=64,
+                                  channel_max=8, mapping_layers=2)).eval()
+    enc = Encoder(EncoderConfig(in_channels=3, resolution=res, num_ws=G.num_ws, w_dim=8, channels=(4, 4, 8, 8),
+                                blocks=(1, 1, 1, 1), head_channels=8, offset_gain=1.0), w_avg=G.mapping.w_avg)
+    return enc.eval(), G
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("attack")
+    generate_dataset(FingerprintDatasetConfig(outdir=str(root / "ds"), fingers=4, impressions=3, width=256,
+                                              height=320, seed=3), progress=False)
+    enc, G = _tiny_models()
+    gdir = save_generator(G, root / "G")
+    edir = save_encoder(enc, root / "enc", task="minutiae", generator=str(gdir),
+                        provenance={"train_fingers": "0:2"})
+    return root / "ds", edir
+
+
+@pytest.fixture(scope="module")
+def first_run(setup: tuple[Path, Path]) -> tuple[FingerprintAttackConfig, A.AttackReport]:
+    ds, edir = setup
+    config = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), fingers="2:", device="cpu", batch_size=4)
+    return config, run_attack(config, progress=False)
+
+
+def test_protocol_counts_and_files(first_run: tuple[FingerprintAttackConfig, A.AttackReport]) -> None:
+    config, rep = first_run
+    out = config.out_dir
+    r = json.loads(rep.results_json.read_text())
+    assert r["attacked_finger_ids"] == [2, 3]
+    # 2 fingers x 3 impressions: 6 type-I, 6 x 2 type-II; real baseline over all 4 fingers
+    assert r["counts"] == {"impressions": 6, "type1": 6, "type2": 12, "genuine": 4 * 3, "impostor": 6}
+    ops = {op["target_fmr"]: op for op in r["operating_points"]}
+    assert not ops[0.001]["supported"] and not ops[0.0001]["supported"]  # 6 impostors cannot support them
+    assert ops[0.0]["supported"] and ops[0.0]["threshold"] > max(
+        json.loads((out / "cache" / "baseline.json").read_text())["impostor"])
+    for name in ("index.html", "results.json", "config.json", "scores.png", "examples/00002_00.png",
+                 "reconstructions/00003/02.png", "cache/fingers/00002.json"):
+        assert (out / name).is_file(), name
+    html = rep.html.read_text()
+    assert "not evaluated" in html and "needs at least 1000" in html and 'src="scores.png"' in html
+    assert json.loads((out / "config.json").read_text())["attacked_fingers"] == [2, 3]
+    assert "not evaluated" in rep.summary_text()
+
+
+def test_resume_uses_the_cache(first_run: tuple[FingerprintAttackConfig, A.AttackReport],
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    config, rep = first_run
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a finger was recomputed")
+
+    monkeypatch.setattr(A, "_attack_group", boom)
+    again = run_attack(config, progress=False)
+    assert again.results["per_finger"] == rep.results["per_finger"]
+    assert again.results["operating_points"] == rep.results["operating_points"]
+    # a finger whose cache is lost (killed run) is redone, the others kept
+    monkeypatch.undo()
+    (config.out_dir / "cache" / "fingers" / "00003.json").unlink()
+    calls: list[list[int]] = []
+    real = A._attack_group
+
+    def spy(config: FingerprintAttackConfig, fingers: list[int], *args: object) -> list:
+        calls.append(list(fingers))
+        return real(config, fingers, *args)
+
+    monkeypatch.setattr(A, "_attack_group", spy)
+    third = run_attack(config, progress=False)
+    assert calls == [[3]] and third.results["per_finger"] == rep.results["per_finger"]
+
+
+def test_deterministic_across_batch_sizes(setup: tuple[Path, Path], tmp_path: Path,
+                                          first_run: tuple[FingerprintAttackConfig, A.AttackReport]) -> None:
+    ds, edir = setup
+    config, rep = first_run
+    other = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), fingers="2:4", device="cpu", batch_size=1,
+                                    outdir=str(tmp_path / "b"))
+    rep2 = run_attack(other, progress=False)
+    assert rep2.results["per_finger"] == rep.results["per_finger"]
+    a = (config.out_dir / "reconstructions" / "00002" / "01.png").read_bytes()
+    assert (tmp_path / "b" / "reconstructions" / "00002" / "01.png").read_bytes() == a
+
+
+def test_mindtct_source_all_impostors_and_training_split(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    ds, edir = setup
+    config = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), exclude_training=str(edir), device="cpu",
+                                     template_source="mindtct", impostors="all", outdir=str(tmp_path / "m"),
+                                     examples=0)
+    r = run_attack(config, progress=False).results
+    assert r["attacked_finger_ids"] == [2, 3]  # the encoder trained on 0:2
+    assert r["counts"]["impostor"] == 6 * 9 and r["counts"]["type2"] == 12
+    assert r["minutiae"]["source"] == r["minutiae"]["real"]  # templates are the real impressions' MINDTCT
+    assert not (tmp_path / "m" / "examples").exists()
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(InputError, match="template-source"):
+        FingerprintAttackConfig(dataset="d", template_source="leader")
+    with pytest.raises(InputError, match="impostors"):
+        FingerprintAttackConfig(dataset="d", impostors="some")
+    with pytest.raises(InputError, match="finger range"):
+        FingerprintAttackConfig(dataset="d", fingers="3")
