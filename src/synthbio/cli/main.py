@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "fingerprints",
     "metrics",
     "train",
+    "dataset",
     "edit",
 )
 
