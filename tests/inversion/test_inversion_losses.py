@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import binary_erosion
 from scipy.signal import correlate2d
 from skimage.metrics import structural_similarity
 from torch import nn
 
 from synthbio.errors import InputError, ModelNotFoundError
+from synthbio.fingerprints.master import MasterConfig, generate_master
 from synthbio.inversion.losses import (
     MS_SSIM_WEIGHTS,
     IdentityLoss,
@@ -27,6 +29,7 @@ from synthbio.inversion.losses import (
     ms_ssim,
     ms_ssim_scales,
     parse_loss_spec,
+    ridge_orientation,
     ssim,
 )
 from synthbio.nn.vgg import LPIPSHeads, VGG16Features
@@ -216,6 +219,19 @@ def test_orientation_loss_sees_rotation_not_phase_or_contrast(angle: float) -> N
     assert float(loss.distance(turned, target)) > 0.95
     # 45 degrees: cos(2 * 45deg) = 0 -> half the maximum
     assert float(loss.distance(_ridges(angle + math.pi / 4), target)) == pytest.approx(0.5, abs=0.08)
+
+
+def test_ridge_orientation_recovers_a_synthetic_fingerprint_field() -> None:
+    master = generate_master(3, MasterConfig(width=160, height=192, iterations=8))
+    image = torch.from_numpy(1 - 2 * master.ridges).float()[None, None]  # ridges dark
+    theta, coherence = ridge_orientation(image, sigma=4.0)
+    inside = torch.from_numpy(binary_erosion(master.mask, iterations=8))
+    truth = torch.from_numpy(master.orientation)
+    # undirected angle difference in [0, pi/2]
+    err = torch.remainder(theta[0] - truth + math.pi / 2, math.pi) - math.pi / 2
+    err_deg = torch.rad2deg(err.abs())[inside]
+    assert float(err_deg.median()) < 6 and float(torch.quantile(err_deg, 0.9)) < 15
+    assert float(coherence[0][inside].mean()) > 0.8
 
 
 def test_orientation_loss_of_flat_image_is_finite() -> None:

@@ -133,7 +133,7 @@ def test_lpips_heads_load_by_their_key_names(tmp_path: Path) -> None:
         torch.testing.assert_close(w, state[f"lin{k}.model.1.weight"].flatten())
     state["lin2.model.1.weight"] = -state["lin2.model.1.weight"]
     torch.save(state, path)
-    with pytest.raises(CheckpointError, match=r"vgg\.pth.*lin2\.model\.1\.weight: negative"):
+    with pytest.raises(CheckpointError, match=r"lin2\.model\.1\.weight: negative"):
         load_lpips_heads(path)
     del state["lin4.model.1.weight"]
     torch.save(state, path)

@@ -275,9 +275,7 @@ class IdentityLoss(ReconstructionLoss):
         if getattr(model, "differentiable", True) is False or getattr(model, "kind", "vector") != "vector":
             raise InputError(f"identity model {getattr(model, 'name', type(model).__name__)!r} is not a "
                              "differentiable embedding model")
-        self.model = model
-        if isinstance(model, nn.Module):  # registered so .to(device) moves it
-            self.add_module("model", model)
+        self.model = model  # an nn.Module is registered as a submodule, so .to(device) moves it
 
     def _embed(self, images: torch.Tensor) -> torch.Tensor:
         emb = self.model.embed(images)
@@ -344,6 +342,19 @@ def orientation_field(images: torch.Tensor, *, sigma: float = 4.0, eps: float = 
     norm = (v.square().sum(dim=1, keepdim=True) + eps**2).sqrt()
     coherence = (norm - eps) / (energy + eps)  # |v| <= energy (Cauchy-Schwarz): in [0, 1)
     return v / norm, coherence.clamp(0, 1)
+
+
+def ridge_orientation(images: torch.Tensor, *, sigma: float = 4.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ridge orientation [N, H, W] in [0, pi) and coherence [N, H, W] of images [N, C, H, W].
+
+    Angles follow synthbio.fingerprints.types (ISO: counter-clockwise from +x
+    with image y pointing down). `orientation_field` gives the doubled gradient
+    angle 2*phi in image axes; ridges run at phi + pi/2, and flipping y negates
+    the angle: 2*theta = -(2*phi + pi).
+    """
+    u, coherence = orientation_field(images, sigma=sigma)
+    theta = torch.remainder(-(torch.atan2(u[:, 1], u[:, 0]) + math.pi) / 2, math.pi)
+    return theta, coherence[:, 0]
 
 
 class OrientationFieldLoss(ReconstructionLoss):
