@@ -222,10 +222,16 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
             previous = json.loads(cfg_path.read_text())
         except (OSError, ValueError):
             previous = None
-        keys = ("model", "targets", "projector", "loss", "vgg_weights", "seed", "batch_size")
+        def settings(d: Any) -> Any:  # what changes results (not the checkpoint interval, device, outputs)
+            d = dict(d.get("config", {})) if isinstance(d, dict) else {}
+            d["projector"] = {k: v for k, v in dict(d.get("projector", {})).items() if k != "checkpoint_every"}
+            keys = ("model", "targets", "projector", "loss", "vgg_weights", "seed", "batch_size")
+            return [d.get(k) for k in keys]
+
         if not isinstance(previous, dict) or previous.get("generator_sha256") != record["generator_sha256"] or \
-                any(previous.get("config", {}).get(k) != record["config"][k] for k in keys):
+                settings(previous) != settings(record):
             raise OutputDirError(f"{out} holds another projection run; use another --outdir or --overwrite")
+    loss = loss if loss is not None else _build_loss(config, device)  # before any file is written
     try:
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -234,7 +240,6 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
         for old in (out / "checkpoints").glob("batch_*.pt"):
             old.unlink()
     atomic_write_json(cfg_path, record)
-    loss = loss if loss is not None else _build_loss(config, device)
 
     pc = config.projector
     c = None

@@ -1,0 +1,61 @@
+"""`synthbio project`: parse options -> ProjectImagesConfig -> one call of project_images."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+
+def project_command(
+    targets: Annotated[list[str], typer.Argument(help="Target images (PNG, JPEG, ...) or .npy arrays [C, H, W].")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Registry name or checkpoint path.")],
+    outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output directory.")],
+    space: Annotated[str, typer.Option("--space", help="w (one w for all layers, official) | wplus.")] = "w",
+    steps: Annotated[int, typer.Option("--steps", help="Optimisation steps.")] = 1000,
+    loss: Annotated[str, typer.Option("--loss", help="Reconstruction loss, e.g. vgg, l2, 'l2+0.1*orientation'.")
+                    ] = "vgg",
+    vgg_weights: Annotated[Optional[str], typer.Option("--vgg-weights", help="VGG16 weights file (torchvision layout).")  # noqa: UP007,E501
+                           ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Target i uses seed + i.")] = 303,
+    save_every: Annotated[int, typer.Option("--save-every", help="Checkpoint every N steps (resume after a kill).")
+                          ] = 100,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Targets optimised together.")] = 4,
+    branch: Annotated[Optional[str], typer.Option("--branch", help="Output branch of a multi-branch model.")  # noqa: UP007
+                      ] = None,
+    class_idx: Annotated[Optional[int], typer.Option("--class-idx", "--class", help="Class of a conditional model.")  # noqa: UP007,E501
+                         ] = None,
+    no_noise: Annotated[bool, typer.Option("--no-noise-opt", help="Keep noise maps fixed (no optimisation).")
+                        ] = False,
+    strip: Annotated[bool, typer.Option("--strip", help="PNG of the projection at 0/10/25/50/100% of steps.")
+                     ] = False,
+    video: Annotated[bool, typer.Option("--video", help="MP4 of the progress (needs imageio-ffmpeg).")] = False,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps.")] = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", "--force", help="Replace another run in --outdir.")
+                         ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+) -> None:
+    """Project images into a generator's W or W+ space (StyleGAN2-ADA projector schedule). Resumable."""
+    from rich.console import Console
+
+    from synthbio.inversion.projector import ProjectorConfig
+    from synthbio.pipelines.projection import ProjectImagesConfig, project_images
+
+    projector = ProjectorConfig(space=space, num_steps=steps, checkpoint_every=save_every, branch=branch,
+                                class_idx=class_idx, optimize_noise=not no_noise)
+    config = ProjectImagesConfig(model=model, targets=tuple(targets), outdir=outdir, projector=projector,
+                                 loss=loss, vgg_weights=vgg_weights, seed=seed, batch_size=batch_size, strip=strip,
+                                 video=video, device=device, overwrite=overwrite)
+    if dry_run:
+        typer.echo(json.dumps(config.to_dict(), indent=2))
+        return
+    console = Console(stderr=True)
+    result = project_images(config, progress=console.is_terminal)
+    losses = ", ".join(f"{v:.4g}" for v in result.final_losses.tolist()[:8])
+    console.print(f"{len(config.targets)} targets projected into {result.outdir} (final loss {losses}"
+                  f"{', ...' if len(config.targets) > 8 else ''})", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("project")(project_command)
