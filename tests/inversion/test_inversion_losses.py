@@ -245,6 +245,17 @@ def test_orientation_loss_of_flat_image_is_finite() -> None:
 # --- shared properties ----------------------------------------------------------------------
 
 
+def test_msssim_and_orientation_pass_gradcheck() -> None:
+    x = _smooth_images(21, (1, 1, 24, 24)).double()
+    target = (x + 0.3 * _images(22, (1, 1, 24, 24)).double()).clamp(-1, 1)
+    for loss in (MSSSIMLoss(), OrientationFieldLoss(sigma=1.5)):
+        prepared = loss.prepare(target)
+        probe = x.clone().requires_grad_(True)
+        assert torch.autograd.gradcheck(lambda im, lo=loss, p=prepared: lo(im, p), (probe,), eps=1e-6, atol=1e-5,
+                                        fast_mode=True)
+
+
+
 def _all_losses() -> list[ReconstructionLoss]:
     return [PixelLoss("l2"), PixelLoss("l1"), MSSSIMLoss(), VGGPerceptualLoss(_tiny_vgg()),
             IdentityLoss(_TinyEmbedder()), OrientationFieldLoss(sigma=2.0)]
@@ -288,6 +299,7 @@ def test_spec_builds_the_weighted_sum() -> None:
     ident = build_reconstruction_loss("l2 + 0.1*id", identity_model=_TinyEmbedder())
     assert isinstance(ident, WeightedSum) and isinstance(ident.terms[1], IdentityLoss)
     assert parse_loss_spec("1e-1*l1+lpips") == [(0.1, "l1"), (1.0, "lpips")]
+    assert parse_loss_spec("mse+2.5e+1*msssim") == [(1.0, "l2"), (25.0, "msssim")]
 
 
 @pytest.mark.parametrize(("spec", "match"), [

@@ -439,8 +439,8 @@ def parse_loss_spec(spec: str) -> list[tuple[float, str]]:
     if not isinstance(spec, str) or not spec.strip():
         raise InputError(f"empty reconstruction loss spec {spec!r}; e.g. 'l2+0.8*vgg'")
     terms: list[tuple[float, str]] = []
-    # split on '+' not inside a number's exponent (1e+3)
-    for raw in re.split(r"(?<![eE])\+", spec):
+    # split on '+' except inside a number's exponent (1e+3; but 'mse+l1' splits)
+    for raw in re.split(r"(?<![0-9][eE])\+", spec):
         m = _TERM.match(raw)
         if m is None:
             raise InputError(f"cannot parse loss term {raw.strip()!r} in {spec!r}; expected NAME or WEIGHT*NAME")
