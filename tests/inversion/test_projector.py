@@ -24,6 +24,15 @@ TINY = dict(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max
 FAST = dict(w_avg_samples=1000)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: faster for 16 px nets on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def G():
     return build_demo_generator(GeneratorConfig(**TINY), noise_strength=0.1)
@@ -91,7 +100,7 @@ def test_w_and_wplus_shapes(G, targets):
 
 
 def test_result_does_not_depend_on_batch(G, targets):
-    cfg = ProjectorConfig(num_steps=25, space="wplus", **FAST)
+    cfg = ProjectorConfig(num_steps=15, space="wplus", **FAST)
     alone = project(G, targets[:1], config=cfg, loss=PixelLoss("l2"), generator=torch.Generator().manual_seed(7),
                     progress=False)
     pair = project(G, targets, config=cfg, loss=PixelLoss("l2"), generator=torch.Generator().manual_seed(7),
@@ -102,7 +111,7 @@ def test_result_does_not_depend_on_batch(G, targets):
     other = project(G, targets[:1], config=cfg, loss=PixelLoss("l2"), generator=torch.Generator().manual_seed(8),
                     progress=False)
     assert not torch.equal(other.ws, alone.ws)  # the seed matters
-    batched = project(G, targets, config=ProjectorConfig(num_steps=25, space="wplus", batching="batched", **FAST),
+    batched = project(G, targets, config=ProjectorConfig(num_steps=15, space="wplus", batching="batched", **FAST),
                       loss=PixelLoss("l2"), generator=torch.Generator().manual_seed(7), progress=False)
     assert torch.allclose(batched.ws, pair.ws, atol=1e-2)  # same math, batched kernels: rounding only
 
