@@ -90,10 +90,15 @@ def test_attack_command(run_cli: Run, encoder_dir: Path, tmp_path: Path) -> None
     generate_dataset(FingerprintDatasetConfig(outdir=str(ds), fingers=3, impressions=2, width=256, height=320,
                                               seed=5), progress=False)
     code, _, err = run_cli("fingerprints", "attack", str(ds), "--encoder", str(encoder_dir), "--fingers", "2:3",
-                           "--device", "cpu", "--examples", "1")
+                           "--device", "cpu", "--examples", "1", "--baseline", "all", "-j", "1")
     assert code == 0, err
     assert "1 fingers attacked, 2 type-I and 2 type-II comparisons; 3 impostor scores" in err
     assert "FMR 0.1%: not evaluated" in err
+    # one attacked finger and the default baseline (attacked fingers only): no impostor at all, said so
+    code, _, err = run_cli("fingerprints", "attack", str(ds), "--encoder", str(encoder_dir), "--fingers", "2:3",
+                           "--device", "cpu", "--outdir", str(tmp_path / "solo"))
+    assert code == 0, err
+    assert "0 impostor scores" in err and "FMR 0 (no impostor accepted): not evaluated" in err
     r = json.loads((ds / "attack" / "results.json").read_text())
     assert r["counts"]["type1"] == 2 and (ds / "attack" / "index.html").is_file()
     code, _, err = run_cli("fingerprints", "attack", str(ds), "--encoder", str(encoder_dir), "--fingers", "x")

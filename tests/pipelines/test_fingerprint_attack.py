@@ -95,7 +95,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def first_run(setup: tuple[Path, Path]) -> tuple[FingerprintAttackConfig, A.AttackReport]:
     ds, edir = setup
-    config = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), fingers="2:", device="cpu", batch_size=4)
+    config = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), fingers="2:", device="cpu", batch_size=4,
+                                     baseline="all")
     return config, run_attack(config, progress=False)
 
 
@@ -150,9 +151,10 @@ def test_deterministic_across_batch_sizes(setup: tuple[Path, Path], tmp_path: Pa
     ds, edir = setup
     config, rep = first_run
     other = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), fingers="2:4", device="cpu", batch_size=1,
-                                    outdir=str(tmp_path / "b"))
+                                    baseline="all", workers=2, outdir=str(tmp_path / "b"))
     rep2 = run_attack(other, progress=False)
-    assert rep2.results["per_finger"] == rep.results["per_finger"]
+    assert rep2.results["per_finger"] == rep.results["per_finger"]  # 1 sample per pass, Bozorth3 in 2 processes
+    assert rep2.results["operating_points"] == rep.results["operating_points"]
     a = (config.out_dir / "reconstructions" / "00002" / "01.png").read_bytes()
     assert (tmp_path / "b" / "reconstructions" / "00002" / "01.png").read_bytes() == a
 
@@ -164,7 +166,8 @@ def test_mindtct_source_all_impostors_and_training_split(setup: tuple[Path, Path
                                      examples=0)
     r = run_attack(config, progress=False).results
     assert r["attacked_finger_ids"] == [2, 3]  # the encoder trained on 0:2
-    assert r["counts"]["impostor"] == 6 * 9 and r["counts"]["type2"] == 12
+    # baseline over the attacked fingers 2 and 3 only: 3 x 3 impostor pairs, 2 x 3 genuine pairs
+    assert r["counts"]["impostor"] == 9 and r["counts"]["genuine"] == 6 and r["counts"]["type2"] == 12
     assert r["minutiae"]["source"] == r["minutiae"]["real"]  # templates are the real impressions' MINDTCT
     assert not (tmp_path / "m" / "examples").exists()
 
@@ -174,5 +177,7 @@ def test_bad_settings() -> None:
         FingerprintAttackConfig(dataset="d", template_source="leader")
     with pytest.raises(InputError, match="impostors"):
         FingerprintAttackConfig(dataset="d", impostors="some")
+    with pytest.raises(InputError, match="baseline"):
+        FingerprintAttackConfig(dataset="d", baseline="training")
     with pytest.raises(InputError, match="finger range"):
         FingerprintAttackConfig(dataset="d", fingers="3")

@@ -143,12 +143,16 @@ def attack_command(
     impostors: Annotated[
         str, typer.Option("--impostors", help="fvc (first impressions) | all (every impression pair).")
     ] = "fvc",
+    baseline: Annotated[
+        str, typer.Option("--baseline", help="Real genuine/impostor scores over: attacked | all (every finger).")
+    ] = "attacked",
     outdir: Annotated[
         Optional[str], typer.Option("--outdir", "-o", help="Report folder (default: DATASET/attack).")  # noqa: UP007
     ] = None,
     device: Annotated[str, _DEVICE] = "auto",
     batch_size: Annotated[int, _BATCH] = 16,
     examples: Annotated[int, typer.Option("--examples", help="Example triples in the report.")] = 6,
+    workers: Annotated[Optional[int], _WORKERS] = None,  # noqa: UP007
 ) -> None:
     """Template-inversion audit: type-I / type-II success at FMR 0.1% / 0.01% (MINDTCT + Bozorth3). Resumable."""
     from rich.console import Console
@@ -157,8 +161,8 @@ def attack_command(
 
     config = FingerprintAttackConfig(
         dataset=dataset, encoder=encoder, model=model, outdir=outdir, fingers=fingers,
-        exclude_training=exclude_training, template_source=template_source, impostors=impostors, device=device,
-        batch_size=batch_size, examples=examples,
+        exclude_training=exclude_training, template_source=template_source, impostors=impostors, baseline=baseline,
+        device=device, batch_size=batch_size, examples=examples, workers=_default_workers(workers),
     )
     console = Console(stderr=True)
     report = run_attack(config, progress=console.is_terminal)

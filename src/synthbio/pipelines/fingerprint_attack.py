@@ -14,10 +14,11 @@ did not train on) and every impression k:
    - type-I: reconstruction of k vs real impression k (the template's source);
    - type-II: reconstruction of k vs real impression j != k of the same finger.
 
-Baseline (real vs real, every finger of the dataset, FVC protocol as
-`synthbio fingerprints evaluate`): genuine = impression pairs i < j of a
-finger; impostor = first impressions of fingers f < g (or, with
-`impostors="all"`, every impression of f against every impression of g).
+Baseline (real vs real, FVC protocol as `synthbio fingerprints evaluate`,
+over the attacked fingers or, with `baseline="all"`, every finger of the
+dataset): genuine = impression pairs i < j of a finger; impostor = first
+impressions of fingers f < g (or, with `impostors="all"`, every impression of
+f against every impression of g). Bozorth3 runs in `workers` processes.
 
 Decision thresholds come from the impostor scores only: at a target FMR the
 threshold is the lowest score whose impostor acceptance rate is <= the
@@ -61,7 +62,9 @@ from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json
 CACHE_VERSION = 1
 TEMPLATE_SOURCES = ("groundtruth", "mindtct")
 IMPOSTOR_PROTOCOLS = ("fvc", "all")
+BASELINES = ("attacked", "all")
 TARGET_FMRS = (0.001, 0.0001)
+_CHUNK = 250  # comparisons per pool task
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class FingerprintAttackConfig:
     template_source: "groundtruth" (the dataset's JSON) or "mindtct" (extracted
         from the real impression).
     impostors: "fvc" (first impressions, f < g) or "all" (every impression pair of f < g).
+    baseline: fingers of the real genuine/impostor scores: "attacked" or "all" (the dataset).
+    workers: processes for Bozorth3 (1 = in this process).
     examples: example triples in the report. batch_size: templates per pass."""
 
     dataset: str
@@ -85,9 +90,11 @@ class FingerprintAttackConfig:
     exclude_training: str | None = None
     template_source: str = "groundtruth"
     impostors: str = "fvc"
+    baseline: str = "attacked"
     device: str = "auto"
     batch_size: int = 16
     examples: int = 6
+    workers: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dataset", os.fspath(self.dataset))
@@ -95,8 +102,10 @@ class FingerprintAttackConfig:
             raise InputError(f"--template-source {self.template_source!r}: use one of {', '.join(TEMPLATE_SOURCES)}")
         if self.impostors not in IMPOSTOR_PROTOCOLS:
             raise InputError(f"--impostors {self.impostors!r}: use one of {', '.join(IMPOSTOR_PROTOCOLS)}")
-        if self.batch_size < 1:
-            raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.baseline not in BASELINES:
+            raise InputError(f"--baseline {self.baseline!r}: use one of {', '.join(BASELINES)}")
+        if self.batch_size < 1 or self.workers < 1:
+            raise InputError(f"--batch-size and --workers must be >= 1, got {self.batch_size}, {self.workers}")
         if self.examples < 0:
             raise InputError(f"--examples must be >= 0, got {self.examples}")
         if self.fingers is not None:
@@ -261,13 +270,30 @@ def impostor_pairs(per_finger: dict[int, list[int]], protocol: str) -> list[tupl
             for i in sorted(per_finger[f]) for j in sorted(per_finger[g])]
 
 
-def _baseline(config: FingerprintAttackConfig, index: Any, real: _RealTemplates, cache_dir: Path,
-              bar: Any) -> dict[str, np.ndarray]:
+def _match_chunk(pairs: list[tuple[MinutiaeTemplate, MinutiaeTemplate]]) -> list[float]:
+    """Bozorth3 scores of (probe, gallery) pairs (runs in pool workers)."""
     from synthbio.fingerprints.matching import match_many
 
-    per_finger = {f: [imp.index for imp in index.impressions[f]] for f in index.fingers}
+    return match_many(pairs).tolist()
+
+
+def _score(pairs: list[tuple[MinutiaeTemplate, MinutiaeTemplate]], pool: Any, bar: Any = None,
+           job: Any = None) -> np.ndarray:
+    """Bozorth3 scores of many pairs, in chunks over the pool (or here), in order: float64 [P]."""
+    chunks = [pairs[s : s + _CHUNK] for s in range(0, len(pairs), _CHUNK)]
+    out: list[float] = []
+    for vals in (pool.map(_match_chunk, chunks) if pool is not None else map(_match_chunk, chunks)):
+        out += vals
+        if bar is not None:
+            bar.advance(job, len(vals))
+    return np.asarray(out, dtype=np.float64)
+
+
+def _baseline(config: FingerprintAttackConfig, index: Any, fingers: list[int], real: _RealTemplates,
+              cache_dir: Path, bar: Any, pool: Any) -> dict[str, np.ndarray]:
+    per_finger = {f: [imp.index for imp in index.impressions[f]] for f in fingers}
     genuine, impostor = fvc_pairs(per_finger)[0], impostor_pairs(per_finger, config.impostors)
-    sha = {(f, imp.index): imp.sha256.get("png") for f in index.fingers for imp in index.impressions[f]}
+    sha = {(f, imp.index): imp.sha256.get("png") for f in fingers for imp in index.impressions[f]}
     key = _digest({"genuine": [(sha[a], sha[b]) for a, b in genuine],
                    "impostor": [(sha[a], sha[b]) for a, b in impostor]})
     path = cache_dir / "baseline.json"
@@ -286,12 +312,7 @@ def _baseline(config: FingerprintAttackConfig, index: Any, real: _RealTemplates,
     out = {}
     for name, pairs in (("genuine", genuine), ("impostor", impostor)):
         job = bar.add_task(f"Bozorth3 {name}", total=len(pairs))
-        scores = []
-        for s in range(0, len(pairs), 500):
-            chunk = pairs[s : s + 500]
-            scores += list(match_many([(tpl(a), tpl(b)) for a, b in chunk]))
-            bar.advance(job, len(chunk))
-        out[name] = np.asarray(scores, dtype=np.float64)
+        out[name] = _score([(tpl(a), tpl(b)) for a, b in pairs], pool, bar, job)
     _write_cache(path, {"key": key, "genuine": out["genuine"].tolist(), "impostor": out["impostor"].tolist()})
     return out
 
@@ -311,9 +332,9 @@ def _source_template(config: FingerprintAttackConfig, imp: DatasetImpression,
 
 
 def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: Any, real: _RealTemplates,
-                  models: Any, device: Any, out_dir: Path, run_key: str) -> list[dict[str, Any]]:
+                  models: Any, device: Any, out_dir: Path, run_key: str, pool: Any = None) -> list[dict[str, Any]]:
     """Reconstruct, extract and score every impression of a few fingers; returns their cache records."""
-    from synthbio.fingerprints.matching import extract_minutiae, match_many
+    from synthbio.fingerprints.matching import extract_minutiae
     from synthbio.fingerprints.reconstruction import encode_png_dpi, fingerprint_uint8, reconstruct
 
     jobs = []  # (finger, impression, source template)
@@ -333,14 +354,14 @@ def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: An
         per_imp[(f, imp.index)] = {"index": imp.index, "png": rel.as_posix(), "source_minutiae": len(tpl.minutiae),
                                    "recon_minutiae": len(recon[(f, imp.index)].minutiae),
                                    "real_minutiae": len(real.finger(f)[imp.index].minutiae)}
-    records = []
+    plan = []
     for f in fingers:
-        reals = real.finger(f)
         ks = [imp.index for imp in index.impressions[f]]
-        type1 = [(k, k) for k in ks]
-        type2 = [(k, j) for k in ks for j in ks if j != k]
-        pairs = [(recon[(f, k)], reals[j]) for k, j in type1 + type2]
-        scores = match_many(pairs).tolist()
+        plan.append((f, [(k, k) for k in ks], [(k, j) for k in ks for j in ks if j != k]))
+    flat = _score([(recon[(f, k)], real.finger(f)[j]) for f, t1, t2 in plan for k, j in t1 + t2], pool).tolist()
+    records = []
+    for f, type1, type2 in plan:
+        scores, flat = flat[: len(type1) + len(type2)], flat[len(type1) + len(type2) :]
         records.append({
             "key": run_key,
             "finger": f,
@@ -364,6 +385,32 @@ def _progress(enabled: bool) -> Any:
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     disable=not enabled)
+
+
+def _attack_all(config: FingerprintAttackConfig, attacked: list[int], index: Any, real: _RealTemplates, models: Any,
+                device: Any, out_dir: Path, run_key: str, records: dict[int, dict[str, Any]], bar: Any,
+                pool: Any) -> None:
+    """Fill `records` for every attacked finger: from the cache, or computed in generator-sized groups."""
+    cache_dir = out_dir / "cache"
+    todo = []
+    for f in attacked:
+        rec = _read_json(cache_dir / "fingers" / f"{f:05d}.json")
+        shas = [imp.sha256.get("png") for imp in index.impressions[f]]
+        if rec is not None and rec.get("key") == run_key and rec.get("png_sha256") == shas:
+            records[f] = rec
+        else:
+            todo.append(f)
+    job = bar.add_task("fingers attacked", total=len(attacked), completed=len(records))
+    group: list[int] = []
+    for n, f in enumerate(todo):
+        group.append(f)
+        if sum(len(index.impressions[g]) for g in group) < config.batch_size and n + 1 < len(todo):
+            continue  # fill a generator batch across fingers
+        for rec in _attack_group(config, group, index, real, models, device, out_dir, run_key, pool):
+            _write_cache(cache_dir / "fingers" / f"{rec['finger']:05d}.json", rec)
+            records[rec["finger"]] = rec
+            bar.advance(job)
+        group = []
 
 
 def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models: Any = None) -> AttackReport:
@@ -392,28 +439,23 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
 
     real = _RealTemplates(cache_dir, index)
     records: dict[int, dict[str, Any]] = {}
-    with _progress(progress) as bar:
-        baseline = _baseline(config, index, real, cache_dir, bar)
-        todo = []
-        for f in attacked:
-            rec = _read_json(cache_dir / "fingers" / f"{f:05d}.json")
-            shas = [imp.sha256.get("png") for imp in index.impressions[f]]
-            if rec is not None and rec.get("key") == run_key and rec.get("png_sha256") == shas:
-                records[f] = rec
-            else:
-                todo.append(f)
-        job = bar.add_task("fingers attacked", total=len(attacked), completed=len(records))
-        group: list[int] = []
-        for n, f in enumerate(todo):
-            group.append(f)
-            if sum(len(index.impressions[g]) for g in group) < config.batch_size and n + 1 < len(todo):
-                continue  # fill a generator batch across fingers
-            for rec in _attack_group(config, group, index, real, models, device, out_dir, run_key):
-                _write_cache(cache_dir / "fingers" / f"{rec['finger']:05d}.json", rec)
-                records[rec["finger"]] = rec
-                bar.advance(job)
-            group = []
+    pool = None
+    if config.workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
 
+        from synthbio.pipelines.fingerprint_dataset import single_threaded_worker
+
+        pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"),
+                                   initializer=single_threaded_worker)
+    try:
+        with _progress(progress) as bar:
+            baseline_fingers = attacked if config.baseline == "attacked" else index.fingers
+            baseline = _baseline(config, index, baseline_fingers, real, cache_dir, bar, pool)
+            _attack_all(config, attacked, index, real, models, device, out_dir, run_key, records, bar, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     ordered = [records[f] for f in attacked]
     results = compute_results(config, ordered, baseline, attacked=attacked, models=models, split=split)
     figures = draw_figures(out_dir, config, index, ordered, baseline, real, models)
@@ -474,6 +516,7 @@ def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any
                     for r in records for imp in r["impressions"]]
             op["type2_any_success"] = float(np.mean(hits)) if hits else float("nan")
     imps = [imp for r in records for imp in r["impressions"]]
+    scope = "attacked fingers" if config.baseline == "attacked" else "every finger of the dataset"
     n_min = lambda key: summarize_scores(np.asarray([i[key] for i in imps], dtype=np.float64)).to_dict()  # noqa: E731
     verification = summarize(genuine, impostor).to_dict() if genuine.size and impostor.size else None
     return {
@@ -491,9 +534,10 @@ def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any
         "protocol": {
             "type1": "reconstruction of impression k vs real impression k (MINDTCT templates, Bozorth3 probe = reconstruction)",
             "type2": "reconstruction of impression k vs every other real impression j != k of the same finger",
-            "genuine": "real impression pairs i < j of a finger, every finger of the dataset (FVC)",
-            "impostor": {"fvc": "first impressions of fingers f < g, every finger of the dataset (FVC)",
-                         "all": "every impression of finger f vs every impression of finger g, f < g"}[config.impostors],
+            "genuine": f"real impression pairs i < j of a finger (FVC), {scope}",
+            "impostor": {"fvc": "first impressions of fingers f < g (FVC)",
+                         "all": "every impression of finger f vs every impression of finger g, f < g"}[config.impostors]
+            + f", {scope}",
             "threshold": "lowest score with impostor acceptance rate <= target FMR; scores >= threshold accepted",
             "template_source": config.template_source,
         },
