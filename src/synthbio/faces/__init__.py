@@ -1,0 +1,1 @@
+"""Faces: dlib's face descriptor in PyTorch, IResNet (ArcFace/AdaFace), detection, alignment."""
