@@ -102,7 +102,8 @@ def test_wrong_keys_and_shapes_name_the_file(vgg_file, tmp_path: Path) -> None: 
         load_vgg16(junk)
 
 
-def test_published_file_name_must_carry_its_digest_prefix(vgg_file, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_published_file_name_must_carry_its_digest_prefix(
+        vgg_file, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     fake = tmp_path / "vgg16-397923af.pth"
     fake.write_bytes(vgg_file[0].read_bytes())
     with pytest.raises(CheckpointError, match="does not start with 397923af"):

@@ -158,8 +158,9 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = DATA_RANGE)
     """MS-SSIM [N] of images [N, C, H, W] (Wang, Simoncelli & Bovik 2003, eq. 7).
 
     MS-SSIM = l_M^w_M * prod_j cs_j^w_j over M scales, each scale halving the
-    image by 2x2 averaging (an odd last row or column is dropped). Negative cs / SSIM values are clamped to ~0 (1e-8) before the
-    fractional powers (as common implementations do). The five published
+    image by 2x2 averaging (an odd last row or column is dropped). Negative
+    cs / SSIM values are clamped to ~0 (1e-8) before the fractional powers (as
+    common implementations do). The five published
     weights need images of at least 176 pixels (11 at the coarsest scale); smaller
     images use the scales that fit (`ms_ssim_scales`) with the first weights
     renormalised to sum to 1, down to single-scale SSIM (under 22 pixels; under
