@@ -11,7 +11,7 @@ import typer
 def train_command(  # noqa: PLR0913 (one option per TrainConfig field)
     data: Annotated[str, typer.Option("--data", help="Image folder or .zip (paired data: one subfolder per branch).")],
     outdir: Annotated[str, typer.Option("--outdir", "-o", help="Run directory (snapshots, stats.jsonl, grids).")],
-    config: Annotated[str, typer.Option("--config", "--cfg", help="tiny | small64 | fp256 | paper256 | paper512 | paper1024 | stylegan2.")] = "tiny",  # noqa: E501
+    config: Annotated[str, typer.Option("--config", "--cfg", help="tiny | small64 | fp128cpu | fp256 | fp256s | paper256 | paper512 | paper1024 | stylegan2.")] = "tiny",  # noqa: E501
     kimg: Annotated[Optional[float], typer.Option("--kimg", help="Training length in thousands of real images (default: the config's).")] = None,  # noqa: UP007,E501
     batch: Annotated[Optional[int], typer.Option("--batch", help="Total batch size over all processes.")] = None,  # noqa: UP007
     gamma: Annotated[Optional[float], typer.Option("--gamma", help="R1 weight (default: the config's).")] = None,  # noqa: UP007
@@ -20,6 +20,7 @@ def train_command(  # noqa: PLR0913 (one option per TrainConfig field)
     aug: Annotated[str, typer.Option("--aug", help="ada | noaug | fixed.")] = "ada",
     p: Annotated[Optional[float], typer.Option("--p", help="Augmentation probability for --aug fixed.")] = None,  # noqa: UP007
     target: Annotated[float, typer.Option("--target", help="ADA target for the sign of D(real).")] = 0.6,
+    pl_weight: Annotated[float, typer.Option("--pl-weight", help="Path-length regularisation weight (0 = off).")] = 2.0,
     mirror: Annotated[bool, typer.Option("--mirror", help="Add x-flipped copies of the data.")] = False,
     cond: Annotated[bool, typer.Option("--cond", help="Conditional model on the data set's labels.")] = False,
     labels: Annotated[Optional[str], typer.Option("--labels", help="Labels file (default with --cond: dataset.json).")] = None,  # noqa: UP007,E501
@@ -48,7 +49,7 @@ def train_command(  # noqa: PLR0913 (one option per TrainConfig field)
 
     cfg = TrainConfig(
         data=data, outdir=outdir, config=config, kimg=kimg, batch=batch, gamma=gamma, lr=lr, ema_kimg=ema,
-        aug=aug, p=p, target=target, mirror=mirror, cond=cond, labels=labels,
+        aug=aug, p=p, target=target, pl_weight=pl_weight, mirror=mirror, cond=cond, labels=labels,
         branches=parse_branches(branches) if branches else None,
         branch_weights=parse_branch_weights(branch_weights), resolution=resolution, resize_mode=resize_mode,
         max_size=max_size, snapshot_kimg=snap, kimg_per_tick=tick, seed=seed, resume=resume, device=device,

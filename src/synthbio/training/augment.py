@@ -49,6 +49,7 @@ from torch import Tensor
 from synthbio.errors import InputError
 from synthbio.nn._resample import FilterTaps
 from synthbio.nn.layers import downsample2d, upsample2d
+from synthbio.training._grid_sample import grid_sample_twice
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,7 @@ def apply_resample(images: Tensor, general_inv: Tensor) -> Tensor:
     gx = (src[..., 0] + cx + mx0 - delay + 0.5) / wp * 2 - 1
     gy = (src[..., 1] + cy + my0 - delay + 0.5) / hp * 2 - 1
     grid = torch.stack([gx, gy], dim=-1).to(dt)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    x = grid_sample_twice(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     x = downsample2d(x, f, down=2, flip_filter=True)  # mirrored h: the adjoint of the up-sampling, [N, C, H+2q, W+2q]
     return x[:, :, q : q + h, q : q + w]
 
