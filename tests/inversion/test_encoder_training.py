@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from synthbio.checkpoints.encoders import load_encoder
-from synthbio.checkpoints.native import save_generator
 from synthbio.errors import InputError, OutputDirError
 from synthbio.inversion.encoder_data import list_fingerprint_dataset, load_impression_target, split_fingers
 from synthbio.inversion.encoder_training import (
@@ -23,23 +22,12 @@ from synthbio.inversion.encoder_training import (
     train_encoder,
     w_norm_loss,
 )
-from synthbio.nn.config import GeneratorConfig
-from synthbio.nn.generator import Generator
 from synthbio.training.snapshots import load_training_state
 from synthbio.utils.seeds import z_from_seeds
 
+from encoder_helpers import tiny_generator  # noqa: I001 (tests/inversion helper)
+
 ENC = dict(channels=(4, 8, 8, 16), blocks=(1, 1, 1, 1), head_channels=8)
-
-
-def tiny_generator(path: Path, *, channels: int = 1, seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    cfg = GeneratorConfig(z_dim=8, w_dim=8, img_resolution=16, channel_base=128, channel_max=16, mapping_layers=2,
-                          branches=(("img", channels),))
-    G = Generator(cfg).eval()
-    with torch.no_grad():  # a non-trivial w_avg, as a trained generator has
-        G.mapping.w_avg.copy_(torch.linspace(-0.5, 0.5, 8))
-    save_generator(G, path)
-    return path
 
 
 @pytest.fixture(scope="module")
