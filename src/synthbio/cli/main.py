@@ -27,6 +27,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "dataset",
     "edit",
     "project",
+    "encoders",
 )
 
 
