@@ -84,10 +84,14 @@ class DatasetConfig:
     identities: N, identity ids 0..N-1. samples_per_identity: M >= 1
         (the reference and M - 1 variations).
     truncation_psi: truncation of reference (and style-mixing) latents.
-    inter_threshold: references of two identities must have a similarity
-        (model units, higher = same) below this; None = the model's threshold.
-    intra_threshold: variations must keep a similarity to their reference of
-        at least this; None = the model's threshold.
+    inter_threshold: between references of two identities. Vector models: the
+        minimum angle in radians (None = 1.4, the ICT of Geissbuehler et al.);
+        template matchers: the maximum score (None = the model's threshold).
+    intra_threshold: between a variation and its reference. Vector models:
+        the maximum angle in radians; template matchers: the minimum score
+        (None = the model's threshold, in either case).
+    max_intra_similarity: two variations of one identity may be at most this
+        similar (drops near-duplicates; ArcBiFaceGAN uses cosine 0.853); None = no limit.
     privacy_reference: an ImageFolder of REAL identities; references whose
         similarity to any real image reaches privacy_threshold are rejected.
         privacy_threshold None = derived from that folder (mean - 2 std of its
@@ -95,6 +99,7 @@ class DatasetConfig:
     shard: "K/N": make only identities i with i % N == K.
     backend: "local" (this process) or "ray" (ray_shards Ray tasks on the
         cluster at ray_address, or a local Ray instance when None, then merged).
+    directions: direction files (`synthbio.editing.directions`) DisCo varies along.
     fp_width, fp_height: sensor size of procedural fingerprints (500 dpi).
     max_attempts: tries per variation before keeping the best one when the
         intra-class check fails (recorded as passed=false).
@@ -114,8 +119,10 @@ class DatasetConfig:
     variation_method: str = "style-mixing"
     inter_threshold: float | None = None
     intra_threshold: float | None = None
+    max_intra_similarity: float | None = None
     privacy_reference: str | None = None
     privacy_threshold: float | None = None
+    directions: tuple[str, ...] = ()
     fp_width: int = 416
     fp_height: int = 560
     max_attempts: int = 4
@@ -129,6 +136,7 @@ class DatasetConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "outdir", os.fspath(self.outdir))
         object.__setattr__(self, "truncation_psi", float(self.truncation_psi))
+        object.__setattr__(self, "directions", tuple(os.fspath(d) for d in self.directions))
         check_seed(self.seed)
         if self.modality not in MODALITIES:
             raise InputError(f"modality {self.modality!r} is not one of {', '.join(MODALITIES)}")
@@ -157,7 +165,9 @@ class DatasetConfig:
         check_noise_mode(self.noise_mode)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["directions"] = list(self.directions)  # as JSON gives it back, so saved and new configs compare equal
+        return d
 
     def content(self) -> dict[str, Any]:
         """The fields that fix the dataset's files (all but outdir, shard and runtime knobs)."""

@@ -16,7 +16,8 @@ Two engines behind one interface (`references`, `identity`):
 Seeds: rejection candidates are the contiguous seeds seed_start, seed_start+1,
 ... with seed_start derived from the dataset seed, so identity i's seed is its
 accepted candidate's seed; Langevin / derivative-free start from the first N
-candidates. Variation k of identity i uses `derived_seed(seed, i, k)`.
+candidates. Variation candidates: see `GeneratorEngine._checked_variations`.
+A variation's z_latent is its identity's reference z (variations move in W / W+).
 """
 
 from __future__ import annotations
@@ -245,60 +246,127 @@ class GeneratorEngine:
         return out.detach().float().cpu() if isinstance(out, torch.Tensor) else list(out)
 
     def identity(self, identity: int, refs: ReferenceSet | None) -> IdentitySamples:
+        """The reference and M - 1 checked variations of one identity."""
         from synthbio.io.images import to_uint8
 
         assert refs is not None and refs.ws is not None
         cfg = self.config
         m = cfg.samples_per_identity
-        labels = sample_labels(m)
         ws_ref = torch.from_numpy(refs.ws[identity : identity + 1]).to(self.device)
-        z_ref = None if refs.z is None else refs.z[identity]
-        seeds = [refs.seeds[identity]] + [derived_seed(cfg.seed, identity, k) for k in range(1, m)]
-        var = self._variations(identity, ws_ref, seeds[1:]) if m > 1 else None
-        ws_all = ws_ref if var is None else torch.cat([ws_ref, var["ws"]])
-        images = self._render(ws_all, seeds, cfg.noise_mode)
-        feats = self._features(images)
-        sims = self.model.similarity(feats[:1] if isinstance(feats, torch.Tensor) else feats[:1], feats)[0]
+        ref_seed = refs.seeds[identity]
+        ref_img = self._render(ws_ref, [ref_seed], cfg.noise_mode)
+        ref_feat = self._features(ref_img)
+        ws_parts, imgs, feats, seeds, passed, sims = [ws_ref], [ref_img], [ref_feat], [ref_seed], [True], [1.0]
+        if m > 1:
+            v = self._checked_variations(identity, ws_ref, ref_feat, m - 1)
+            ws_parts.append(v["ws"])
+            imgs.append(v["images"])
+            feats.append(v["features"])
+            seeds += v["seeds"]
+            passed += v["passed"]
+        images = torch.cat(imgs)
+        features = torch.cat(feats) if isinstance(ref_feat, torch.Tensor) else [t for f in feats for t in f]
+        sims = self.model.similarity(ref_feat, features).float().cpu()[0].tolist()
         attrs: list[dict[str, Any]] = [{"similarity_to_reference": float(sims[k])} for k in range(m)]
         for k in range(1, m):
-            attrs[k]["passed"] = bool(float(sims[k]) >= self._intra_limit())
+            attrs[k]["passed"] = bool(passed[k])
         if cfg.privacy_reference is not None:
             from synthbio.identity.privacy import nearest_real
 
             real, _ = self.real_features()
-            near = nearest_real(feats, real, model=self.model)
+            near = nearest_real(features, real, model=self.model)
             for k in range(m):
                 attrs[k]["nearest_real"] = float(near[k])
-        z_rows = np.stack([z_ref if z_ref is not None else np.zeros(self.G.z_dim, np.float32)] + var["z"]) \
-            if var is not None else (None if z_ref is None else z_ref[None])
+        ws_all = torch.cat(ws_parts)
+        z = None if refs.z is None else np.repeat(refs.z[identity : identity + 1], m, axis=0).astype(np.float32)
         return IdentitySamples(
-            identity=identity, labels=labels, seeds=seeds, images_uint8=list(to_uint8(images)),
-            z=None if z_rows is None else np.asarray(z_rows, dtype=np.float32),
-            ws=ws_all.detach().float().cpu().numpy(),
-            embeddings=feats.numpy() if isinstance(feats, torch.Tensor) else None,
+            identity=identity, labels=sample_labels(m), seeds=seeds, images_uint8=list(to_uint8(images)),
+            z=z, ws=ws_all.detach().float().cpu().numpy(),
+            embeddings=features.numpy() if isinstance(features, torch.Tensor) else None,
             attrs=attrs,
         )
 
-    def _intra_limit(self) -> float:
+    def _intra_limits(self) -> tuple[float, float]:
+        """(min similarity to the reference, max similarity between variations) in model units.
+
+        Vector models: intra_threshold is an angle (radians; a variation stays
+        within it of its reference), default: the model's threshold. Template
+        models: intra_threshold is a score, default the model's threshold.
+        """
         t = self.config.intra_threshold
         if self.model.kind == "vector":
-            # intra threshold is an angle (radians): same identity while angle <= it
-            return math.cos(float(self.model_angle_default() if t is None else t))
-        return float(self.model.threshold if t is None else t)
+            low = float(self.model.threshold) if t is None else math.cos(float(t))
+        else:
+            low = float(self.model.threshold) if t is None else float(t)
+        high = self.config.max_intra_similarity
+        return low, math.inf if high is None else float(high)
 
-    def model_angle_default(self) -> float:
-        return math.acos(max(-1.0, min(1.0, float(self.model.threshold))))
+    def _checked_variations(self, identity: int, ws_ref: torch.Tensor, ref_feat: Any, num: int) -> dict[str, Any]:
+        """Rounds of `num` candidates until `num` pass `check_variations` (at most max_attempts rounds).
 
-    def _variations(self, identity: int, ws_ref: torch.Tensor, seeds: list[int]) -> dict[str, Any]:
-        """ws [M-1, num_ws, w_dim] of the variations and the z each started from."""
-        from synthbio.generation.sampling import map_seeds, mix_styles
+        Candidate c (counting over rounds) gets the image seed derived_seed(seed, identity, c + 1);
+        round a draws its latents from a torch.Generator seeded with derived_seed(seed, identity, 0, a).
+        When rounds run out, the best-scoring failed candidates fill the gap (passed = False).
+        """
+        from synthbio.identity.variations import check_variations
 
-        # Style mixing: the fine half of the layers comes from another seed's w, the
-        # coarse half (pose, shape: identity) stays the reference's.
-        z, ws_other = map_seeds(self.G, seeds, truncation_psi=self.config.truncation_psi)
-        fine = list(range(self.G.num_ws // 2, self.G.num_ws))
-        ws = mix_styles(ws_ref.expand(len(seeds), -1, -1), ws_other, fine)
-        return {"ws": ws, "z": list(z.cpu().numpy())}
+        cfg = self.config
+        low, high = self._intra_limits()
+        cand_ws, cand_img, cand_feat, cand_seed = [], [], [], []
+        keep = torch.zeros(0, dtype=torch.bool)
+        for a in range(cfg.max_attempts):
+            gen = torch.Generator().manual_seed(derived_seed(cfg.seed, identity, 0, a))
+            ws = self._variation_latents(ws_ref, num, gen)
+            seeds = [derived_seed(cfg.seed, identity, len(cand_seed) + j + 1) for j in range(num)]
+            imgs = self._render(ws, seeds, cfg.noise_mode)
+            cand_ws.append(ws)
+            cand_img.append(imgs)
+            cand_feat.append(self._features(imgs))
+            cand_seed += seeds
+            feats = torch.cat(cand_feat) if isinstance(cand_feat[0], torch.Tensor) else [t for f in cand_feat for t in f]
+            keep = check_variations(self.model, ref_feat, feats, min_similarity=low, max_similarity=high)
+            if int(keep.sum()) >= num:
+                break
+        ws_all, img_all = torch.cat(cand_ws), torch.cat(cand_img)
+        sim = self.model.similarity(feats, ref_feat).float().cpu()[:, 0]
+        chosen = [int(i) for i in torch.nonzero(keep).flatten()][:num]
+        if len(chosen) < num:  # fill with the closest failed candidates, marked as failed
+            rest = sorted((i for i in range(len(cand_seed)) if i not in chosen), key=lambda i: -float(sim[i]))
+            chosen += rest[: num - len(chosen)]
+        return {
+            "ws": ws_all[chosen],
+            "images": img_all[chosen],
+            "features": feats[chosen] if isinstance(feats, torch.Tensor) else [feats[i] for i in chosen],
+            "seeds": [cand_seed[i] for i in chosen],
+            "passed": [bool(keep[i]) for i in chosen],
+        }
+
+    def _variation_latents(self, ws_ref: torch.Tensor, num: int, gen: torch.Generator) -> torch.Tensor:
+        """ws [num, num_ws, w_dim] of `num` variation candidates by the configured method."""
+        from synthbio.identity import variations as V
+
+        cfg = self.config
+        method = cfg.variation_method
+        if method in ("style-mixing", "generator"):
+            out = V.style_mixing_variations(self.G, ws_ref, num=num, generator=gen, truncation_psi=cfg.truncation_psi)
+        elif method == "dispersion":
+            out = V.dispersion_variations(self.G, self.model, ws_ref, num=num, generator=gen, batch_size=cfg.batch_size)
+        else:
+            out = V.disco_variations(self.G, self.model, ws_ref, self._directions(), num=num, generator=gen,
+                                     batch_size=cfg.batch_size)
+        return out.ws.detach()
+
+    def _directions(self) -> torch.Tensor:
+        """DisCo's semantic directions [K, num_ws, w_dim] from the configured direction files."""
+        from synthbio.editing.directions import load_direction
+
+        if not self.config.directions:
+            raise InputError("DisCo variations need semantic directions: give --direction FILE (pose, light, ...)")
+        vecs = []
+        for path in self.config.directions:
+            v = load_direction(path).vector.float().to(self.device)
+            vecs.append(v.expand(self.G.num_ws, -1) if v.ndim == 1 else v)
+        return torch.stack(vecs)
 
 
 # --- procedural fingerprints --------------------------------------------------------------
