@@ -1,0 +1,215 @@
+"""Face alignment from dlib's 5 landmarks: dlib chip, ArcFace 112x112, FFHQ crop.
+
+Landmarks are float [5, 2] (x, y) pixel indices (pixel centres at integers),
+in dlib's 5-point order: 0/1 = outer/inner corner of the eye on the image's
+right, 2/3 = outer/inner corner of the eye on the image's left, 4 = bottom of
+the nose. Every crop is an affine map from output pixels to input pixels
+(`[2, 3]` matrices, input = A @ (x_out, y_out, 1)), applied by `warp_affine`
+(bilinear, differentiable, black outside the image).
+
+Approximation for FFHQ and ArcFace: both recipes need points that the 5-point
+model does not give (FFHQ: the mean of the six eye-contour points and the
+mouth corners; ArcFace: eye centres and mouth corners). We take them from
+dlib's mean face (the 68-point template `get_face_chip_details` uses, in the
+same frame as its 5-point template): a least-squares similarity maps the
+template's 5 points onto the detected ones; eye centres are the detected
+corner midpoints plus the template's (mapped) offset from corner midpoint to
+contour mean; mouth corners are the template's, mapped. This is exact for a
+mean-shaped face and ignores expression (an open mouth) and strong pitch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from synthbio.errors import InputError
+
+# dlib's 5-point template (dlib/image_transforms/interpolation.h), unit square.
+DLIB_5PT_TEMPLATE = np.array(
+    [
+        [0.8595674595992, 0.2134981538014],
+        [0.6460604764104, 0.2289674387677],
+        [0.1205750620789, 0.2137274526848],
+        [0.3340850613712, 0.2290642403242],
+        [0.4901123135679, 0.6277975316475],
+    ]
+)
+# The same mean face's 68-point positions we need, same frame: contours of the
+# eye on the image's left (points 36-41) and right (42-47), mouth corners 48, 54.
+_LEFT_EYE_CONTOUR = np.array(
+    [[0.121737, 0.216423], [0.187122, 0.178758], [0.265825, 0.179852], [0.334606, 0.231733], [0.260918, 0.245099], [0.182743, 0.244077]]
+)
+_RIGHT_EYE_CONTOUR = np.array(
+    [[0.645647, 0.231733], [0.714428, 0.179852], [0.793132, 0.178758], [0.858516, 0.216423], [0.79751, 0.244077], [0.719335, 0.245099]]
+)
+_MOUTH_CORNERS = np.array([[0.254149, 0.780233], [0.726104, 0.780233]])
+
+# ArcFace / insightface 112x112 reference points: eyes (image left, right), nose, mouth corners.
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
+)
+
+
+def check_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    lm = np.asarray(landmarks, dtype=np.float64)
+    if lm.shape != (5, 2) or not np.isfinite(lm).all():
+        raise InputError(f"landmarks must be 5 finite (x, y) points from dlib's 5-point model, got shape {lm.shape}")
+    return lm
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation) src -> dst.
+
+    Umeyama (1991), eq. 40-42; returns [2, 3] with dst ~ M[:, :2] @ src + M[:, 2].
+    """
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s, d = src - mu_s, dst - mu_d
+    cov = d.T @ s / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1.0
+    rot = u @ np.diag(sign) @ vt
+    var = (s**2).sum() / len(src)
+    scale = float((sig * sign).sum() / var) if var > 0 else 1.0
+    out = np.zeros((2, 3))
+    out[:, :2] = scale * rot
+    out[:, 2] = mu_d - out[:, :2] @ mu_s
+    return out
+
+
+def _apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    return pts @ m[:, :2].T + m[:, 2]
+
+
+def invert_affine(m: np.ndarray) -> np.ndarray:
+    full = np.vstack([m, [0.0, 0.0, 1.0]])
+    return np.linalg.inv(full)[:2]
+
+
+def estimated_points(landmarks: np.ndarray) -> dict[str, np.ndarray]:
+    """Eye centres (image left/right) and mouth corners from 5 landmarks (module docstring)."""
+    lm = check_landmarks(landmarks)
+    t = similarity_transform(DLIB_5PT_TEMPLATE, lm)
+    lin = t[:, :2]
+    left_corners, right_corners = lm[2:4].mean(0), lm[0:2].mean(0)
+    left_offset = _LEFT_EYE_CONTOUR.mean(0) - DLIB_5PT_TEMPLATE[2:4].mean(0)
+    right_offset = _RIGHT_EYE_CONTOUR.mean(0) - DLIB_5PT_TEMPLATE[0:2].mean(0)
+    return {
+        "eye_left": left_corners + lin @ left_offset,
+        "eye_right": right_corners + lin @ right_offset,
+        "nose": lm[4],
+        "mouth": _apply(t, _MOUTH_CORNERS),  # [2, 2]: image-left corner, image-right corner
+    }
+
+
+# --- crop matrices (output pixel -> input pixel) ------------------------------------------
+
+
+def dlib_chip_matrix(landmarks: np.ndarray, *, size: int = 150, padding: float = 0.25) -> np.ndarray:
+    """dlib.get_face_chip_details(shape, size, padding) as a [2, 3] output->input map.
+
+    dlib fits a similarity from the padded template (scaled to `size`) to the
+    landmarks, keeps its angle and scale, centres a size*scale square at the
+    image of the chip centre, and maps the chip's corner pixels (0, 0),
+    (size-1, 0), (0, size-1) onto that square's rotated corners.
+    """
+    lm = check_landmarks(landmarks)
+    chip_pts = (padding + DLIB_5PT_TEMPLATE) / (2 * padding + 1) * size
+    t = similarity_transform(chip_pts, lm)
+    angle = math.atan2(t[1, 0], t[0, 0])
+    scale = math.hypot(t[0, 0], t[1, 0])
+    centre = _apply(t, np.array([[size / 2.0, size / 2.0]]))[0]
+    # dlib's centered_drect: a drectangle of width w spans centre +- (w - 1) / 2
+    half = (size * scale - 1.0) / 2.0
+    corners = np.array([[-half, -half], [half, -half], [-half, half]])
+    c, s = math.cos(angle), math.sin(angle)
+    rotated = corners @ np.array([[c, s], [-s, c]]) + centre  # rotate_point about the centre
+    src = np.array([[0.0, 0.0], [size - 1.0, 0.0], [0.0, size - 1.0]])
+    # exact affine through three point pairs
+    a = np.hstack([src, np.ones((3, 1))])
+    return np.linalg.solve(a, rotated).T
+
+
+def arcface_matrix(landmarks: np.ndarray, *, size: int = 112) -> np.ndarray:
+    """The standard 5-point similarity to the ArcFace template, as output->input [2, 3]."""
+    p = estimated_points(landmarks)
+    src = np.vstack([p["eye_left"], p["eye_right"], p["nose"], p["mouth"]])
+    dst = ARCFACE_TEMPLATE * (size / 112.0)
+    return invert_affine(similarity_transform(src, dst))
+
+
+def ffhq_quad(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The FFHQ recipe's oriented square: centre c, half-axes x (rightwards), y (downwards)."""
+    p = estimated_points(landmarks)
+    eye_avg = (p["eye_left"] + p["eye_right"]) / 2
+    eye_to_eye = p["eye_right"] - p["eye_left"]
+    eye_to_mouth = p["mouth"].mean(0) - eye_avg
+    x = eye_to_eye - np.array([-eye_to_mouth[1], eye_to_mouth[0]])  # eye_to_eye - rot90(eye_to_mouth)
+    x /= np.hypot(*x)
+    x *= max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)
+    y = np.array([-x[1], x[0]])
+    c = eye_avg + eye_to_mouth * 0.1
+    return c, x, y
+
+
+def ffhq_matrix(landmarks: np.ndarray, *, size: int = 1024) -> np.ndarray:
+    """FFHQ crop as output->input [2, 3]: output square [0, size] onto the quad c +- x +- y.
+
+    Pixel centres: output index i has continuous position i + 0.5.
+    """
+    c, x, y = ffhq_quad(landmarks)
+    m = np.zeros((2, 3))
+    m[:, 0] = 2 * x / size
+    m[:, 1] = 2 * y / size
+    m[:, 2] = c - x - y + (x + y) / size - 0.5  # (i + 0.5) mapped, then back to index
+    return m
+
+
+# --- warping ------------------------------------------------------------------------------
+
+
+def warp_affine(images: Tensor, matrices: Tensor | np.ndarray, size: int | tuple[int, int], *, antialias: bool = True) -> Tensor:
+    """Resample [N, C, H, W] images through output->input pixel maps [N, 2, 3] (or one [2, 3]).
+
+    Bilinear; points outside the image are black (-1 for [-1, 1] images).
+    antialias: when a map shrinks the image by more than 1.5x, the input is
+    first resized by area-like antialiased bilinear to about the output's
+    scale, so that downsampling does not alias (dlib uses an image pyramid
+    for the same purpose). Differentiable in `images`.
+    """
+    if images.ndim != 4:
+        raise InputError(f"images must be [N, C, H, W], got {tuple(images.shape)}")
+    n, _, h, w = images.shape
+    out_h, out_w = (size, size) if isinstance(size, int) else size
+    m = torch.as_tensor(np.asarray(matrices) if not isinstance(matrices, Tensor) else matrices, dtype=torch.float64)
+    if m.ndim == 2:
+        m = m.expand(n, 2, 3)
+    if m.shape != (n, 2, 3):
+        raise InputError(f"matrices must be [N, 2, 3] with N = {n}, got {tuple(m.shape)}")
+    x = images + 1.0  # so that zero padding is black (-1) after shifting back
+    scale = float(m[:, :, :2].norm(dim=1).max())  # input pixels per output pixel
+    if antialias and scale > 1.5:
+        new_h, new_w = max(1, round(h / scale)), max(1, round(w / scale))
+        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=True)
+        sx, sy = new_w / w, new_h / h
+        # input index i sits at (i + 0.5) * s - 0.5 in the resized image
+        m = m.clone()
+        m[:, 0] *= sx
+        m[:, 1] *= sy
+        m[:, 0, 2] += 0.5 * sx - 0.5
+        m[:, 1, 2] += 0.5 * sy - 0.5
+        h, w = new_h, new_w
+    ys, xs = torch.meshgrid(torch.arange(out_h, dtype=torch.float64), torch.arange(out_w, dtype=torch.float64), indexing="ij")
+    pts = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).reshape(1, -1, 3)  # [1, P, 3]
+    src = pts @ m.transpose(1, 2)  # [N, P, 2] input pixel indices
+    grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], dim=-1)
+    grid = grid.reshape(n, out_h, out_w, 2).to(x.dtype).to(x.device)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out - 1.0
