@@ -146,9 +146,10 @@ def test_resume_uses_the_cache(first_run: tuple[FingerprintAttackConfig, A.Attac
     assert calls == [[3]] and third.results["per_finger"] == rep.results["per_finger"]
 
 
-def test_deterministic_across_batch_sizes(setup: tuple[Path, Path], tmp_path: Path,
+def test_deterministic_across_batch_sizes(setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           first_run: tuple[FingerprintAttackConfig, A.AttackReport]) -> None:
     ds, edir = setup
+    monkeypatch.setattr(A, "_CHUNK", 4)  # several chunks, so the 2 worker processes really start
     config, rep = first_run
     other = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), fingers="2:4", device="cpu", batch_size=1,
                                     baseline="all", workers=2, outdir=str(tmp_path / "b"))

@@ -277,12 +277,38 @@ def _match_chunk(pairs: list[tuple[MinutiaeTemplate, MinutiaeTemplate]]) -> list
     return match_many(pairs).tolist()
 
 
-def _score(pairs: list[tuple[MinutiaeTemplate, MinutiaeTemplate]], pool: Any, bar: Any = None,
+class _LazyPool:
+    """A spawn process pool started on the first job with more than one chunk (small runs never pay for it)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._executor: Any = None
+
+    def map(self, fn: Any, items: list[Any]) -> Any:
+        if self.workers <= 1 or len(items) <= 1:
+            return map(fn, items)
+        if self._executor is None:
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
+            from synthbio.pipelines.fingerprint_dataset import single_threaded_worker
+
+            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
+                                                 initializer=single_threaded_worker)
+        return self._executor.map(fn, items)
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+
+
+def _score(pairs: list[tuple[MinutiaeTemplate, MinutiaeTemplate]], pool: _LazyPool | None, bar: Any = None,
            job: Any = None) -> np.ndarray:
     """Bozorth3 scores of many pairs, in chunks over the pool (or here), in order: float64 [P]."""
     chunks = [pairs[s : s + _CHUNK] for s in range(0, len(pairs), _CHUNK)]
     out: list[float] = []
-    for vals in (pool.map(_match_chunk, chunks) if pool is not None else map(_match_chunk, chunks)):
+    for vals in (pool or _LazyPool(1)).map(_match_chunk, chunks):
         out += vals
         if bar is not None:
             bar.advance(job, len(vals))
@@ -439,23 +465,14 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
 
     real = _RealTemplates(cache_dir, index)
     records: dict[int, dict[str, Any]] = {}
-    pool = None
-    if config.workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        from synthbio.pipelines.fingerprint_dataset import single_threaded_worker
-
-        pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"),
-                                   initializer=single_threaded_worker)
+    pool = _LazyPool(config.workers)
     try:
         with _progress(progress) as bar:
             baseline_fingers = attacked if config.baseline == "attacked" else index.fingers
             baseline = _baseline(config, index, baseline_fingers, real, cache_dir, bar, pool)
             _attack_all(config, attacked, index, real, models, device, out_dir, run_key, records, bar, pool)
     finally:
-        if pool is not None:
-            pool.shutdown()
+        pool.shutdown()
     ordered = [records[f] for f in attacked]
     results = compute_results(config, ordered, baseline, attacked=attacked, models=models, split=split)
     figures = draw_figures(out_dir, config, index, ordered, baseline, real, models)
