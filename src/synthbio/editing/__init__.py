@@ -1,4 +1,5 @@
-"""Latent editing: SeFa, PCA (GANSpace) and SVM (InterFaceGAN) directions, applying them, latent attribute classifiers."""
+"""Latent editing: SeFa, PCA (GANSpace) and SVM (InterFaceGAN) directions, applying them,
+and latent attribute classifiers."""
 
 from synthbio.editing.apply import edit_latents, parse_strengths
 from synthbio.editing.directions import Direction, load_direction, save_direction

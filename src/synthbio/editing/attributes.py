@@ -123,7 +123,11 @@ class LatentAttributeClassifier(torch.nn.Module):
 
 
 def f1_scores(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Per-label F1 = 2 TP / (2 TP + FP + FN) of {0,1} arrays [N, K] (NaN where a label has no positives or predictions)."""
+    """Per-label F1 = 2 TP / (2 TP + FP + FN) of {0,1} arrays [N, K].
+
+    mask: [N, K], False where a label is unknown. NaN for a label with neither
+    positives nor positive predictions.
+    """
     m = np.ones_like(target, dtype=bool) if mask is None else mask.astype(bool)
     p, t = (pred > 0.5) & m, (target > 0.5) & m
     tp = (p & t).sum(0).astype(np.float64)

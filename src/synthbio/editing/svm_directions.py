@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from synthbio.errors import InputError
+from synthbio.errors import InputError, SynthbioError
 
 # A vector whose part outside a span is below this share of its norm lies in the span.
 _SPAN_TOL = 1e-5
@@ -112,7 +112,10 @@ def train_svm_direction(
     (`is_continuous`). val_fraction: share of the used samples held out for
     `val_accuracy`, split per class with numpy Generator(seed).
     """
-    from sklearn.svm import LinearSVC
+    try:
+        from sklearn.svm import LinearSVC
+    except ImportError:
+        raise SynthbioError("SVM directions need scikit-learn: pip install 'synthbio[editing]'") from None
 
     x = latents.detach().cpu().numpy() if isinstance(latents, torch.Tensor) else np.asarray(latents)
     x = x.astype(np.float64)
