@@ -71,3 +71,25 @@ def test_conditional_direction_is_orthogonal_to_conditions():
     assert cosine(out, resid) == pytest.approx(1.0, abs=1e-6)
     with pytest.raises(InputError, match="span"):
         conditional_direction(c3, [c1, c2])
+
+
+def test_join_labels_with_samples_h5(tmp_path):
+    from synthbio.editing.svm_directions import join_labels
+    from synthbio.io.samples import SampleLatents, write_samples
+
+    rng = np.random.default_rng(0)
+    wp = rng.standard_normal((5, 3, 4)).astype(np.float32)
+    write_samples(tmp_path / "samples.h5", [
+        SampleLatents(identity=s, label="reference", z=np.zeros(2), w=wp[i, 0], w_plus=wp[i], attrs={"seed": s})
+        for i, s in enumerate([3, 7, 8, 10, 12])])
+    (tmp_path / "labels.csv").write_text("filename,smile\nseed0003.png,1\nimgs/seed0008.png,0\n00010/reference,\n"
+                                         "seed0099.png,1\n12,0.5\n")
+    data = join_labels(str(tmp_path / "samples.h5"), str(tmp_path / "labels.csv"), label="smile")
+    assert data.keys == ["seed0003.png", "imgs/seed0008.png", "12"] and data.unmatched == 1
+    np.testing.assert_array_equal(data.targets, [1, 0, 0.5])
+    torch.testing.assert_close(data.latents, torch.from_numpy(wp[[0, 2, 4], 0]))
+    mean = join_labels(str(tmp_path / "samples.h5"), str(tmp_path / "labels.csv"), label="smile", space="wplus_mean")
+    torch.testing.assert_close(mean.latents, torch.from_numpy(wp[[0, 2, 4]].mean(1)))
+    (tmp_path / "other.csv").write_text("filename,smile\nnothing.png,1\n")
+    with pytest.raises(InputError, match="no row of"):
+        join_labels(str(tmp_path / "samples.h5"), str(tmp_path / "other.csv"), label="smile")

@@ -98,7 +98,7 @@ def fix_signs(vectors: torch.Tensor) -> torch.Tensor:
 
 def sefa(G: Any, *, layers: Sequence[int] | range | None = None, num_directions: int = 10,
          normalize: bool = True) -> SefaResult:
-    """Top `num_directions` SeFa directions of G for the ws indices `layers` (None = every conv layer).
+    """Top `num_directions` SeFa directions of G for the ws range min(layers)-max(layers) (None = all).
 
     Returns unit directions [K, w_dim] sorted by eigenvalue of A^T A (largest
     first), with signs fixed by `fix_signs` so a run is reproducible.
