@@ -136,6 +136,11 @@ def test_embed_folder_streams_to_memmap(tmp_path):
     np.testing.assert_allclose(resized, want, rtol=1e-5, atol=1e-6)
     templates = embed_folder(TinyMatcher(), paths, batch_size=2)
     assert len(templates) == 5
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "notes.txt").write_text("not an image")
+    _write_images(tmp_path / "sub", [16])
+    folder = embed_folder(model, tmp_path, batch_size=4)  # 0..4.png, then sub/0.png (same pixels as 0.png)
+    np.testing.assert_allclose(folder, np.concatenate([direct, direct[:1]]), rtol=1e-5, atol=1e-6)
 
 
 def test_embed_folder_errors(tmp_path):
@@ -147,5 +152,10 @@ def test_embed_folder_errors(tmp_path):
         embed_folder(TinyEmbedder(), [bad], dtype="int8")
     with pytest.raises(InputError, match="no image"):
         embed_folder(TinyEmbedder(), [])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no images"):
+        embed_folder(TinyEmbedder(), tmp_path / "empty")
+    with pytest.raises(InputError, match="not a directory"):
+        embed_folder(TinyEmbedder(), tmp_path / "missing")
     with pytest.raises(InputError, match="templates"):
         embed_folder(TinyMatcher(), [bad], out=tmp_path / "x.npy")

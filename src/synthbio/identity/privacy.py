@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from synthbio.identity.models import IdentityModel
 
 STORAGE_DTYPES = ("float32", "float16")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
 # --- embedding a real reference set -------------------------------------------------------
@@ -54,6 +55,17 @@ def load_image(path: str | os.PathLike[str], *, mode: str = "RGB", size: int | N
     return torch.from_numpy(a.copy()).permute(2, 0, 1).float() / 127.5 - 1
 
 
+def image_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Image files under `folder` (recursive), sorted by relative path, so the order is stable."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"image folder {os.fspath(folder)!r} does not exist or is not a directory")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {os.fspath(folder)!r}")
+    return files
+
+
 def _same_shape_runs(images: list[Tensor]) -> list[Tensor]:
     """Consecutive images of equal shape stacked into batches [n, C, H, W], in order."""
     runs: list[list[Tensor]] = []
@@ -67,7 +79,7 @@ def _same_shape_runs(images: list[Tensor]) -> list[Tensor]:
 
 def embed_folder(
     model: IdentityModel,
-    paths: Sequence[str | os.PathLike[str]],
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     *,
     batch_size: int = 32,
     mode: str = "RGB",
@@ -79,6 +91,7 @@ def embed_folder(
 ) -> Any:
     """Embed image files in order, `batch_size` at a time (never all images in memory).
 
+    paths: image files, or one folder (its images in `image_files` order).
     mode: 'RGB' or 'L'; size: resize every image to size x size (None: keep
     sizes; images of one batch with another size are embedded separately).
     transform: optional function on each batch [n, C, H, W] in [-1, 1] before
@@ -93,6 +106,8 @@ def embed_folder(
         raise InputError(f"embedding storage dtype must be one of {STORAGE_DTYPES}, got {dtype!r}")
     if int(batch_size) < 1:
         raise InputError(f"batch size must be >= 1, got {batch_size}")
+    if isinstance(paths, (str, os.PathLike)):
+        paths = image_files(paths)
     if not paths:
         raise InputError("no image files to embed")
     if model.kind != "vector" and out is not None:
