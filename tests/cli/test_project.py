@@ -110,3 +110,12 @@ def test_video_without_imageio_ffmpeg_says_so(files, tmp_path, run_cli, monkeypa
     monkeypatch.setattr(job, "video_available", lambda: False)
     code, _, err = run_cli(*_args(files, tmp_path / "o", "--video"))
     assert code == 2 and "imageio-ffmpeg" in err and "--strip" in err
+
+
+def test_video_with_imageio_ffmpeg(files, tmp_path, run_cli):
+    pytest.importorskip("imageio_ffmpeg", reason="the optional video backend (extra 'video') is not installed")
+    code, _, err = run_cli("project", str(files / "a.png"), "--model", str(files / "model"), "--outdir",
+                           str(tmp_path / "o"), "--loss", "l2", "--steps", "6", "--device", "cpu", "--video")
+    assert code == 0, err
+    video = tmp_path / "o" / "proj_0000.mp4"
+    assert video.stat().st_size > 0 and video.read_bytes()[4:8] == b"ftyp"  # an MP4 container

@@ -170,12 +170,14 @@ def _write_video(path: Path, frames: list[np.ndarray]) -> None:
     import imageio_ffmpeg
 
     h, w = frames[0].shape[:2]
-    writer = imageio_ffmpeg.write_frames(os.fspath(path), (w, h), fps=10, codec="libx264", quality=8)
+    partial = path.with_name(f".{path.stem}.partial.mp4")  # renamed when complete: a kill leaves no half video
+    writer = imageio_ffmpeg.write_frames(os.fspath(partial), (w, h), fps=10, codec="libx264", quality=8)
     writer.send(None)
     for f in frames:
         rgb = f if f.shape[2] == 3 else np.repeat(f[:, :, :1], 3, axis=2)
         writer.send(np.ascontiguousarray(rgb))
     writer.close()
+    os.replace(partial, path)
 
 
 def _build_loss(config: ProjectImagesConfig, device: torch.device) -> ReconstructionLossLike:
