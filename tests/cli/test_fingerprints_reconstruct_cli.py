@@ -64,6 +64,10 @@ def test_reconstruct_folder_mirrors_paths(run_cli: Run, encoder_dir: Path, tmp_p
     with PIL.Image.open(tmp_path / "out" / "a" / "x.png") as im:
         assert im.size == (75, 90)
     assert (tmp_path / "out" / "y.png").is_file()
+    code, out, err = run_cli("fingerprints", "reconstruct", str(tmp_path / "in"), "--out", str(tmp_path / "o2"),
+                             "--dry-run")
+    assert code == 0, err
+    assert json.loads(out)["templates"] == 2 and not (tmp_path / "o2").exists()
 
 
 def test_unknown_encoder_name_exits_2(run_cli: Run, tmp_path: Path) -> None:
@@ -98,7 +102,7 @@ def test_attack_command(run_cli: Run, encoder_dir: Path, tmp_path: Path) -> None
     code, _, err = run_cli("fingerprints", "attack", str(ds), "--encoder", str(encoder_dir), "--fingers", "2:3",
                            "--device", "cpu", "--outdir", str(tmp_path / "solo"))
     assert code == 0, err
-    assert "0 impostor scores" in err and "FMR 0 (no impostor accepted): not evaluated" in err
+    assert "0 impostor scores" in err and "FMR 0 (no impostor accepted): not evaluated (no impostor scores" in err
     r = json.loads((ds / "attack" / "results.json").read_text())
     assert r["counts"]["type1"] == 2 and (ds / "attack" / "index.html").is_file()
     code, _, err = run_cli("fingerprints", "attack", str(ds), "--encoder", str(encoder_dir), "--fingers", "x")

@@ -1,4 +1,4 @@
-"""`synthbio fingerprints generate | evaluate | reconstruct | attack`: datasets, their realism report, template inversion."""
+"""`synthbio fingerprints generate | evaluate | reconstruct | attack`: datasets, realism, template inversion."""
 
 from __future__ import annotations
 
@@ -94,16 +94,16 @@ _BATCH = typer.Option("--batch-size", help="Templates per encoder/generator pass
 
 @fingerprints_app.command("reconstruct")
 def reconstruct_command(
-    template: Annotated[str, typer.Argument(help="A template (ISO 19794-2, ANSI 378, .xyt, JSON) or a folder of them.")],
+    template: Annotated[str, typer.Argument(help="A template (ISO 19794-2, ANSI 378, .xyt, JSON) or a folder.")],
     out: Annotated[str, typer.Option("--out", "-o", help="Output PNG, or a folder (required for a folder input).")],
     encoder: Annotated[str, _ENCODER] = "fingerprint-minutiae-encoder",
     model: Annotated[Optional[str], _MODEL] = None,  # noqa: UP007
     device: Annotated[str, _DEVICE] = "auto",
     dpi_out: Annotated[
-        Optional[int], typer.Option("--dpi-out", help="PNG resolution (default: the template's, usually 500).")  # noqa: UP007
+        Optional[int], typer.Option("--dpi-out", help="PNG dpi (default: the template's, usually 500).")  # noqa: UP007
     ] = None,
     xyt_width: Annotated[int, typer.Option("--xyt-width", help="Image width for .xyt files (they store none).")] = 0,
-    xyt_height: Annotated[int, typer.Option("--xyt-height", help="Image height for .xyt files (NIST .xyt needs it).")] = 0,
+    xyt_height: Annotated[int, typer.Option("--xyt-height", help="Image height for .xyt files (NIST needs it).")] = 0,
     batch_size: Annotated[int, _BATCH] = 16,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:

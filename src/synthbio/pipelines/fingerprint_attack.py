@@ -512,7 +512,8 @@ def operating_point(target_fmr: float, impostor: np.ndarray, scores: dict[str, n
     base = {"target_fmr": target_fmr, "label": label, "n_impostor": int(impostor.size), "impostors_needed": needed}
     if impostor.size == 0 or impostor.size < needed:
         return {**base, "supported": False, "threshold": None,
-                "note": f"{impostor.size} impostor scores; an FMR of {label} needs at least {needed}"}
+                "note": f"{impostor.size} impostor scores; an FMR of {label} needs at least {needed}" if needed
+                else "no impostor scores (one finger?): use --baseline all or attack more fingers"}
     candidates = np.concatenate([v for v in scores.values() if v.size] or [impostor])
     t = threshold_at_fmr(candidates, impostor, target_fmr)
     fmr = error_rates(candidates, impostor, t)[0]
@@ -549,7 +550,8 @@ def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any
         "counts": {"impressions": len(imps), "type1": int(att["type1"].size), "type2": int(att["type2"].size),
                    "genuine": int(genuine.size), "impostor": int(impostor.size)},
         "protocol": {
-            "type1": "reconstruction of impression k vs real impression k (MINDTCT templates, Bozorth3 probe = reconstruction)",
+            "type1": "reconstruction of impression k vs real impression k (MINDTCT templates, Bozorth3 "
+                     "probe = reconstruction)",
             "type2": "reconstruction of impression k vs every other real impression j != k of the same finger",
             "genuine": f"real impression pairs i < j of a finger (FVC), {scope}",
             "impostor": {"fvc": "first impressions of fingers f < g (FVC)",
@@ -596,7 +598,8 @@ def draw_figures(out_dir: Path, config: FingerprintAttackConfig, index: Any, rec
     ax.set(xlabel="Bozorth3 score", ylabel="fraction of comparisons (symlog)", title="Template inversion: scores")
     ax.legend(fontsize=8)
     R.save_figure(fig, out_dir / "scores.png")
-    figs.append(("scores.png", "Bozorth3 score distributions: real genuine / impostor and the attack's type-I / type-II."))
+    figs.append(("scores.png", "Bozorth3 score distributions: real genuine / impostor and the attack's "
+                               "type-I / type-II."))
 
     shown = [(r["finger"], imp) for r in records for imp in r["impressions"][:1]][: config.examples]
     if shown:
@@ -630,7 +633,8 @@ def render_html(m: dict[str, Any], figures: list[tuple[str, str]]) -> str:
         if op["supported"]:
             rows.append([op["label"], f"{op['threshold']:g}", op["n_impostor"],
                          R.fmt_number(op["observed_fmr"], percent=True, digits=4),
-                         R.fmt_number(op["type1_success"], percent=True), R.fmt_number(op["type2_success"], percent=True),
+                         R.fmt_number(op["type1_success"], percent=True),
+                         R.fmt_number(op["type2_success"], percent=True),
                          R.fmt_number(op.get("type2_any_success"), percent=True),
                          R.fmt_number(op["genuine_success"], percent=True)])
         else:
