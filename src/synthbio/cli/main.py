@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "fingerprints",
     "metrics",
     "train",
+    "faces",
     "dataset",
     "edit",
     "project",

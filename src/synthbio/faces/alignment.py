@@ -213,3 +213,43 @@ def warp_affine(images: Tensor, matrices: Tensor | np.ndarray, size: int | tuple
     grid = grid.reshape(n, out_h, out_w, 2).to(x.dtype).to(x.device)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out - 1.0
+
+
+# --- photographs (uint8) ------------------------------------------------------------------
+
+CROP_STYLES: tuple[str, ...] = ("ffhq", "arcface", "dlib")
+_DEFAULT_SIZE = {"ffhq": 1024, "arcface": 112, "dlib": 150}
+
+
+def crop_matrix(landmarks: np.ndarray, *, style: str, size: int | None = None) -> tuple[np.ndarray, int]:
+    """Output->input [2, 3] map and output side for one crop style ('ffhq', 'arcface', 'dlib')."""
+    if style not in CROP_STYLES:
+        raise InputError(f"unknown crop style {style!r}: use one of {', '.join(CROP_STYLES)}")
+    side = _DEFAULT_SIZE[style] if size is None else int(size)
+    if side < 8:
+        raise InputError(f"crop size must be at least 8 pixels, got {side}")
+    if style == "ffhq":
+        return ffhq_matrix(landmarks, size=side), side
+    if style == "arcface":
+        return arcface_matrix(landmarks, size=side), side
+    return dlib_chip_matrix(landmarks, size=side), side
+
+
+def image_to_tensor(image_uint8: np.ndarray) -> Tensor:
+    """[H, W, 3] uint8 -> [1, 3, H, W] float in [-1, 1]."""
+    return torch.from_numpy(np.array(image_uint8, dtype=np.uint8)).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+
+
+def tensor_to_image(images: Tensor) -> np.ndarray:
+    """[1, 3, H, W] in [-1, 1] -> [H, W, 3] uint8 (rounded)."""
+    x = ((images[0].detach().permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255)
+    return x.to(torch.uint8).cpu().numpy()
+
+
+def align_face(image_uint8: np.ndarray, landmarks: np.ndarray, *, style: str = "ffhq", size: int | None = None) -> np.ndarray:
+    """Crop of one face from an [H, W, 3] uint8 photo: [size, size, 3] uint8."""
+    img = np.asarray(image_uint8)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        raise InputError(f"image must be an [H, W, 3] uint8 RGB array, got {img.dtype} {img.shape}")
+    m, side = crop_matrix(landmarks, style=style, size=size)
+    return tensor_to_image(warp_affine(image_to_tensor(img), m, side))
