@@ -9,12 +9,13 @@ the nose. Every crop is an affine map from output pixels to input pixels
 
 Approximation for FFHQ and ArcFace: both recipes need points that the 5-point
 model does not give (FFHQ: the mean of the six eye-contour points and the
-mouth corners; ArcFace: eye centres and mouth corners). We take them from
+mouth corners; ArcFace: eye centres, nose tip and mouth corners, where dlib
+gives eye corners and the bottom of the nose). We take them from
 dlib's mean face (the 68-point template `get_face_chip_details` uses, in the
 same frame as its 5-point template): a least-squares similarity maps the
 template's 5 points onto the detected ones; eye centres are the detected
 corner midpoints plus the template's (mapped) offset from corner midpoint to
-contour mean; mouth corners are the template's, mapped. This is exact for a
+contour mean, the nose tip likewise from the nose bottom; mouth corners are the template's, mapped. This is exact for a
 mean-shaped face and ignores expression (an open mouth) and strong pitch.
 """
 
@@ -48,6 +49,7 @@ _RIGHT_EYE_CONTOUR = np.array(
     [[0.645647, 0.231733], [0.714428, 0.179852], [0.793132, 0.178758], [0.858516, 0.216423], [0.79751, 0.244077], [0.719335, 0.245099]]
 )
 _MOUTH_CORNERS = np.array([[0.254149, 0.780233], [0.726104, 0.780233]])
+_NOSE_TIP = np.array([0.490127, 0.515625])  # point 30; dlib's 5th point is the nose bottom (33)
 
 # ArcFace / insightface 112x112 reference points: eyes (image left, right), nose, mouth corners.
 ARCFACE_TEMPLATE = np.array(
@@ -94,7 +96,7 @@ def invert_affine(m: np.ndarray) -> np.ndarray:
 
 
 def estimated_points(landmarks: np.ndarray) -> dict[str, np.ndarray]:
-    """Eye centres (image left/right) and mouth corners from 5 landmarks (module docstring)."""
+    """Eye centres (image left/right), nose tip and mouth corners from 5 landmarks (module docstring)."""
     lm = check_landmarks(landmarks)
     t = similarity_transform(DLIB_5PT_TEMPLATE, lm)
     lin = t[:, :2]
@@ -104,7 +106,7 @@ def estimated_points(landmarks: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "eye_left": left_corners + lin @ left_offset,
         "eye_right": right_corners + lin @ right_offset,
-        "nose": lm[4],
+        "nose_tip": lm[4] + lin @ (_NOSE_TIP - DLIB_5PT_TEMPLATE[4]),
         "mouth": _apply(t, _MOUTH_CORNERS),  # [2, 2]: image-left corner, image-right corner
     }
 
@@ -140,7 +142,7 @@ def dlib_chip_matrix(landmarks: np.ndarray, *, size: int = 150, padding: float =
 def arcface_matrix(landmarks: np.ndarray, *, size: int = 112) -> np.ndarray:
     """The standard 5-point similarity to the ArcFace template, as output->input [2, 3]."""
     p = estimated_points(landmarks)
-    src = np.vstack([p["eye_left"], p["eye_right"], p["nose"], p["mouth"]])
+    src = np.vstack([p["eye_left"], p["eye_right"], p["nose_tip"], p["mouth"]])
     dst = ARCFACE_TEMPLATE * (size / 112.0)
     return invert_affine(similarity_transform(src, dst))
 
