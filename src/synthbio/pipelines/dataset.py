@@ -492,7 +492,12 @@ def generate_dataset(
                 if on_identity is not None:
                     on_identity(ident)
     records = read_manifest(outdir / MANIFEST_NAME).records
-    build_samples_h5(outdir, records, h5_attrs(want))
+    # Identity order, whatever order resumed runs appended in: a resumed, a sharded-then-merged
+    # and an uninterrupted run leave the same manifest.
+    ordered = sorted(records, key=lambda r: int(r["identity"]))  # stable: label order kept
+    if ordered != records:
+        rewrite_manifest(outdir / MANIFEST_NAME, ordered)
+    build_samples_h5(outdir, ordered, h5_attrs(want))
     return DatasetResult(
         outdir=outdir, identities=list(mine), generated=done, kept=sorted(complete),
         redone=sorted(partial & set(done)), manifest=outdir / MANIFEST_NAME,
