@@ -1,0 +1,99 @@
+"""Face recogniser figures: synthbio's dlib ResNet port vs dlib itself.
+
+Agreement: max |descriptor difference| on chips of the astronaut photo
+(scikit-image) and 8 perturbed copies (noise, flips, brightness), dlib's chip
+fed to both. Speed: dlib's compute_face_descriptor one chip at a time and as
+a batch (its C++ batch API) vs the port's forward at batch 1 / 8 / 32, per
+face, median of interleaved rounds. Also: the port's backward (what identity
+losses need). CPU, float32, torch threads as set by --threads.
+
+    .venv/bin/python bench/faces.py [--threads 2] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+import torch
+
+
+def _chips() -> list[np.ndarray]:
+    import dlib
+    from skimage.data import astronaut
+
+    from synthbio.faces.detection import detect_faces
+    from synthbio.faces.dlib_resnet import face_recognition_models_dir
+
+    img = astronaut()
+    face = detect_faces(img)[0]
+    sp = dlib.shape_predictor(str(face_recognition_models_dir() / "shape_predictor_5_face_landmarks.dat"))
+    chip = dlib.get_face_chip(img, sp(img, dlib.rectangle(*face.box)), size=150, padding=0.25)
+    rng = np.random.default_rng(0)
+    out = [chip, np.ascontiguousarray(chip[:, ::-1])]
+    while len(out) < 9:
+        noisy = chip.astype(np.float64) * rng.uniform(0.7, 1.2) + rng.normal(0, 8, chip.shape)
+        out.append(np.clip(noisy, 0, 255).astype(np.uint8))
+    return out
+
+
+def _time(fn, rounds: int) -> float:  # noqa: ANN001
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    import dlib
+
+    from synthbio.faces.dlib_resnet import DAT_NAME, face_recognition_models_dir
+    from synthbio.identity.models import build_identity_model
+
+    rec = dlib.face_recognition_model_v1(str(face_recognition_models_dir() / DAT_NAME))
+    model = build_identity_model("dlib-resnet")
+    chips = _chips()
+    x = torch.stack([torch.from_numpy(c).permute(2, 0, 1).float() / 127.5 - 1 for c in chips])
+    with torch.no_grad():
+        ours = model.embed_chips(x).double().numpy()
+    ref = np.stack([np.array(rec.compute_face_descriptor(c)) for c in chips])
+    diff = np.abs(ours - ref)
+    result: dict[str, object] = {
+        "agreement_max_abs": float(diff.max()),
+        "agreement_mean_abs": float(diff.mean()),
+        "descriptor_norm": float(np.linalg.norm(ref, axis=1).mean()),
+        "threads": args.threads,
+    }
+
+    batch32 = chips * 4  # 36 chips, use the first 32
+    timings: dict[str, float] = {}
+    timings["dlib_single_ms_per_face"] = 1e3 * _time(lambda: [rec.compute_face_descriptor(c) for c in chips[:8]], args.rounds) / 8
+    timings["dlib_batch8_ms_per_face"] = 1e3 * _time(lambda: rec.compute_face_descriptor(chips[:8]), args.rounds) / 8
+    for n in (1, 8, 32):
+        xb = torch.stack([torch.from_numpy(c).permute(2, 0, 1).float() / 127.5 - 1 for c in batch32[:n]])
+        with torch.no_grad():
+            model.embed_chips(xb)  # warm-up
+            timings[f"port_batch{n}_ms_per_face"] = 1e3 * _time(lambda xb=xb: model.embed_chips(xb), args.rounds) / n
+    xg = x[:8].clone().requires_grad_(True)
+
+    def fwd_bwd() -> None:
+        model.embed_chips(xg).sum().backward()
+
+    timings["port_batch8_fwd_bwd_ms_per_face"] = 1e3 * _time(fwd_bwd, args.rounds) / 8
+    result["timings"] = {k: round(v, 2) for k, v in timings.items()}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
