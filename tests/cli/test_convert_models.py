@@ -76,3 +76,11 @@ def test_models_list(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert "1024" in ffhq and "nvlabs-pkl" in ffhq and " no " in ffhq
     assert "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/ffhq.pkl" in result.output
     assert str(cached) in result.output
+
+
+def test_error_message_prints_user_input_verbatim(run_cli, tmp_path) -> None:
+    """Rich must not turn ':b:' into an emoji or '[bold]' into markup in an echoed input."""
+    name = "x:b:[bold]y"
+    code, _, err = run_cli("generate", "--model", name, "--seeds", "0", "--outdir", str(tmp_path / "o"))
+    assert code == 2
+    assert name in err

@@ -47,13 +47,14 @@ def build_app() -> typer.Typer:
 
 def main() -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     from synthbio.errors import SynthbioError
 
     try:
         build_app()(standalone_mode=False)
     except SynthbioError as exc:  # bad input: say what and where, exit 2
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        Console(stderr=True, emoji=False).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None
