@@ -230,3 +230,39 @@ def test_report(face_dataset: Path, tmp_path: Path) -> None:
     assert mosaic.shape == (N * 16 + (N - 1) * 2, M * 16 + (M - 1) * 2, 3)
     assert "Synthetic identity dataset report" in (tmp_path / "rep" / "index.html").read_text()
     assert json.loads((tmp_path / "rep" / "metrics.json").read_text())["identities"] == N
+
+
+def test_privacy_filter_rejects_real_lookalikes(face_dataset: Path, face_model: Path, tmp_path: Path) -> None:
+    from synthbio.generation.sampling import map_seeds, synthesize
+    from synthbio.io.images import to_uint8, write_png
+    from synthbio.pipelines.dataset import derived_seed
+
+    G = load_generator(face_model)
+    ref_seeds = [int(s.attrs["seed"]) for s in read_samples(face_dataset / "samples.h5")[1] if s.label == "reference"]
+    # The "real" set: the first two references of the unfiltered run, as two identities of 2 images each.
+    _, ws = map_seeds(G, ref_seeds[:2], truncation_psi=0.7)
+    imgs = to_uint8(synthesize(G, ws, seeds=ref_seeds[:2])["img"])
+    for k in range(2):
+        for j in range(2):
+            (tmp_path / "real" / f"person{k}").mkdir(parents=True, exist_ok=True)
+            write_png(tmp_path / "real" / f"person{k}" / f"{j}.png", imgs[k])
+    assert ref_seeds[0] == derived_seed(7) % 2**31  # candidate 0 is always accepted without the filter
+    # The untrained G leaves [-1, 1], so its PNGs (clipped) are not exact copies: threshold just below them.
+    from synthbio.identity.models import build_identity_model
+    from synthbio.identity.privacy import embed_folder, nearest_real
+    from synthbio.identity.references import embed_latents
+
+    model = build_identity_model("pixel-random")
+    real = embed_folder(model, tmp_path / "real")
+    threshold = float(nearest_real(embed_latents(G, model, ws), real)[0].min()) - 1e-4
+    out = tmp_path / "private"
+    generate_dataset(_config(face_model, out, privacy_reference=str(tmp_path / "real"), privacy_threshold=threshold,
+                             samples_per_identity=1, identities=2))
+    records = read_manifest(out / "manifest.jsonl").records
+    assert len(records) == 2 and not {r["seed"] for r in records} & set(ref_seeds[:2])
+    assert all(r["attrs"]["nearest_real"] <= threshold for r in records)
+    rep = evaluate_dataset(DatasetReportConfig(dataset=str(face_dataset), outdir=str(tmp_path / "rep"),
+                                               privacy_reference=str(tmp_path / "real")))
+    leak = rep.metrics["leakage"]
+    assert leak["nearest_real"]["max"] > threshold and 0 < leak["threshold"] < 1
+    assert (tmp_path / "rep" / "leakage.png").is_file()

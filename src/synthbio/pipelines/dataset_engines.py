@@ -96,6 +96,42 @@ def _add_task(bar: Any, text: str, total: int | None) -> Any:
     return bar.add_task(text, total=total) if bar is not None else None
 
 
+# --- privacy ------------------------------------------------------------------------------
+
+
+def embed_real_folder(model: Any, folder: str, *, batch_size: int, device: Any, derive: bool) -> tuple[Any, float | None]:
+    """Features of every image under `folder` (an ImageFolder: one subfolder per real identity).
+
+    With derive=True also the privacy threshold, mean - 2 std of the genuine
+    similarities (pairs of images in one subfolder).
+    """
+    from synthbio.identity.privacy import derive_threshold, embed_folder, genuine_similarities, image_files
+
+    files = image_files(folder)
+    real = embed_folder(model, files, batch_size=batch_size, device=device)
+    if not derive:
+        return real, None
+    labels = [p.parent.name for p in files]
+    if model.kind == "vector":
+        return real, derive_threshold(genuine_similarities(real, labels))
+    scores: list[float] = []
+    for label in dict.fromkeys(labels):
+        idx = [i for i, lab in enumerate(labels) if lab == label]
+        if len(idx) > 1:
+            s = model.similarity([real[i] for i in idx], [real[i] for i in idx]).float().numpy()
+            scores += s[np.triu_indices(len(idx), k=1)].tolist()
+    return real, derive_threshold(scores)
+
+
+def nearest_real_similarity(model: Any, features: Any, real: Any) -> list[float]:
+    """Similarity of each sample to its most similar real image."""
+    from synthbio.identity.privacy import nearest_real, nearest_real_templates
+
+    if model.kind == "template":
+        return nearest_real_templates(model, list(features), list(real))[0].tolist()
+    return nearest_real(features, real)[0].tolist()
+
+
 # --- generator engine ---------------------------------------------------------------------
 
 
@@ -199,15 +235,14 @@ class GeneratorEngine:
     # --- privacy ---------------------------------------------------------------------------
 
     def real_features(self) -> tuple[Any, float]:
-        """Features of the real identities and the privacy threshold (given or mean - 2 std)."""
+        """Features of the real identities and the privacy threshold (given, or mean - 2 std)."""
         if self._real is None:
-            from synthbio.identity.privacy import derive_threshold, embed_folder
-
-            folder = embed_folder(self.config.privacy_reference, self.model, batch_size=self.config.batch_size,
-                                  device=self.device)
-            self._real = folder
+            assert self.config.privacy_reference is not None
+            self._real, derived = embed_real_folder(self.model, self.config.privacy_reference,
+                                                    batch_size=self.config.batch_size, device=self.device,
+                                                    derive=self.config.privacy_threshold is None)
             t = self.config.privacy_threshold
-            self.privacy_threshold = float(derive_threshold(folder, self.model) if t is None else t)
+            self.privacy_threshold = float(derived if t is None else t)
         assert self.privacy_threshold is not None
         return self._real, self.privacy_threshold
 
@@ -219,14 +254,14 @@ class GeneratorEngine:
 
         real, threshold = self.real_features()
         kept: list[int] = []
-        # Rejection may need many candidates: keep filtering chunks until 4x `need` pass (or seeds run out).
-        for s in range(0, len(seeds), 64):
-            chunk = seeds[s:s + 64]
+        # Rejection may need more candidates than identities: filter chunks until 4 x `need` + 16 pass.
+        for s in range(0, len(seeds), 32):
+            chunk = seeds[s:s + 32]
             _, ws = map_seeds(self.G, chunk, truncation_psi=self.config.truncation_psi)
             emb = embed_latents(self.G, self.model, ws, batch_size=self.config.batch_size)
-            ok = privacy_filter(emb, real, model=self.model, threshold=threshold)
-            kept += [seed for seed, keep in zip(chunk, ok) if bool(keep)]
-            if len(kept) >= 4 * need + 64:
+            ok = privacy_filter(emb, real, model=self.model, threshold=threshold).keep
+            kept += [seed for seed, keep in zip(chunk, ok.tolist()) if keep]
+            if len(kept) >= 4 * need + 16:
                 break
         if len(kept) < need:
             raise InputError(f"only {len(kept)} candidates pass the privacy filter (threshold {threshold:.3f}); "
@@ -271,10 +306,8 @@ class GeneratorEngine:
         for k in range(1, m):
             attrs[k]["passed"] = bool(passed[k])
         if cfg.privacy_reference is not None:
-            from synthbio.identity.privacy import nearest_real
-
             real, _ = self.real_features()
-            near = nearest_real(features, real, model=self.model)
+            near = nearest_real_similarity(self.model, features, real)
             for k in range(m):
                 attrs[k]["nearest_real"] = float(near[k])
         ws_all = torch.cat(ws_parts)

@@ -223,13 +223,14 @@ def evaluate_dataset(config: DatasetReportConfig) -> DatasetReport:
         m["verification"] = {**summarize(gen, imp).to_dict(), "fmr_at_threshold": fmr, "fnmr_at_threshold": fnmr}
     near = None
     privacy = config.privacy_reference or content.get("privacy_reference")
-    if privacy is not None and model.kind == "vector":
-        from synthbio.identity.privacy import derive_threshold, embed_folder, nearest_real
+    if privacy is not None:
+        from synthbio.pipelines.dataset_engines import embed_real_folder, nearest_real_similarity
 
-        real = embed_folder(privacy, model, batch_size=config.batch_size, device=config.device)
         pt = config.privacy_threshold if config.privacy_reference else content.get("privacy_threshold")
-        pt = float(derive_threshold(real, model) if pt is None else pt)
-        near = np.asarray(nearest_real(features, real, model=model), dtype=np.float64)
+        real, derived = embed_real_folder(model, privacy, batch_size=config.batch_size, device=config.device,
+                                          derive=pt is None)
+        pt = float(derived if pt is None else pt)
+        near = np.asarray(nearest_real_similarity(model, features, real), dtype=np.float64)
         m["leakage"] = {"reference": os.fspath(privacy), "threshold": pt, "nearest_real": summarize_scores(near).to_dict(),
                         "at_or_above_threshold": float((near >= pt).mean())}
     out = config.report_dir()
