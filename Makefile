@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[fingerprints,interop,faces,test]"
+	$(BIN)/python -m pip install -q -e ".[fingerprints,interop,faces,test,ray]"
 	tools/build_nbis.sh $(VENV)
 	touch $@
 
