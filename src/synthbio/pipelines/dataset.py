@@ -274,7 +274,7 @@ def describe(config: DatasetConfig) -> dict[str, Any]:
         "command": "dataset generate",
         "config": config.to_dict(),
         "content": config.content(),
-        "identities": shard_identities(config.identities, config.shard),
+        "identities_in_shard": len(shard_identities(config.identities, config.shard)),
         "layout_version": LAYOUT_VERSION,
         "synthbio_version": synthbio.__version__,
     }
@@ -360,7 +360,7 @@ def _prepare(config: DatasetConfig, want: dict[str, Any]) -> tuple[Path, dict[in
         raise OutputDirError(f"cannot use {os.fspath(outdir)!r} as output directory: {exc.strerror}") from None
     contents = read_manifest(outdir / MANIFEST_NAME)
     _check_same_run(outdir, want, bool(contents.records))
-    mine = set(want["identities"])
+    mine = set(shard_identities(config.identities, config.shard))
     complete, partial = complete_identities(outdir, contents.records, sample_labels(config.samples_per_identity))
     complete = {i: r for i, r in complete.items() if i in mine}
     for ident in partial:  # whatever a partial identity left is removed before it is redone
@@ -478,7 +478,7 @@ def generate_dataset(
     want = {**describe(config), "model_sha256": engine.model_sha256}
     outdir, complete, partial = _prepare(config, want)
     run = engine.run_info()
-    mine = want["identities"]
+    mine = shard_identities(config.identities, config.shard)
     todo = [i for i in mine if i not in complete]
     done: list[int] = []
     with _progress(progress) as bar:
