@@ -487,10 +487,8 @@ def derivative_free_references(
         raise InputError("proposals_per_step must be >= 1 and max_proposals >= 0")
     limit = similarity_limit(model, threshold_angle=threshold_angle, score_threshold=score_threshold)
     z, ws, seeds = init.z.detach().float().clone(), init.ws.detach().clone(), list(init.seeds)
-    n = len(seeds)
     gens = generators_from_seeds(seeds, device=z.device)
     emb = embed_latents(G, model, ws, batch_size=batch_size, noise_mode=noise_mode)
-    emb_list = list(emb) if not isinstance(emb, Tensor) else None
     with torch.no_grad():
         sim = model.similarity(emb, emb).float().cpu()
     c = class_vector(G.c_dim, class_idx, n=proposals_per_step, device=z.device)
@@ -519,16 +517,13 @@ def derivative_free_references(
             continue
         p = best[2]
         z[i], ws[i] = z_new[p], ws_new[p]
-        if emb_list is None:
+        if isinstance(emb, Tensor):
             emb = emb.clone()
             emb[i] = emb_new[p]
         else:
-            emb_list[i] = emb_new[p]
-            emb = emb_list
+            emb = [*emb[:i], emb_new[p], *emb[i + 1:]]
         new_row = sim_new[p].clone()
-        with torch.no_grad():
-            self_sim = model.similarity(emb_new[p:p + 1] if isinstance(emb_new, Tensor) else [emb_new[p]],
-                                        emb_new[p:p + 1] if isinstance(emb_new, Tensor) else [emb_new[p]])
-        new_row[i] = float(self_sim[0, 0])
-        sim[i], sim[:, i] = new_row, new_row
+        new_row[i] = sim[i, i]  # the diagonal never counts as a conflict
+        sim[i] = new_row
+        sim[:, i] = new_row
     return References(ws=ws, z=z, seeds=seeds, embeddings=emb, attempts=used, trace=tuple(trace))
