@@ -44,17 +44,21 @@ def test_crop_styles(run_cli, photos, tmp_path) -> None:
 
 
 def test_embed_and_compare(run_cli, photos, tmp_path) -> None:
-    out = tmp_path / "e.npy"
-    code, _, err = run_cli("faces", "embed", str(photos / "astro.png"), str(photos / "flip.png"), "--out", str(out))
+    out = tmp_path / "e.json"
+    code, _, err = run_cli("faces", "embed", str(photos / "astro.png"), "--out", str(out))
     assert code == 0, err
-    emb = np.load(out)
-    assert emb.shape == (2, 128) and emb.dtype == np.float32
+    rec = json.loads(out.read_text())
+    assert rec["model"] == "dlib-resnet" and np.asarray(rec["embeddings"]).shape == (1, 128)
     code, text, err = run_cli("faces", "compare", str(photos / "astro.png"), str(photos / "flip.png"), "--json")
     assert code == 0, err
     res = json.loads(text)
     assert res["same_identity"] is True and res["euclidean"] < 0.6  # dlib's own rule agrees
-    cos = float(emb[0] @ emb[1] / np.linalg.norm(emb[0]) / np.linalg.norm(emb[1]))
-    assert abs(res["cosine"] - cos) < 1e-5
+    assert abs(np.cos(res["angle_rad"]) - res["cosine"]) < 1e-5
+    # generated (already aligned) faces: no detector, .npy output
+    npy = tmp_path / "e.npy"
+    code, _, err = run_cli("faces", "embed", str(photos / "astro.png"), "--aligned", "-m", "pixel-random", "--out", str(npy))
+    assert code == 0, err
+    assert np.load(npy).shape == (1, 128)
 
 
 def test_errors_exit_2(run_cli, photos, tmp_path) -> None:
