@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from synthbio.checkpoints.encoders import load_encoder
+from synthbio.checkpoints.loading import load_generator
+from synthbio.checkpoints.native import save_generator
 from synthbio.errors import InputError, OutputDirError
 from synthbio.inversion.encoder_data import list_fingerprint_dataset, load_impression_target, split_fingers
 from synthbio.inversion.encoder_training import (
@@ -150,3 +152,24 @@ def test_bad_configs(gen_dir: Path, tmp_path: Path) -> None:
         train_encoder(_config(gen_dir, tmp_path / "o", data=str(tmp_path / "missing")))
     ws = torch.ones(2, 3, 4)
     assert torch.allclose(w_norm_loss(ws, torch.zeros(4)), torch.full((2,), 12**0.5))
+
+
+def test_init_from_copies_weights_but_takes_w_avg_from_the_generator(gen_dir: Path, tmp_path: Path) -> None:
+    first = train_encoder(_config(gen_dir, tmp_path / "a", images=8, snapshot_images=8))
+    source = load_encoder(first)[0]
+    # Another generator of the same shape with a different w_avg: the warm start keeps its w_avg.
+    other = tiny_generator(tmp_path / "G2", seed=7)
+    G2 = load_generator(other)
+    with torch.no_grad():
+        G2.mapping.w_avg.mul_(-2.0)
+    save_generator(G2, other)
+    warm = _EncoderTrainer(_config(other, tmp_path / "b", init_from=str(first)), torch.device("cpu")).E
+    cold = _EncoderTrainer(_config(other, tmp_path / "c"), torch.device("cpu")).E
+    src_state, warm_state = source.state_dict(), warm.state_dict()
+    assert not torch.equal(src_state["w_avg"], warm_state["w_avg"])
+    torch.testing.assert_close(warm_state["w_avg"], cold.state_dict()["w_avg"], rtol=0, atol=0)
+    for key, value in src_state.items():
+        if key != "w_avg":
+            torch.testing.assert_close(warm_state[key], value, rtol=0, atol=0)
+    with pytest.raises(InputError, match="architecture differs"):
+        _EncoderTrainer(_config(other, tmp_path / "d", init_from=str(first), head_channels=4), torch.device("cpu"))

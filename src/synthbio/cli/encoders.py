@@ -49,6 +49,7 @@ def train_encoder_command(  # noqa: PLR0913 (one option per EncoderTrainConfig f
     device: Annotated[str, _DEVICE] = "cpu",
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Snapshot and stop after this long.")] = None,  # noqa: UP007,E501
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue the run in this OUTDIR exactly (its saved settings; --images and --max-minutes may change).")] = None,  # noqa: UP007,E501
+    init_from: Annotated[Optional[str], typer.Option("--init-from", help="Warm start from this encoder (same architecture; w_avg taken from --generator).")] = None,  # noqa: UP007,E501
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
     """Train an encoder (image or minutiae maps -> W+) against a frozen generator; resumable exactly."""
@@ -73,7 +74,7 @@ def train_encoder_command(  # noqa: PLR0913 (one option per EncoderTrainConfig f
             perceptual=perceptual, perceptual_weight=perceptual_weight, vgg_weights=vgg_weights, identity=identity,
             identity_weight=identity_weight, identity_weights=identity_weights, w_norm_weight=w_norm,
             latent_weight=latent, truncation_psi=truncation, holdout_fingers=holdout_fingers, seed=seed,
-            device=device, max_minutes=max_minutes)
+            device=device, max_minutes=max_minutes, init_from=init_from)
     if dry_run:
         typer.echo(json.dumps(cfg.to_dict(), indent=2))
         return

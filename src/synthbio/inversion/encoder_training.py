@@ -69,6 +69,9 @@ class EncoderTrainConfig:
     channels, blocks, head_channels, fpn_channels, norm, mode: EncoderConfig knobs.
     input_scale: the encoder's input scale (minutiae maps are >= 0, ~1 at a point).
     max_minutes: snapshot and stop after this long (None = no limit).
+    init_from: warm start from this encoder checkpoint (same architecture): its
+        weights are loaded and its w_avg replaced by the generator's, e.g. to
+        fine-tune an encoder trained against an earlier snapshot of the generator.
     """
 
     generator: str
@@ -103,6 +106,7 @@ class EncoderTrainConfig:
     device: str = "cpu"
     max_minutes: float | None = None
     resume: str | None = None
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -163,6 +167,18 @@ def saved_config(outdir: str | Path) -> EncoderTrainConfig:
 def l2_loss(images: Tensor, targets: Tensor) -> Tensor:
     """Per-sample mean squared error [N]."""
     return (images - targets).square().flatten(1).mean(1)
+
+
+def _warm_start(encoder: Encoder, path_or_name: str) -> None:
+    """Copy the weights of a saved encoder of the same architecture, keeping `encoder.w_avg`."""
+    from synthbio.checkpoints.encoders import load_encoder
+
+    source, _ = load_encoder(path_or_name)
+    if source.config != encoder.config:
+        raise InputError(f"--init-from {path_or_name!r}: its encoder architecture differs from this run's "
+                         f"({source.config} vs {encoder.config})")
+    state = {k: v for k, v in source.state_dict().items() if k != "w_avg"}
+    encoder.load_state_dict(state, strict=False)
 
 
 def w_norm_loss(ws: Tensor, w_avg: Tensor) -> Tensor:
@@ -233,6 +249,8 @@ class _EncoderTrainer:
         with torch.random.fork_rng(devices=[]):  # initialise from the seed, leave the global RNG as it was
             torch.manual_seed(config.seed)
             self.E = Encoder(self.encoder_config, w_avg=self.G.mapping.w_avg)
+        if config.init_from is not None:
+            _warm_start(self.E, config.init_from)
         self.E = self.E.to(device).train()
         self.opt = torch.optim.Adam(self.E.parameters(), lr=config.lr, betas=(0.9, 0.999))
         self.losses = _build_losses(config, device)
