@@ -18,6 +18,13 @@ Seeds: rejection candidates are the contiguous seeds seed_start, seed_start+1,
 accepted candidate's seed; Langevin / derivative-free start from the first N
 candidates. Variation candidates: see `GeneratorEngine._checked_variations`.
 A variation's z_latent is its identity's reference z (variations move in W / W+).
+
+Privacy: with a real reference folder, candidates are screened in seed order
+before any reference method runs (those whose similarity to a real image
+exceeds the threshold are skipped), keeping the first 4 N + 16 that pass; so
+a strict inter-class threshold with rejection sampling may run out of
+candidates (InputError). Every written sample records its nearest-real
+similarity; variations are not screened (the report shows their leakage).
 """
 
 from __future__ import annotations
