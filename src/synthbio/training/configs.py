@@ -66,7 +66,7 @@ PRESETS: dict[str, Preset] = {
                      z_dim=256, w_dim=256, map_layers=2, channel_base=8192, channel_max=256, mbstd_group=4,
                      lr=0.0025, batch=32, ema_kimg=10, kimg=10000),
     "fp128cpu": Preset("128 px grayscale fingerprints, small enough to train on a 2-core CPU in hours",
-                       z_dim=128, w_dim=128, map_layers=2, channel_base=2048, channel_max=128, mbstd_group=4,
+                       z_dim=128, w_dim=128, map_layers=2, channel_base=1024, channel_max=128, mbstd_group=4,
                        lr=0.0025, batch=16, ema_kimg=5, kimg=1000),
     "paper256": Preset("official paper256", z_dim=512, w_dim=512, map_layers=8, channel_base=16384,
                        channel_max=512, mbstd_group=8, lr=0.0025, batch=64, gamma=1, ema_kimg=20, ema_rampup=None),
