@@ -23,6 +23,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/synthbio fingerprints generate --fingers 20 --impressions 4 --seed 0 --outdir $(DEMO_OUT)/fingerprints && $(BIN)/synthbio fingerprints evaluate $(DEMO_OUT)/fingerprints && echo "demo report: $(DEMO_OUT)/fingerprints/report/index.html"
+	$(BIN)/synthbio generate --model fingerprint-default --seeds 0-63 --grid --outdir $(DEMO_OUT)/gan && echo "shipped generator's samples: $(DEMO_OUT)/gan"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -116,8 +116,19 @@ _ENTRIES = (
                description="LPIPS v0.1 per-channel weights over VGG16 features (Zhang et al. 2018)"),
 )
 
+# Shipped inside the package (native folders under synthbio/models/; cards beside the weights).
+_PACKAGED = (
+    ModelEntry(name="fingerprint-default", resolution=128, fmt="native", package_path="models/fingerprint-default",
+               description="grayscale fingerprints 128x128 (250 dpi), trained on synthbio's procedural "
+                           "impressions on CPU; see its MODEL_CARD.md"),
+    ModelEntry(name="fingerprint-minutiae-encoder", resolution=128, fmt="native", kind="encoder",
+               package_path="models/fingerprint-minutiae-encoder",
+               description="minutiae map -> W+ of fingerprint-default (reconstruction from a minutiae "
+                           "template); see its MODEL_CARD.md"),
+)
+
 #: name -> entry. Package-shipped models are added here with `package_path`.
-REGISTRY: dict[str, ModelEntry] = {e.name: e for e in _ENTRIES}
+REGISTRY: dict[str, ModelEntry] = {e.name: e for e in (*_ENTRIES, *_PACKAGED)}
 
 
 def synthbio_home() -> Path:
