@@ -106,3 +106,14 @@ def test_shards_merge_report_and_errors(model: Path, tmp_path: Path, run_cli) ->
     code, out, _ = run_cli("dataset", "generate", "--outdir", str(tmp_path / "y"), "--identities", "2",
                            "--model", str(model), "--dry-run")
     assert code == 0 and json.loads(out)["identities_in_shard"] == 2 and not (tmp_path / "y").exists()
+
+
+def test_disco_directions_and_intra_limit_reach_the_config(model: Path, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run_cli("dataset", "generate", "--model", str(model), "--outdir", str(tmp_path / "d"),
+                             "-n", "2", "--variations", "disco", "--direction", "a.direction.safetensors",
+                             "--direction", "b.direction.safetensors", "--max-intra-similarity", "0.9", "--dry-run")
+    assert code == 0, err
+    resolved = json.loads(out[out.index("{"):])
+    config = resolved.get("config", resolved)
+    assert config["directions"] == ["a.direction.safetensors", "b.direction.safetensors"]
+    assert config["max_intra_similarity"] == 0.9

@@ -33,6 +33,8 @@ def generate_command(
     variations: Annotated[str, typer.Option("--variations", help="face: dispersion | disco | style-mixing; fingerprint: procedural | generator.")] = "style-mixing",  # noqa: E501
     inter_threshold: Annotated[Optional[float], typer.Option("--inter-threshold", help="Between identities: min angle (rad, vector models) or max score (matchers).")] = None,  # noqa: UP007,E501
     intra_threshold: Annotated[Optional[float], typer.Option("--intra-threshold", help="Within an identity: max angle (rad) or min score.")] = None,  # noqa: UP007,E501
+    max_intra_similarity: Annotated[Optional[float], typer.Option("--max-intra-similarity", help="Two variations of one identity may be at most this similar (vector models).")] = None,  # noqa: UP007,E501
+    direction: Annotated[Optional[list[str]], typer.Option("--direction", help="Direction file for DisCo (repeat for several).")] = None,  # noqa: UP007,E501
     privacy_reference: Annotated[Optional[str], typer.Option("--privacy-reference", help="ImageFolder of real identities to keep away from.")] = None,  # noqa: UP007,E501
     privacy_threshold: Annotated[Optional[float], typer.Option("--privacy-threshold", help="Similarity limit to real images (default: mean - 2 std of their genuine similarities).")] = None,  # noqa: UP007,E501
     fp_width: Annotated[int, typer.Option("--fp-width", help="Procedural fingerprint sensor width (500 dpi).")] = 416,
@@ -55,6 +57,7 @@ def generate_command(
         modality=modality, identities=identities, samples_per_identity=samples, seed=seed, truncation_psi=truncation,
         noise_mode=noise_mode, reference_method=references, variation_method=variations,
         inter_threshold=inter_threshold, intra_threshold=intra_threshold, privacy_reference=privacy_reference,
+        max_intra_similarity=max_intra_similarity, directions=tuple(direction or ()),
         privacy_threshold=privacy_threshold, fp_width=fp_width, fp_height=fp_height, shard=shard, backend=backend,
         ray_address=ray_address, ray_shards=ray_shards, batch_size=batch_size, device=device,
     )
