@@ -14,7 +14,6 @@ from synthbio.fingerprints.minutiae import (
     XytConvention,
     detect_format,
     format_xyt,
-    parse_xyt,
     read_json,
     read_json_metadata,
     read_template,

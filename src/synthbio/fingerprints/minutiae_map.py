@@ -118,7 +118,6 @@ def template_points(
     validate_template(template)
     scale, off_x, off_y = template_to_canvas(template, config.canvas)
     t, w = _line_samples(config.line_length)
-    n_line = len(t)
 
     rows: list[np.ndarray] = []
     channel_sets = {

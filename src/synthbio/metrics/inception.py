@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthbio.errors import CheckpointError, InputError
+from synthbio.utils.state_dict import read_state_dict
 
 FID_INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -299,16 +300,6 @@ def load_state_dict_strict(module: FIDInceptionV3, state_dict: dict[str, Any], *
     module.load_state_dict(full, strict=True)
 
 
-def _read_state_dict(path: Path) -> dict[str, Any]:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for bad files (pickle, zip, runtime)
-        raise CheckpointError(f"{path}: cannot read as a PyTorch state dict: {exc}") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a state dict (mapping of tensors), got {type(obj).__name__}")
-    return obj
 
 
 def _check_published_digest(path: Path) -> None:
@@ -350,6 +341,6 @@ def load_fid_inception(path_or_name: str | os.PathLike[str] | None = None, *,
     path = resolve_inception_weights(path_or_name, progress=progress)
     _check_published_digest(path)
     model = FIDInceptionV3()
-    load_state_dict_strict(model, _read_state_dict(path), source=str(path))
+    load_state_dict_strict(model, read_state_dict(path), source=str(path))
     model.requires_grad_(False)
     return model.to(torch.device(device)).eval()

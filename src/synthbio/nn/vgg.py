@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from synthbio.errors import CheckpointError, InputError
+from synthbio.utils.state_dict import read_state_dict
 
 #: registry names (synthbio.checkpoints.registry)
 VGG16_WEIGHTS_NAME = "vgg16-imagenet"
@@ -136,18 +137,6 @@ def _short_list(keys: set[str], limit: int = 10) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def read_state_dict(path: Path) -> dict[str, Any]:
-    """A plain state dict from a .pth file (tensors only: `weights_only=True`, mapped to CPU)."""
-    try:
-        # map_location: richzhang's lpips files hold CUDA storages
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for bad files (pickle, zip, runtime)
-        raise CheckpointError(f"{path}: cannot read as a PyTorch state dict: {exc}") from None
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a state dict (mapping of tensors), got {type(obj).__name__}")
-    return obj
 
 
 def load_vgg16_state_dict(model: VGG16Features, state_dict: dict[str, Any], *, source: str) -> None:

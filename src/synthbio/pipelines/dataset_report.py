@@ -24,7 +24,6 @@ models (matching is ~15 ms a pair).
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -165,14 +164,6 @@ def impostor_scores(model: Any, features: Any, groups: list[list[int]], *, max_p
 # --- the report ---------------------------------------------------------------------------
 
 
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def evaluate_dataset(config: DatasetReportConfig) -> DatasetReport:
@@ -237,7 +228,7 @@ def evaluate_dataset(config: DatasetReportConfig) -> DatasetReport:
     out.mkdir(parents=True, exist_ok=True)
     figures = draw_figures(out, root, records, groups, gen, imp, t, near, m, config.mosaic_identities)
     metrics_json = out / "metrics.json"
-    atomic_write_json(metrics_json, _finite(m))
+    atomic_write_json(metrics_json, R.json_safe(m))
     html = R.write_text(out / "index.html", render_html(m, content, figures))
     return DatasetReport(outdir=out, html=html, metrics_json=metrics_json, metrics=m,
                          figures=[out / f for f, _ in figures])

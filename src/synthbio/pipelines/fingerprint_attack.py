@@ -477,7 +477,7 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
     results = compute_results(config, ordered, baseline, attacked=attacked, models=models, split=split)
     figures = draw_figures(out_dir, config, index, ordered, baseline, real, models)
     results_path = out_dir / "results.json"
-    R.write_text(results_path, json.dumps(_finite(results), indent=2, sort_keys=True) + "\n")
+    R.write_text(results_path, json.dumps(R.json_safe(results), indent=2, sort_keys=True) + "\n")
     html = R.write_text(out_dir / "index.html", render_html(results, figures))
     return AttackReport(html=html, results_json=results_path, results=results)
 
@@ -485,14 +485,6 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
 # --- results ------------------------------------------------------------------------------
 
 
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def attack_scores(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:

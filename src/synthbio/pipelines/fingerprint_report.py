@@ -267,7 +267,7 @@ def evaluate_dataset(config: FingerprintReportConfig, *, progress: bool = True) 
     metrics = compute_metrics(config, index.classes, results, scores)
     figures = draw_figures(report_dir, config, index, results, scores)
     metrics_path = report_dir / "metrics.json"
-    R.write_text(metrics_path, json.dumps(_finite(metrics), indent=2, sort_keys=True) + "\n")
+    R.write_text(metrics_path, json.dumps(R.json_safe(metrics), indent=2, sort_keys=True) + "\n")
     html_path = R.write_text(report_dir / "index.html", render_html(config, metrics, figures))
     return FingerprintReport(html=html_path, metrics_json=metrics_path, metrics=metrics)
 
@@ -275,15 +275,6 @@ def evaluate_dataset(config: FingerprintReportConfig, *, progress: bool = True) 
 # --- metrics ------------------------------------------------------------------------------
 
 
-def _finite(obj: Any) -> Any:
-    """NaN/inf -> None so metrics.json is strict JSON."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _target(

@@ -36,6 +36,17 @@ code { background: #f5f5f5; padding: 0 0.2em; }
 """
 
 
+def json_safe(obj: Any) -> Any:
+    """NaN/inf -> None, recursively, so results are strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 

@@ -25,7 +25,6 @@ import contextlib
 import copy
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
