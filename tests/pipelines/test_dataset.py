@@ -265,3 +265,20 @@ def test_privacy_filter_rejects_real_lookalikes(face_dataset: Path, face_model: 
     leak = rep.metrics["leakage"]
     assert leak["nearest_real"]["max"] > threshold and 0 < leak["threshold"] < 1
     assert (tmp_path / "rep" / "leakage.png").is_file()
+
+
+def test_derived_privacy_threshold_never_below_the_model_threshold(face_model: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A matcher's genuine scores can put mean - 2 std below every impostor score; the derived
+    threshold is then floored at the model's own decision threshold instead of rejecting all."""
+    from synthbio.pipelines import dataset_engines
+
+    (tmp_path / "real" / "p0").mkdir(parents=True)
+    engine = dataset_engines.GeneratorEngine(_config(face_model, tmp_path / "o", privacy_reference=str(tmp_path / "real")))
+    monkeypatch.setattr(dataset_engines, "embed_real_folder", lambda *a, **k: ("features", -24.0))
+    _, threshold = engine.real_features()
+    assert threshold == pytest.approx(engine.model.threshold)
+    engine2 = dataset_engines.GeneratorEngine(_config(face_model, tmp_path / "o2", privacy_reference=str(tmp_path / "real")))
+    high = engine2.model.threshold + 0.05
+    monkeypatch.setattr(dataset_engines, "embed_real_folder", lambda *a, **k: ("features", high))
+    assert engine2.real_features()[1] == pytest.approx(high)

@@ -95,7 +95,8 @@ class DatasetConfig:
     privacy_reference: an ImageFolder of REAL identities; references whose
         similarity to any real image reaches privacy_threshold are rejected.
         privacy_threshold None = derived from that folder (mean - 2 std of its
-        genuine similarities).
+        genuine similarities), but never below the identity model's decision
+        threshold (a matcher's genuine scores can put mean - 2 std below 0).
     shard: "K/N": make only identities i with i % N == K.
     backend: "local" (this process) or "ray" (ray_shards Ray tasks on the
         cluster at ray_address, or a local Ray instance when None, then merged).

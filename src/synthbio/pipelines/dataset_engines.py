@@ -249,7 +249,13 @@ class GeneratorEngine:
                                                     batch_size=self.config.batch_size, device=self.device,
                                                     derive=self.config.privacy_threshold is None)
             t = self.config.privacy_threshold
-            self.privacy_threshold = float(derived if t is None else t)
+            if t is None:
+                # mean - 2 std assumes genuine scores well above impostor ones (cosine of a face
+                # recogniser). A matcher's heavy-tailed genuine scores (Bozorth3: mean ~60, std ~40)
+                # put it below every impostor score, which would reject every candidate: never go
+                # below the model's own decision threshold.
+                t = max(float(derived), float(self.model.threshold))
+            self.privacy_threshold = float(t)
         assert self.privacy_threshold is not None
         return self._real, self.privacy_threshold
 
