@@ -52,7 +52,7 @@ import numpy as np
 import synthbio
 from synthbio.errors import InputError
 from synthbio.fingerprints.types import MinutiaeTemplate
-from synthbio.metrics.distributions import histogram, histogram_edges, summarize_scores
+from synthbio.metrics.distributions import summarize_scores
 from synthbio.metrics.verification import error_rates, summarize, threshold_at_fmr
 from synthbio.pipelines import report_html as R
 from synthbio.pipelines.fingerprint_dataset import DatasetImpression, load_dataset_index
@@ -223,7 +223,7 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-class _RealTemplates:
+class RealTemplates:
     """MINDTCT templates of real impressions, cached per finger under cache/real/."""
 
     def __init__(self, cache_dir: Path, index: Any) -> None:
@@ -315,7 +315,7 @@ def _score(pairs: list[tuple[MinutiaeTemplate, MinutiaeTemplate]], pool: _LazyPo
     return np.asarray(out, dtype=np.float64)
 
 
-def _baseline(config: FingerprintAttackConfig, index: Any, fingers: list[int], real: _RealTemplates,
+def _baseline(config: FingerprintAttackConfig, index: Any, fingers: list[int], real: RealTemplates,
               cache_dir: Path, bar: Any, pool: Any) -> dict[str, np.ndarray]:
     per_finger = {f: [imp.index for imp in index.impressions[f]] for f in fingers}
     genuine, impostor = fvc_pairs(per_finger)[0], impostor_pairs(per_finger, config.impostors)
@@ -346,7 +346,7 @@ def _baseline(config: FingerprintAttackConfig, index: Any, fingers: list[int], r
 # --- the attack ---------------------------------------------------------------------------
 
 
-def _source_template(config: FingerprintAttackConfig, imp: DatasetImpression,
+def source_template(config: FingerprintAttackConfig, imp: DatasetImpression,
                      real: dict[int, MinutiaeTemplate]) -> MinutiaeTemplate:
     from synthbio.fingerprints.minutiae import read_json
 
@@ -357,7 +357,7 @@ def _source_template(config: FingerprintAttackConfig, imp: DatasetImpression,
     return read_json(imp.files["json"])
 
 
-def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: Any, real: _RealTemplates,
+def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: Any, real: RealTemplates,
                   models: Any, device: Any, out_dir: Path, run_key: str, pool: Any = None) -> list[dict[str, Any]]:
     """Reconstruct, extract and score every impression of a few fingers; returns their cache records."""
     from synthbio.fingerprints.matching import extract_minutiae
@@ -366,7 +366,7 @@ def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: An
     jobs = []  # (finger, impression, source template)
     for f in fingers:
         reals = real.finger(f)
-        jobs += [(f, imp, _source_template(config, imp, reals)) for imp in index.impressions[f]]
+        jobs += [(f, imp, source_template(config, imp, reals)) for imp in index.impressions[f]]
     images = reconstruct([t for _, _, t in jobs], encoder=models.encoder, generator=models.generator,
                          batch_size=config.batch_size, device=device)
     recon: dict[tuple[int, int], MinutiaeTemplate] = {}
@@ -413,7 +413,7 @@ def _progress(enabled: bool) -> Any:
                     disable=not enabled)
 
 
-def _attack_all(config: FingerprintAttackConfig, attacked: list[int], index: Any, real: _RealTemplates, models: Any,
+def _attack_all(config: FingerprintAttackConfig, attacked: list[int], index: Any, real: RealTemplates, models: Any,
                 device: Any, out_dir: Path, run_key: str, records: dict[int, dict[str, Any]], bar: Any,
                 pool: Any) -> None:
     """Fill `records` for every attacked finger: from the cache, or computed in generator-sized groups."""
@@ -463,7 +463,7 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
         "config": dataclasses.asdict(config), "encoder": models.encoder_source, "generator": models.generator_source,
         "attacked_fingers": attacked, "run_key": run_key, "synthbio_version": synthbio.__version__})
 
-    real = _RealTemplates(cache_dir, index)
+    real = RealTemplates(cache_dir, index)
     records: dict[int, dict[str, Any]] = {}
     pool = _LazyPool(config.workers)
     try:
@@ -475,6 +475,8 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
         pool.shutdown()
     ordered = [records[f] for f in attacked]
     results = compute_results(config, ordered, baseline, attacked=attacked, models=models, split=split)
+    from synthbio.pipelines.fingerprint_attack_report import draw_figures, render_html
+
     figures = draw_figures(out_dir, config, index, ordered, baseline, real, models)
     results_path = out_dir / "results.json"
     R.write_text(results_path, json.dumps(R.json_safe(results), indent=2, sort_keys=True) + "\n")
@@ -561,95 +563,3 @@ def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any
         "per_finger": [{"finger": r["finger"], "type1": [s for _, _, s in r["type1"]],
                         "type2_max": max((s for _, _, s in r["type2"]), default=None)} for r in records],
     }
-
-
-# --- figures and HTML ---------------------------------------------------------------------
-
-_COLORS = {"genuine": "#2b7bba", "impostor": "#d9534f", "type1": "#e08214", "type2": "#6a3d9a"}
-_LABELS = {"genuine": "genuine (real vs real)", "impostor": "impostor (real vs real)",
-           "type1": "type-I (reconstruction vs its source)", "type2": "type-II (vs other impressions)"}
-
-
-def draw_figures(out_dir: Path, config: FingerprintAttackConfig, index: Any, records: list[dict[str, Any]],
-                 baseline: dict[str, np.ndarray], real: _RealTemplates, models: Any) -> list[tuple[str, str]]:
-    """Score histograms and example triples; returns (file, caption) pairs."""
-    from synthbio.fingerprints.reconstruction import minutiae_map_preview
-    from synthbio.io.images import make_grid, read_png
-
-    figs: list[tuple[str, str]] = []
-    series = {**{k: baseline[k] for k in ("genuine", "impostor")}, **attack_scores(records)}
-    fig = R.new_figure(6.5, 4.0)
-    ax = fig.subplots()
-    present = [v for v in series.values() if v.size]
-    edges = histogram_edges(*present, max_bins=60) if present else np.array([0.0, 1.0])
-    for name, vals in series.items():
-        if vals.size:
-            h = histogram(vals, edges, density=True)
-            ax.stairs(h, edges, label=f"{_LABELS[name]} (n={vals.size})", color=_COLORS[name], lw=1.5)
-    ax.set_yscale("symlog", linthresh=1e-3)
-    ax.set(xlabel="Bozorth3 score", ylabel="fraction of comparisons (symlog)", title="Template inversion: scores")
-    ax.legend(fontsize=8)
-    R.save_figure(fig, out_dir / "scores.png")
-    figs.append(("scores.png", "Bozorth3 score distributions: real genuine / impostor and the attack's "
-                               "type-I / type-II."))
-
-    shown = [(r["finger"], imp) for r in records for imp in r["impressions"][:1]][: config.examples]
-    if shown:
-        (out_dir / "examples").mkdir(parents=True, exist_ok=True)
-    for f, imp_rec in shown:
-        imp = next(i for i in index.impressions[f] if i.index == imp_rec["index"])
-        tpl = _source_template(config, imp, real.finger(f))
-        real_img = read_png(imp.files["png"])
-        recon = read_png(out_dir / imp_rec["png"])
-        preview = minutiae_map_preview(tpl, size=int(models.generator.img_resolution))
-        tiles = [np.repeat(a[:, :, None], 3, axis=2) if a.ndim == 2 else a for a in (real_img, preview, recon)]
-        if len({t.shape for t in tiles}) != 1:
-            continue  # a mindtct template of another size than the image cannot happen; stay safe
-        name = f"examples/{f:05d}_{imp.index:02d}.png"
-        atomic_write_bytes(out_dir / name, _png(make_grid(tiles, cols=3, pad=6)))
-        t1 = next((s for k, _, s in next(r for r in records if r["finger"] == f)["type1"] if k == imp.index), None)
-        figs.append((name, f"Finger {f}, impression {imp.index}: real | minutiae map | reconstruction "
-                           f"(type-I score {t1:g})."))
-    return figs
-
-
-def _png(a: np.ndarray) -> bytes:
-    from synthbio.io.images import encode_png
-
-    return encode_png(a)
-
-
-def render_html(m: dict[str, Any], figures: list[tuple[str, str]]) -> str:
-    rows = []
-    for op in m["operating_points"]:
-        if op["supported"]:
-            rows.append([op["label"], f"{op['threshold']:g}", op["n_impostor"],
-                         R.fmt_number(op["observed_fmr"], percent=True, digits=4),
-                         R.fmt_number(op["type1_success"], percent=True),
-                         R.fmt_number(op["type2_success"], percent=True),
-                         R.fmt_number(op.get("type2_any_success"), percent=True),
-                         R.fmt_number(op["genuine_success"], percent=True)])
-        else:
-            rows.append([op["label"], "not evaluated", op["n_impostor"], R.esc(op["note"]), "n/a", "n/a", "n/a", "n/a"])
-    c = m["counts"]
-    sections = [("Attack success", R.table(
-        ["FMR", "threshold", "impostor scores", "observed FMR", "type-I", "type-II", "type-II (any)", "genuine TMR"],
-        rows) + f"<p>{c['type1']} type-I and {c['type2']} type-II comparisons on {m['attacked_fingers']} fingers "
-        f"({c['impressions']} impressions); {c['genuine']} genuine and {c['impostor']} impostor comparisons of real "
-        f"impressions. An FMR of 0.1% needs at least 1,000 impostor scores and 0.01% at least 10,000: "
-        f"with fewer the threshold is not reported.</p>")]
-    p = m["protocol"]
-    sections.append(("Protocol", R.table(["", ""], [
-        ["templates attacked", p["template_source"]], ["type-I", p["type1"]], ["type-II", p["type2"]],
-        ["genuine", p["genuine"]], ["impostor", p["impostor"]], ["threshold", p["threshold"]],
-        ["encoder", m["encoder"]], ["generator", m["generator"]],
-    ])))
-    mn = m["minutiae"]
-    sections.append(("Minutiae", R.table(["", "mean", "median"], [
-        [k, R.fmt_number(v["mean"], digits=1), R.fmt_number(v["median"], digits=1)] for k, v in mn.items()])))
-    sections.append(("Figures", "\n".join(R.figure_html(src, cap, width=640) for src, cap in figures)))
-    sections.append(("About", f"<p>Made by synthbio {R.esc(m['synthbio_version'])} on {R.esc(m['generated_at'])} "
-                     f"from <code>{R.esc(m['dataset'])}</code>; all numbers are in "
-                     f"<a href=\"results.json\">results.json</a>.</p>"))
-    return R.page("Fingerprint reconstruction attack (template inversion)", sections,
-                  subtitle=f"{m['attacked_fingers']} fingers attacked; templates: {p['template_source']}")
