@@ -1,4 +1,4 @@
-"""`synthbio edit` and `synthbio directions sefa|pca|svm`: parse options -> one API call each."""
+"""`synthbio edit`, `synthbio train-classifier` and `synthbio directions sefa|pca|svm|classifier`: one API call each."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-directions_app = typer.Typer(help="Compute editing directions (SeFa, PCA in W, SVM on labelled latents).",
+directions_app = typer.Typer(help="Compute editing directions (SeFa, PCA in W, SVM on labelled latents or classifier scores).",
                              no_args_is_help=True)
 
 _MODEL = typer.Option("--model", "-m", help="Registry name or checkpoint path (native folder, .pkl, .pt).")
@@ -154,6 +154,91 @@ def svm_command(
                      f"without latents)", highlight=False)
 
 
+@directions_app.command("classifier")
+def classifier_directions_command(
+    model: Annotated[str, _MODEL],
+    classifier: Annotated[str, typer.Option("--classifier", help="Attribute classifier folder (train-classifier).")],
+    outdir: Annotated[str, _OUTDIR],
+    samples: Annotated[int, typer.Option("--samples", help="How many latents to sample and score.")] = 10000,
+    fraction: Annotated[float, typer.Option("--fraction", help="Share of top and bottom scores per label.")] = 0.02,
+    labels: Annotated[Optional[str], typer.Option("--labels", help="Comma-separated labels (default: all).")] = None,  # noqa: UP007,E501
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the z draws and the SVM split.")] = 0,
+    truncation: Annotated[float, typer.Option("--truncation", "--trunc", help="Truncation psi of the samples.")] = 1.0,
+    class_idx: Annotated[Optional[int], typer.Option("--class-idx", "--class", help="Class of a conditional model.")] = None,  # noqa: UP007,E501
+    prefix: Annotated[str, typer.Option("--prefix", help="File names: PREFIX<label>.direction.safetensors.")] = "",
+    device: Annotated[str, _DEVICE] = "cpu",
+) -> None:
+    """InterFaceGAN from a latent classifier: score sampled latents, SVM on the extremes of each label."""
+    from synthbio.pipelines.attribute_classifier import ClassifierDirectionsConfig, classifier_directions_job
+
+    cfg = ClassifierDirectionsConfig(model=model, classifier=classifier, outdir=outdir, labels=_names(labels),
+                                     num_samples=samples, fraction=fraction, seed=seed, truncation_psi=truncation,
+                                     class_idx=class_idx, prefix=prefix, device=device)
+    for name, (path, res) in classifier_directions_job(cfg).items():
+        _console().print(f"{name}: {path} (held-out accuracy {res.val_accuracy:.3f}, "
+                         f"{res.num_positive}+{res.num_negative} extremes)", highlight=False)
+
+
+def _names(text: Optional[str]) -> tuple[str, ...]:  # noqa: UP007
+    return tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
+
+
+def train_classifier_command(  # noqa: PLR0913 (one option per TrainClassifierConfig field)
+    outdir: Annotated[str, _OUTDIR],
+    ckplus: Annotated[Optional[str], typer.Option("--ckplus", help="CK+ root (cohn-kanade-images/, FACS/, Emotion/, Landmarks/).")] = None,  # noqa: UP007,E501
+    csv: Annotated[Optional[str], typer.Option("--csv", help="Labels CSV: a key column + 0/1 label columns.")] = None,  # noqa: UP007,E501
+    images: Annotated[Optional[str], typer.Option("--images", help="Folder the CSV's file names point into.")] = None,  # noqa: UP007,E501
+    key_column: Annotated[str, typer.Option("--key-column", help="CSV column naming the image file.")] = "filename",
+    labels: Annotated[Optional[str], typer.Option("--labels", help="Comma-separated: CK+ 'AU12,happy' or CSV columns (default: all).")] = None,  # noqa: UP007,E501
+    encoder: Annotated[Optional[str], typer.Option("--encoder", "-e", help="Invert with this encoder (fast).")] = None,  # noqa: UP007,E501
+    project: Annotated[bool, typer.Option("--project", help="Invert by optimisation into --generator.")] = False,
+    generator: Annotated[Optional[str], typer.Option("--generator", "-g", help="Generator for --project.")] = None,  # noqa: UP007,E501
+    steps: Annotated[int, typer.Option("--steps", help="Projection steps per image.")] = 200,
+    loss: Annotated[str, typer.Option("--loss", help="Projection loss, e.g. l2, vgg, 'l2+0.8*vgg'.")] = "l2",
+    latents: Annotated[Optional[str], typer.Option("--latents", help="samples.h5/.npy/.npz, one row per label row.")] = None,  # noqa: UP007,E501
+    align: Annotated[bool, typer.Option("--align", help="CK+: FFHQ crop from the sequence's landmarks.")] = False,
+    input_mode: Annotated[str, typer.Option("--input-mode", help="w | wplus_mean | wplus_flat.")] = "w",
+    hidden: Annotated[str, typer.Option("--hidden", help="Hidden widths of the MLP ('' = linear).")] = "256,128",
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs.")] = 100,
+    lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-3,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Held-out share for the F1.")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of split, init, batches (and projection).")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images inverted per chunk (cache written after each).")] = 8,  # noqa: E501
+    device: Annotated[str, _DEVICE] = "cpu",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+) -> None:
+    """Train a latent attribute classifier from labelled faces (CK+ or CSV), inverting each image once."""
+    import json
+
+    from synthbio.errors import InputError
+    from synthbio.pipelines.attribute_classifier import TrainClassifierConfig, train_classifier_job
+
+    if (ckplus is None) == (csv is None):
+        raise InputError("give exactly one label source: --ckplus DIR or --csv FILE (with --images DIR)")
+    if not all(h.isdigit() for h in _names(hidden)):
+        raise InputError(f"--hidden {hidden!r} must be comma-separated widths, e.g. '256,128' ('' = linear)")
+    cfg = TrainClassifierConfig(
+        outdir=outdir, source="ckplus" if ckplus else "csv", labels=ckplus or csv or "", images=images,
+        key_column=key_column, label_names=_names(labels), encoder=encoder, project=project, generator=generator,
+        steps=steps, loss=loss, latents=latents, align=align, input_mode=input_mode,
+        hidden=tuple(int(h) for h in _names(hidden)), epochs=epochs, lr=lr, val_fraction=val_fraction, seed=seed,
+        batch_size=batch_size, device=device)
+    if dry_run:
+        typer.echo(json.dumps(cfg.to_dict(), indent=2))
+        return
+    console = _console()
+
+    def show(done: int, total: int) -> None:
+        console.print(f"inverted {done}/{total}", highlight=False)
+
+    result = train_classifier_job(cfg, progress=show if console.is_terminal else None)
+    f1 = ", ".join(f"{r['name']} {r['f1']:.2f}" if r["f1"] == r["f1"] else f"{r['name']} n/a"
+                   for r in result.report["labels"])
+    console.print(f"classifier: {result.classifier} ({result.num_inverted} images inverted now, "
+                  f"{result.report['num_rows']} labelled); held-out F1: {f1}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command("edit")(edit_command)
+    app.command("train-classifier")(train_classifier_command)
     app.add_typer(directions_app, name="directions")

@@ -1,0 +1,510 @@
+"""Labelled faces -> latents -> attribute classifier -> InterFaceGAN directions.
+
+`train_classifier_job` reads labels (the CK+ layout or a CSV plus an images
+folder), inverts each labelled image once (a trained encoder, or the
+projector), trains `LatentAttributeClassifier` on the latents and writes:
+
+    OUT/latents.npz        ws [M, num_ws, w_dim], keys [M], the inverter's fingerprint;
+                           rewritten (atomically) after every chunk, so a killed job
+                           continues where it stopped; usable as `--latents` anywhere
+    OUT/classifier/        model.safetensors + config.json (load_attribute_classifier)
+    OUT/config.json        the job's TrainClassifierConfig
+    OUT/report.json        per-label F1 / accuracy on the held-out split, label counts
+    OUT/f1.png             per-label F1 bar chart
+
+CK+ label names: action units 'AU12' (presence in the sequence's FACS file) and
+emotions 'happy', 'surprise', ... (one against the rest; NaN for sequences
+without an emotion file). A label the sequence is not coded for is NaN and left
+out of the loss. The peak (last) frame of each sequence is used. `align` crops
+it FFHQ-style from the sequence's own 68 landmarks (eye corners 36/39/42/45 and
+nose bottom 33 are dlib's 5 points), so nothing is downloaded; faces are given
+as-is otherwise.
+
+`classifier_directions` samples latents from G (one torch.Generator), scores
+them with the classifier and fits one InterFaceGAN direction per label on the
+top / bottom `fraction` of the logits (`train_svm_direction`). Sampled ws are
+the same in every layer, so the directions live in W ([w_dim], applied to all
+layers by `synthbio edit`) whatever the classifier's input mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL.Image
+import torch
+
+from synthbio.errors import InputError, OutputDirError
+
+SOURCES = ("ckplus", "csv")
+CACHE_NAME = "latents.npz"
+CLASSIFIER_DIR = "classifier"
+# dlib's 5 points (see synthbio.faces.alignment) as indices of the 68-point scheme CK+ uses.
+_DLIB5_FROM_68 = (45, 42, 36, 39, 33)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TrainClassifierConfig:
+    """`synthbio train-classifier`; saved as OUT/config.json.
+
+    source: 'ckplus' (labels = CK+ root) or 'csv' (labels = CSV file, images = folder
+        its `key_column` names files in).
+    label_names: labels to learn (CK+: 'AU12', 'happy'; CSV: columns). () = CK+: every
+        AU with >= min_positives positives and negatives; CSV: every column.
+    Latents from exactly one of: encoder (folder or name), project (projector on
+        `generator`, `steps` steps, `loss`), latents (a file whose rows follow the label
+        rows: CK+ sequences in load_ckplus order, or the CSV's data rows).
+    input_mode: 'w' | 'wplus_mean' | 'wplus_flat' (AttributeClassifierConfig).
+    val_fraction, seed: held-out share and the seed of split, init and batches.
+    seed also seeds the projector (image i draws from seed + i).
+    """
+
+    outdir: str
+    source: str
+    labels: str
+    images: str | None = None
+    key_column: str = "filename"
+    label_names: tuple[str, ...] = ()
+    min_positives: int = 5
+    encoder: str | None = None
+    project: bool = False
+    generator: str | None = None
+    steps: int = 200
+    loss: str = "l2"
+    latents: str | None = None
+    align: bool = False
+    input_mode: str = "w"
+    hidden: tuple[int, ...] = (256, 128)
+    epochs: int = 100
+    lr: float = 1e-3
+    val_fraction: float = 0.2
+    seed: int = 0
+    batch_size: int = 8
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        from synthbio.editing.attributes import INPUT_MODES
+        from synthbio.utils.seeds import check_seed
+
+        object.__setattr__(self, "label_names", tuple(str(n) for n in self.label_names))
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.source not in SOURCES:
+            raise InputError(f"label source {self.source!r} is not one of {', '.join(SOURCES)}")
+        if self.source == "csv" and not self.images and not self.latents:
+            raise InputError("a labels CSV needs the images folder its file names point into (--images)")
+        if self.align and self.source != "ckplus":
+            raise InputError("--align uses the CK+ landmark files; a CSV source has no landmarks")
+        if sum([self.encoder is not None, self.project, self.latents is not None]) != 1:
+            raise InputError("give exactly one way to get latents: --encoder E, --project or --latents FILE")
+        if self.project and not self.generator:
+            raise InputError("--project needs the generator to project into (--generator G)")
+        if self.input_mode not in INPUT_MODES:
+            raise InputError(f"input mode {self.input_mode!r} is not one of {', '.join(INPUT_MODES)}")
+        if not 0 <= self.val_fraction < 1:
+            raise InputError(f"held-out fraction must be in [0, 1), got {self.val_fraction}")
+        if self.steps < 1 or self.epochs < 1 or self.batch_size < 1 or self.min_positives < 1:
+            raise InputError("steps, epochs, batch size and min_positives must be >= 1")
+        check_seed(self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["label_names"], d["hidden"] = list(self.label_names), list(self.hidden)
+        return d
+
+
+@dataclass(frozen=True)
+class LabelledImages:
+    """Label rows: keys [N], image paths [N], label names [K], values [N, K] (0/1, NaN = unknown).
+
+    landmarks: per row [68, 2] or None (CK+ only).
+    """
+
+    keys: list[str]
+    paths: list[Path]
+    names: list[str]
+    values: np.ndarray
+    landmarks: list[np.ndarray | None]
+
+
+def _ckplus_label(name: str) -> tuple[str, int]:
+    """'AU12' / 'au12' / '12' -> ('au', 12); 'happy' -> ('emotion', 5)."""
+    from synthbio.io.labels import CKPLUS_EMOTIONS
+
+    m = re.fullmatch(r"(?:au)?\s*(\d+)", name.strip().lower())
+    if m:
+        return "au", int(m.group(1))
+    if name.strip().lower() in CKPLUS_EMOTIONS:
+        return "emotion", CKPLUS_EMOTIONS.index(name.strip().lower())
+    raise InputError(f"unknown CK+ label {name!r}: use action units like 'AU12' or emotions "
+                     f"({', '.join(CKPLUS_EMOTIONS)})")
+
+
+def read_ckplus_labels(root: str, names: Sequence[str] = (), *, min_positives: int = 5) -> LabelledImages:
+    """Every CK+ sequence (load_ckplus order) with the peak frame and the chosen labels."""
+    from synthbio.io.labels import CKPLUS_EMOTIONS, load_ckplus
+
+    seqs = load_ckplus(root)
+    coded = [s for s in seqs if s.facs]
+    occurring = sorted({au for s in coded for au in s.facs})
+    if names:
+        chosen = [_ckplus_label(n) for n in names]
+        for kind, au in chosen:
+            if kind == "au" and au not in occurring:
+                raise InputError(f"label 'AU{au}' never occurs in the FACS files under {root!r} "
+                                 f"(AUs there: {', '.join(f'AU{a}' for a in occurring) or 'none'})")
+    else:  # learnable AUs only: an AU in 2 of 500 sequences gives no usable F1
+        chosen = [("au", au) for au in occurring
+                  if min_positives <= sum(au in s.facs for s in coded) <= len(coded) - min_positives]
+        if not chosen:
+            raise InputError(f"no action unit under {root!r} has {min_positives} positive and negative sequences; "
+                             "name the labels to learn")
+    values = np.full([len(seqs), len(chosen)], np.nan)
+    for i, s in enumerate(seqs):
+        for j, (kind, code) in enumerate(chosen):
+            if kind == "au" and s.facs:
+                values[i, j] = float(code in s.facs)
+            elif kind == "emotion" and s.emotion is not None:
+                values[i, j] = float(s.emotion == code)
+    label_names = [f"AU{c}" if k == "au" else CKPLUS_EMOTIONS[c] for k, c in chosen]
+    return LabelledImages(keys=[f"{s.subject}/{s.sequence}" for s in seqs], paths=[s.peak for s in seqs],
+                          names=label_names, values=values, landmarks=[s.landmarks for s in seqs])
+
+
+def read_csv_labels(path: str, images: str | None, names: Sequence[str] = (), *,
+                    key_column: str = "filename") -> LabelledImages:
+    """CSV rows -> images/<key>; columns in {0, 1} or {-1, 1} (CelebA style, -1 read as 0)."""
+    from synthbio.io.labels import read_label_csv
+
+    table = read_label_csv(path, key_column=key_column, columns=list(names) or None)
+    values = table.values.copy()
+    for j, name in enumerate(table.names):
+        col = values[:, j]
+        seen = set(np.unique(col[np.isfinite(col)]).tolist())
+        if seen <= {-1.0, 1.0}:
+            col[col == -1] = 0.0
+        elif not seen <= {0.0, 1.0}:
+            raise InputError(f"labels CSV {path!r}: column {name!r} holds {sorted(seen)[:5]}, not 0/1 (or -1/1)")
+    root = Path(images) if images else Path(".")
+    if images and not root.is_dir():
+        raise InputError(f"images folder {images!r} (for labels CSV {path!r}) does not exist")
+    return LabelledImages(keys=list(table.keys), paths=[root / k for k in table.keys], names=list(table.names),
+                          values=values, landmarks=[None] * len(table.keys))
+
+
+def load_face(path: Path, *, resolution: int, channels: int, landmarks: np.ndarray | None = None) -> torch.Tensor:
+    """Image file -> [channels, R, R] float32 in [-1, 1]; FFHQ crop from 68 landmarks when given."""
+    try:
+        with PIL.Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"cannot read image {os.fspath(path)!r}: {exc}") from None
+    if landmarks is not None:
+        from synthbio.faces.alignment import align_face
+
+        rgb = align_face(rgb, np.asarray(landmarks)[list(_DLIB5_FROM_68)], style="ffhq", size=resolution)
+    img = PIL.Image.fromarray(rgb).convert("L" if channels == 1 else "RGB")
+    if img.size != (resolution, resolution):
+        img = img.resize((resolution, resolution), PIL.Image.LANCZOS)
+    a = np.asarray(img, dtype=np.float32).reshape(resolution, resolution, channels)
+    return torch.from_numpy(a.transpose(2, 0, 1) / 127.5 - 1.0)
+
+
+# --- the latents cache -----------------------------------------------------------------------------
+
+
+def read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray]:
+    """{key: ws [num_ws, w_dim]} of a cache made by the same inverter; {} when there is none."""
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            stored, keys, ws = str(data["fingerprint"]), data["keys"].tolist(), data["ws"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise OutputDirError(f"latents cache {os.fspath(path)!r} is unreadable ({exc}); delete it to start over") from None
+    if stored != fingerprint:
+        raise OutputDirError(f"latents cache {os.fspath(path)!r} was made by another inverter ({stored}); "
+                             "use another --outdir or delete the cache")
+    return dict(zip(keys, ws))
+
+
+def write_cache(path: Path, cache: dict[str, np.ndarray], fingerprint: str) -> None:
+    """Whole cache to a temporary file, then renamed: a kill leaves the previous chunk's cache."""
+    from synthbio.utils.hashing import atomic_write
+
+    keys = list(cache)
+    ws = np.stack([cache[k] for k in keys]).astype(np.float32)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append '.npz' to a bare name
+            np.savez(f, ws=ws, keys=np.asarray(keys, dtype=str), fingerprint=np.asarray(fingerprint))
+
+    atomic_write(path, write)
+
+
+class _Inverter:
+    """Images [N, C, R, R] -> ws [N, num_ws, w_dim] with an encoder or the projector."""
+
+    def __init__(self, config: TrainClassifierConfig) -> None:
+        from synthbio.utils.devices import resolve_device
+
+        self.config = config
+        self.device = resolve_device(config.device)
+        if config.encoder is not None:
+            from synthbio.checkpoints.encoders import load_encoder
+
+            self.encoder, meta = load_encoder(config.encoder, device=self.device)
+            c = self.encoder.config
+            if c.in_channels not in (1, 3):
+                raise InputError(f"encoder {config.encoder!r} reads {c.in_channels}-channel inputs, not face images")
+            self.resolution, self.channels = c.resolution, c.in_channels
+            self.generator = str(meta.get("generator", ""))
+            self.fingerprint = json.dumps({"method": "encoder", "encoder": os.fspath(config.encoder),
+                                           "weights_sha256": meta.get("weights_sha256"), "align": config.align})
+        else:
+            from synthbio.checkpoints import load_generator
+            from synthbio.inversion.losses import build_reconstruction_loss
+            from synthbio.inversion.projector import ProjectorConfig, compute_w_stats
+
+            assert config.generator is not None
+            self.G = load_generator(config.generator, device=self.device).eval().requires_grad_(False)
+            self.resolution, self.channels = self.G.img_resolution, self.G.img_channels
+            self.generator = config.generator
+            # One w broadcast (the official projector) suits a 'w' classifier; W+ fits the others better.
+            self.projector = ProjectorConfig(space="w" if config.input_mode == "w" else "wplus",
+                                             num_steps=config.steps)
+            self.loss = build_reconstruction_loss(config.loss, device=self.device)
+            self.w_stats = compute_w_stats(self.G, num_samples=self.projector.w_avg_samples,
+                                           seed=self.projector.w_avg_seed)
+            self.fingerprint = json.dumps({"method": "project", "generator": config.generator, "steps": config.steps,
+                                           "loss": config.loss, "space": self.projector.space, "seed": config.seed,
+                                           "align": config.align})
+
+    def __call__(self, images: torch.Tensor, indices: Sequence[int]) -> np.ndarray:
+        return invert_chunk(self, images, indices)
+
+
+def invert_chunk(inverter: _Inverter, images: torch.Tensor, indices: Sequence[int]) -> np.ndarray:
+    """One chunk of images [n, C, R, R] (label rows `indices`) -> ws [n, num_ws, w_dim] float32."""
+    if inverter.config.encoder is not None:
+        with torch.no_grad():
+            return inverter.encoder.eval()(images.to(inverter.device)).float().cpu().numpy()
+    from synthbio.inversion.projector import project
+
+    # Row i draws from seed + i, so its latent does not depend on the chunking or a resume.
+    gens = [torch.Generator().manual_seed(inverter.config.seed + int(i)) for i in indices]
+    res = project(inverter.G, images, config=inverter.projector, loss=inverter.loss, generator=gens,
+                  progress=False, w_stats=inverter.w_stats)
+    return res.ws.detach().float().cpu().numpy()
+
+
+def cached_latents(config: TrainClassifierConfig, data: LabelledImages, rows: Sequence[int], *,
+                   progress: Progress | None = None) -> tuple[np.ndarray, int, str]:
+    """ws [len(rows), num_ws, w_dim] of the label rows, inverting only what OUT/latents.npz lacks.
+
+    Returns (ws, images inverted now, generator name).
+    """
+    if config.latents is not None:
+        from synthbio.editing.apply import read_latents
+
+        ws = read_latents(config.latents).ws.numpy()
+        if ws.shape[0] != len(data.keys):
+            raise InputError(f"latents file {config.latents!r} has {ws.shape[0]} rows, the labels have "
+                             f"{len(data.keys)}: rows must follow the label rows one to one")
+        return ws[list(rows)], 0, config.generator or ""
+    inverter = _Inverter(config)
+    path = Path(config.outdir) / CACHE_NAME
+    cache = read_cache(path, inverter.fingerprint)
+    todo = [i for i in rows if data.keys[i] not in cache]
+    done = len(rows) - len(todo)
+    for start in range(0, len(todo), config.batch_size):
+        chunk = todo[start:start + config.batch_size]
+        lms = [data.landmarks[i] for i in chunk] if config.align else [None] * len(chunk)
+        if config.align and any(lm is None for lm in lms):
+            bad = next(data.keys[i] for i, lm in zip(chunk, lms) if lm is None)
+            raise InputError(f"--align: CK+ sequence {bad!r} has no landmarks file for its peak frame")
+        images = torch.stack([load_face(data.paths[i], resolution=inverter.resolution, channels=inverter.channels,
+                                        landmarks=lm) for i, lm in zip(chunk, lms)])
+        for i, w in zip(chunk, inverter(images, chunk)):
+            cache[data.keys[i]] = w
+        write_cache(path, cache, inverter.fingerprint)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, len(rows))
+    return np.stack([cache[data.keys[i]] for i in rows]), len(todo), inverter.generator
+
+
+# --- the job ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainClassifierResult:
+    outdir: Path
+    classifier: Path
+    report: dict[str, Any]
+    num_inverted: int
+
+
+def _f1_chart(path: Path, names: Sequence[str], f1: Sequence[float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # chosen here, never at import: the caller's backend stays theirs otherwise
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(3.0, 0.5 * len(names) + 1.5), 3.0))
+    ax.bar(range(len(names)), [0.0 if not np.isfinite(v) else v for v in f1], color="#4c72b0")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("held-out F1")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train_classifier_job(config: TrainClassifierConfig, *, progress: Progress | None = None) -> TrainClassifierResult:
+    """Labels -> latents (cached in OUT) -> classifier in OUT/classifier, OUT/report.json, OUT/f1.png."""
+    from synthbio.editing.attributes import AttributeClassifierConfig, save_attribute_classifier, \
+        train_attribute_classifier
+    from synthbio.pipelines.report_html import json_safe
+    from synthbio.utils.hashing import atomic_write_json
+
+    out = Path(config.outdir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
+        raise OutputDirError(f"cannot use {config.outdir!r} as output directory: {exc.strerror}") from None
+    if config.source == "ckplus":
+        data = read_ckplus_labels(config.labels, config.label_names, min_positives=config.min_positives)
+    else:
+        data = read_csv_labels(config.labels, config.images, config.label_names, key_column=config.key_column)
+    rows = [i for i in range(len(data.keys)) if np.isfinite(data.values[i]).any()]
+    if not rows:
+        raise InputError(f"no label row of {config.labels!r} has a value for {', '.join(data.names)}")
+    atomic_write_json(out / "config.json", config.to_dict())
+    ws, num_inverted, generator = cached_latents(config, data, rows, progress=progress)
+    values = data.values[rows].astype(np.float32)
+    cls_cfg = AttributeClassifierConfig(label_names=tuple(data.names), w_dim=ws.shape[2], num_ws=ws.shape[1],
+                                        input_mode=config.input_mode, hidden=config.hidden)
+    model, report = train_attribute_classifier(ws, values, cls_cfg, epochs=config.epochs, lr=config.lr,
+                                               val_fraction=config.val_fraction, seed=config.seed)
+    cls_dir = save_attribute_classifier(model, out / CLASSIFIER_DIR, report=report, provenance={
+        "generator": generator, "labels": os.fspath(config.labels), "source": config.source,
+        "inverter": "encoder" if config.encoder else "project" if config.project else "latents"})
+    known = np.isfinite(values)
+    summary = {
+        "labels": [{"name": n, "f1": report.f1[j], "accuracy": report.accuracy[j],
+                    "positives": int((values[:, j] == 1).sum()), "known": int(known[:, j].sum())}
+                   for j, n in enumerate(data.names)],
+        "num_rows": len(rows), "num_train": report.num_train, "num_val": report.num_val,
+        "final_train_loss": report.final_train_loss, "num_inverted": num_inverted, "generator": generator,
+        "keys": [data.keys[i] for i in rows],
+    }
+    atomic_write_json(out / "report.json", json_safe(summary))
+    _f1_chart(out / "f1.png", data.names, report.f1)
+    return TrainClassifierResult(outdir=out, classifier=cls_dir, report=summary, num_inverted=num_inverted)
+
+
+# --- directions from the classifier ----------------------------------------------------------------
+
+
+@torch.no_grad()
+def sample_ws(G: Any, num_samples: int, *, seed: int = 0, truncation_psi: float = 1.0,
+              class_idx: int | None = None, batch_size: int = 1024) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] on the CPU from z ~ N(0, I) drawn by one torch.Generator(seed)."""
+    from synthbio.generation.sampling import class_vector
+
+    device = next(G.parameters()).device
+    z = torch.randn([num_samples, G.z_dim], generator=torch.Generator().manual_seed(int(seed)))
+    out = []
+    for part in z.split(batch_size):
+        c = class_vector(G.c_dim, class_idx, n=part.shape[0], device=device)
+        out.append(G.mapping(part.to(device), c, truncation_psi=truncation_psi).float().cpu())
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def score_latents(classifier: torch.nn.Module, ws: torch.Tensor, *, batch_size: int = 4096) -> torch.Tensor:
+    """Classifier logits [N, K] of ws [N, num_ws, w_dim] (eval mode)."""
+    classifier.eval()
+    return torch.cat([classifier(part).float() for part in ws.split(batch_size)])
+
+
+@dataclass(frozen=True)
+class ClassifierDirectionsConfig:
+    """`synthbio directions classifier`: N sampled latents, top/bottom `fraction` per label.
+
+    labels: which of the classifier's labels (() = all). prefix: file names are
+    PREFIX<label>.direction.safetensors in outdir.
+    """
+
+    model: str
+    classifier: str
+    outdir: str
+    labels: tuple[str, ...] = ()
+    num_samples: int = 10000
+    fraction: float = 0.02
+    seed: int = 0
+    truncation_psi: float = 1.0
+    class_idx: int | None = None
+    val_fraction: float = 0.3
+    prefix: str = ""
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", tuple(str(n) for n in self.labels))
+        if self.num_samples < 4:
+            raise InputError(f"need at least 4 samples, got {self.num_samples}")
+
+
+def classifier_directions(G: Any, classifier: Any, *, labels: Sequence[str] = (), num_samples: int = 10000,
+                          fraction: float = 0.02, seed: int = 0, truncation_psi: float = 1.0,
+                          class_idx: int | None = None, val_fraction: float = 0.3) -> dict[str, Any]:
+    """{label: SVMDirection [w_dim]} fitted on the classifier's logits of N sampled latents."""
+    from synthbio.editing.svm_directions import train_svm_direction
+
+    names = list(classifier.config.label_names)
+    unknown = [n for n in labels if n not in names]
+    if unknown:
+        raise InputError(f"the classifier has no label {unknown}; its labels are {', '.join(names)}")
+    if classifier.config.w_dim != G.w_dim:
+        raise InputError(f"the classifier reads w_dim {classifier.config.w_dim}, the generator has {G.w_dim}")
+    ws = sample_ws(G, num_samples, seed=seed, truncation_psi=truncation_psi, class_idx=class_idx)
+    logits = score_latents(classifier, ws.to(next(classifier.parameters()).device)).cpu().numpy()
+    return {n: train_svm_direction(ws[:, 0], logits[:, names.index(n)], continuous=True, fraction=fraction,
+                                   val_fraction=val_fraction, seed=seed)
+            for n in (labels or names)}
+
+
+def classifier_directions_job(config: ClassifierDirectionsConfig) -> dict[str, tuple[Path, Any]]:
+    """Load G and the classifier, fit, save one direction file per label: {label: (path, SVMDirection)}."""
+    from synthbio.checkpoints import load_generator
+    from synthbio.editing.attributes import load_attribute_classifier
+    from synthbio.editing.directions import save_direction
+    from synthbio.utils.devices import resolve_device
+
+    device = resolve_device(config.device)
+    G = load_generator(config.model, device=device).eval().requires_grad_(False)
+    classifier, _ = load_attribute_classifier(config.classifier)
+    fits = classifier_directions(G, classifier.to(device), labels=config.labels, num_samples=config.num_samples,
+                                 fraction=config.fraction, seed=config.seed, truncation_psi=config.truncation_psi,
+                                 class_idx=config.class_idx, val_fraction=config.val_fraction)
+    out: dict[str, tuple[Path, Any]] = {}
+    for name, res in fits.items():
+        file_name = config.prefix + re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        path = save_direction(Path(config.outdir) / file_name, res.direction, method="svm", generator=config.model,
+                              label=name, accuracy=res.val_accuracy,
+                              extra={"source": "classifier", "classifier": os.fspath(config.classifier),
+                                     "num_samples": config.num_samples, "fraction": config.fraction,
+                                     "seed": config.seed, "truncation_psi": config.truncation_psi,
+                                     "train_accuracy": f"{res.train_accuracy:.6f}", "space": "w"})
+        out[name] = (path, res)
+    return out
