@@ -100,12 +100,19 @@ def _gaussian_taps(size: int, sigma: float, *, device: torch.device, dtype: torc
     return g / g.sum()
 
 
+def _no_autocast(x: torch.Tensor) -> torch.autocast:
+    """Keeps filtering and distances in the inputs' precision under a caller's autocast
+    (bf16 projection): local variances as E[x^2] - mu^2 lose every digit in bf16."""
+    return torch.autocast(device_type=x.device.type, enabled=False)
+
+
 def _filter_valid(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     """Separable 'valid' filtering of each channel: [N, C, H, W] -> [N, C, H-k+1, W-k+1]."""
     c = x.shape[1]
     k = taps.numel()
-    x = F.conv2d(x, taps.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
-    return F.conv2d(x, taps.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
+    with _no_autocast(x):
+        x = F.conv2d(x, taps.view(1, 1, k, 1).expand(c, 1, k, 1), groups=c)
+        return F.conv2d(x, taps.view(1, 1, 1, k).expand(c, 1, 1, k), groups=c)
 
 
 def _window_size(height: int, width: int) -> int:
@@ -238,7 +245,8 @@ class VGGPerceptualLoss(ReconstructionLoss):
             scale = self.resize / max(images.shape[2:])
             size = (max(1, round(images.shape[2] * scale)), max(1, round(images.shape[3] * scale)))
             images = F.interpolate(images, size=size, mode="area")
-        return [_unit_channels(f) for f in self.vgg(images)]
+        # float(): under bf16 autocast (bf16 projection) only the VGG convs run in bf16
+        return [_unit_channels(f.float()) for f in self.vgg(images)]
 
     def prepare(self, targets: torch.Tensor) -> list[torch.Tensor]:
         """Targets -> their unit-normalised VGG features (5 tensors, no grad)."""
@@ -254,7 +262,8 @@ class VGGPerceptualLoss(ReconstructionLoss):
                 raise InputError(f"VGG loss: image features {tuple(f.shape)} and prepared target features "
                                  f"{tuple(t.shape)} differ (images and targets must have the same shape)")
             d = (f - t).square()  # [N, C, h, w]
-            d = d.sum(dim=1) if w is None else torch.einsum("nchw,c->nhw", d, w.to(d.dtype))
+            with _no_autocast(d):
+                d = d.sum(dim=1) if w is None else torch.einsum("nchw,c->nhw", d, w.to(d.dtype))
             total = total + d.mean(dim=(1, 2))
         return total
 
@@ -311,8 +320,9 @@ def _sobel(gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=gray.device,
                       dtype=gray.dtype) / 8
     padded = F.pad(gray, (1, 1, 1, 1), mode="replicate")
-    gx = F.conv2d(padded, kx.view(1, 1, 3, 3))
-    gy = F.conv2d(padded, kx.t().contiguous().view(1, 1, 3, 3))
+    with _no_autocast(padded):
+        gx = F.conv2d(padded, kx.view(1, 1, 3, 3))
+        gy = F.conv2d(padded, kx.t().contiguous().view(1, 1, 3, 3))
     return gx, gy
 
 
