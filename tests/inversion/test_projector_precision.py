@@ -1,5 +1,7 @@
 """Projector precision option: bf16 autocast for the loss networks only, deterministic, as good as float32."""
 
+import json
+
 import pytest
 import torch
 
@@ -115,3 +117,15 @@ def test_statistics_losses_stay_float32_under_autocast():
 
 def _flat(value):
     return list(value) if isinstance(value, (tuple, list)) else [value]
+
+
+def test_cli_precision_option(tmp_path, run_cli):
+    from synthbio.checkpoints import save_generator
+
+    save_generator(build_demo_generator(GeneratorConfig(**TINY), noise_strength=0.1), tmp_path / "model")
+    args = ("project", str(tmp_path / "t.png"), "--model", str(tmp_path / "model"), "--outdir", str(tmp_path / "o"))
+    code, out, err = run_cli(*args, "--precision", "bfloat16", "--dry-run")
+    assert code == 0, err
+    assert json.loads(out)["projector"]["precision"] == "bfloat16"
+    code, _, err = run_cli(*args, "--precision", "half", "--dry-run")
+    assert code == 2 and "precision" in err and "'half'" in err

@@ -32,6 +32,8 @@ def project_command(
                      ] = False,
     video: Annotated[bool, typer.Option("--video", help="MP4 of the progress (needs imageio-ffmpeg).")] = False,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps.")] = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="float32 | bfloat16 (loss network in bf16; "
+                                           "needs native bf16).")] = "float32",
     overwrite: Annotated[bool, typer.Option("--overwrite", "--force", help="Replace another run in --outdir.")
                          ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
@@ -43,7 +45,7 @@ def project_command(
     from synthbio.pipelines.projection import ProjectImagesConfig, project_images
 
     projector = ProjectorConfig(space=space, num_steps=steps, checkpoint_every=save_every, branch=branch,
-                                class_idx=class_idx, optimize_noise=not no_noise)
+                                class_idx=class_idx, optimize_noise=not no_noise, precision=precision)
     config = ProjectImagesConfig(model=model, targets=tuple(targets), outdir=outdir, projector=projector,
                                  loss=loss, vgg_weights=vgg_weights, seed=seed, batch_size=batch_size, strip=strip,
                                  video=video, device=device, overwrite=overwrite)
