@@ -151,17 +151,77 @@ def grow_ridges(
 
     blur_sigma = float(per.mean())
     out = np.empty((h, w), np.float32)
-    flat = out.ravel()
     for _ in range(iterations):
-        for (_, _, idx, (y0, y1, x0, x1)), (cx, cy, sx_, sy_) in zip(groups, kernels):
-            r = len(cx) // 2
-            ya, yb, xa, xb = max(0, y0 - r), min(h, y1 + r), max(0, x0 - r), min(w, x1 + r)
-            sub = img[ya:yb, xa:xb]
-            resp = cv2.sepFilter2D(sub, -1, cx, cy, borderType=cv2.BORDER_REFLECT)
-            resp -= cv2.sepFilter2D(sub, -1, sx_, sy_, borderType=cv2.BORDER_REFLECT)
-            ry, rx = idx // w - ya, idx % w - xa
-            flat[idx] = resp[ry, rx]
+        _filter_pass(img, groups, kernels, out)
         img = np.clip(_normalise(out, blur_sigma) * gain, -1.0, 1.0)
     soft = np.tanh(_normalise(out, blur_sigma) * 1.5).astype(np.float32)
     up = cv2.resize(soft, (width, height), interpolation=cv2.INTER_CUBIC)
     return np.clip(up, -1.0, 1.0, out=up)  # cubic interpolation overshoots a little
+
+
+def _filter_pass(img: np.ndarray, groups: list, kernels: list, out: np.ndarray) -> None:
+    """One space-variant Gabor filtering of ``img`` [h, w] into ``out`` (same shape)."""
+    h, w = img.shape
+    flat = out.ravel()
+    for (_, _, idx, (y0, y1, x0, x1)), (cx, cy, sx_, sy_) in zip(groups, kernels):
+        r = len(cx) // 2
+        ya, yb, xa, xb = max(0, y0 - r), min(h, y1 + r), max(0, x0 - r), min(w, x1 + r)
+        sub = img[ya:yb, xa:xb]
+        resp = cv2.sepFilter2D(sub, -1, cx, cy, borderType=cv2.BORDER_REFLECT)
+        resp -= cv2.sepFilter2D(sub, -1, sx_, sy_, borderType=cv2.BORDER_REFLECT)
+        flat[idx] = resp[idx // w - ya, idx % w - xa]
+
+
+def grow_anchored_ridges(
+    orientation: np.ndarray,
+    period: np.ndarray,
+    anchor: np.ndarray,
+    anchor_weight: np.ndarray,
+    *,
+    n_orient: int = 16,
+    n_period: int = 3,
+    iterations: int = 15,
+    sigma_ratio: float = 0.45,
+    gain: float = 1.5,
+    downsample: int = 2,
+) -> np.ndarray:
+    """Grow ridges outwards from fixed patterns (``anchor``) instead of random impulses.
+
+    Every round filters as `grow_ridges` does, then pulls each pixel back to
+    ``anchor`` with weight ``anchor_weight`` (1 = held exactly, 0 = free), so
+    the anchored patterns (e.g. a minutia's local ridge ending) survive the
+    filtering, which would otherwise heal them, and the free ridges grow out
+    from them with matching phase. Deterministic: no randomness is involved.
+
+    Args:
+        orientation, period: float32 [H, W] as in `grow_ridges`.
+        anchor: float32 [H, W] in [-1, 1], positive on ridges.
+        anchor_weight: float32 [H, W] in [0, 1]; growth starts where it exceeds 0.3.
+
+    Returns:
+        float32 [H, W] in [-1, 1], positive on ridges.
+    """
+    shapes = {orientation.shape, period.shape, anchor.shape, anchor_weight.shape}
+    if len(shapes) != 1 or orientation.ndim != 2:
+        raise InputError(f"orientation, period, anchor and anchor_weight must share one 2-D shape, got {shapes}")
+    if float(period.min()) <= 2.0 * downsample:
+        raise InputError(f"ridge period {float(period.min()):.2f} px is too small for downsample={downsample}")
+    height, width = orientation.shape
+    h, w = max(8, height // downsample), max(8, width // downsample)
+    theta = _resize_orientation(orientation, h, w)
+    per = cv2.resize(period, (w, h), interpolation=cv2.INTER_AREA) * (w / width)
+    groups = _kernel_regions(theta, per, n_orient, n_period)
+    kernels = [separable_gabor(t, p, sigma_ratio * p) for t, p, _, _ in groups]
+    a_val = cv2.resize(anchor.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    a_w = np.clip(cv2.resize(anchor_weight.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA), 0.0, 1.0)
+    img = np.where(a_w > 0.3, a_val, 0.0).astype(np.float32)
+    blur_sigma = float(per.mean())
+    out = np.empty((h, w), np.float32)
+    for _ in range(iterations):
+        _filter_pass(img, groups, kernels, out)
+        img = np.clip(_normalise(out, blur_sigma) * gain, -1.0, 1.0)
+        img = a_w * a_val + (1.0 - a_w) * img
+    soft = np.tanh(_normalise(out, blur_sigma) * 1.5)
+    soft = (a_w * a_val + (1.0 - a_w) * soft).astype(np.float32)
+    up = cv2.resize(soft, (width, height), interpolation=cv2.INTER_CUBIC)
+    return np.clip(up, -1.0, 1.0, out=up)
