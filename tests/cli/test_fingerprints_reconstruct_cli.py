@@ -46,7 +46,7 @@ def _template(tmp_path: Path, name: str = "t.iso") -> Path:
 def test_reconstruct_one_template(run_cli: Run, encoder_dir: Path, tmp_path: Path) -> None:
     src = _template(tmp_path)
     code, _, err = run_cli("fingerprints", "reconstruct", str(src), "--out", str(tmp_path / "r.png"),
-                           "--encoder", str(encoder_dir), "--device", "cpu")
+                           "--method", "encoder", "--encoder", str(encoder_dir), "--device", "cpu")
     assert code == 0, err
     assert "1 reconstructions written" in err
     with PIL.Image.open(tmp_path / "r.png") as im:
@@ -58,7 +58,7 @@ def test_reconstruct_folder_mirrors_paths(run_cli: Run, encoder_dir: Path, tmp_p
     _template(tmp_path / "in" / "a", "x.json")
     _template(tmp_path / "in", "y.xyt")
     code, _, err = run_cli("fingerprints", "reconstruct", str(tmp_path / "in"), "--out", str(tmp_path / "out"),
-                           "--encoder", str(encoder_dir), "--device", "cpu", "--xyt-width", "150",
+                           "--method", "encoder", "--encoder", str(encoder_dir), "--device", "cpu", "--xyt-width", "150",
                            "--xyt-height", "180", "--dpi-out", "250")
     assert code == 0, err
     with PIL.Image.open(tmp_path / "out" / "a" / "x.png") as im:
@@ -73,7 +73,7 @@ def test_reconstruct_folder_mirrors_paths(run_cli: Run, encoder_dir: Path, tmp_p
 def test_unknown_encoder_name_exits_2(run_cli: Run, tmp_path: Path) -> None:
     src = _template(tmp_path)
     code, _, err = run_cli("fingerprints", "reconstruct", str(src), "--out", str(tmp_path / "r.png"),
-                           "--encoder", "no-such-encoder", "--device", "cpu")
+                           "--method", "encoder", "--encoder", "no-such-encoder", "--device", "cpu")
     assert code == 2 and "no-such-encoder" in err and "error" in err
     assert not (tmp_path / "r.png").exists()
 
@@ -82,10 +82,10 @@ def test_malformed_template_exits_2(run_cli: Run, encoder_dir: Path, tmp_path: P
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "synthbio.minutiae_template", "schema_version": 1, "minutiae": 3}')
     code, _, err = run_cli("fingerprints", "reconstruct", str(bad), "--out", str(tmp_path / "r.png"),
-                           "--encoder", str(encoder_dir), "--device", "cpu")
+                           "--method", "encoder", "--encoder", str(encoder_dir), "--device", "cpu")
     assert code == 2 and "bad.json" in err
     code, _, err = run_cli("fingerprints", "reconstruct", str(tmp_path / "missing.iso"), "--out",
-                           str(tmp_path / "r.png"), "--encoder", str(encoder_dir))
+                           str(tmp_path / "r.png"), "--method", "encoder", "--encoder", str(encoder_dir))
     assert code == 2 and "missing.iso" in err
 
 
@@ -93,20 +93,32 @@ def test_attack_command(run_cli: Run, encoder_dir: Path, tmp_path: Path) -> None
     ds = tmp_path / "ds"
     generate_dataset(FingerprintDatasetConfig(outdir=str(ds), fingers=3, impressions=2, width=256, height=320,
                                               seed=5), progress=False)
-    code, _, err = run_cli("fingerprints", "attack", str(ds), "--encoder", str(encoder_dir), "--fingers", "2:3",
+    code, _, err = run_cli("fingerprints", "attack", str(ds), "--method", "encoder", "--encoder", str(encoder_dir), "--fingers", "2:3",
                            "--device", "cpu", "--examples", "1", "--baseline", "all", "-j", "1")
     assert code == 0, err
     assert "1 fingers attacked, 2 type-I and 2 type-II comparisons; 3 impostor scores" in err
     assert "FMR 0.1%: not evaluated" in err
     # one attacked finger and the default baseline (attacked fingers only): no impostor at all, said so
-    code, _, err = run_cli("fingerprints", "attack", str(ds), "--encoder", str(encoder_dir), "--fingers", "2:3",
+    code, _, err = run_cli("fingerprints", "attack", str(ds), "--method", "encoder", "--encoder", str(encoder_dir), "--fingers", "2:3",
                            "--device", "cpu", "--outdir", str(tmp_path / "solo"))
     assert code == 0, err
     assert "0 impostor scores" in err and "FMR 0 (no impostor accepted): not evaluated (no impostor scores" in err
     r = json.loads((ds / "attack" / "results.json").read_text())
     assert r["counts"]["type1"] == 2 and (ds / "attack" / "index.html").is_file()
-    code, _, err = run_cli("fingerprints", "attack", str(ds), "--encoder", str(encoder_dir), "--fingers", "x")
+    code, _, err = run_cli("fingerprints", "attack", str(ds), "--method", "encoder", "--encoder", str(encoder_dir), "--fingers", "x")
     assert code == 2 and "finger range" in err
-    code, _, err = run_cli("fingerprints", "attack", str(ds), "--encoder", str(encoder_dir),
+    code, _, err = run_cli("fingerprints", "attack", str(ds), "--method", "encoder", "--encoder", str(encoder_dir),
                            "--exclude-training", str(encoder_dir), "--device", "cpu")
     assert code == 2 and "records no finger split" in err
+
+
+def test_reconstruct_gabor_needs_no_model(run_cli: Run, tmp_path: Path) -> None:
+    src = _template(tmp_path)
+    code, _, err = run_cli("fingerprints", "reconstruct", str(src), "--out", str(tmp_path / "g.png"))
+    assert code == 0, err
+    assert "method: gabor" in err
+    with PIL.Image.open(tmp_path / "g.png") as im:
+        assert im.size == (150, 180) and im.mode == "L" and round(im.info["dpi"][0]) == 500
+    code, _, err = run_cli("fingerprints", "reconstruct", str(src), "--out", str(tmp_path / "h.png"),
+                           "--method", "phase")
+    assert code == 2 and "unknown reconstruction method 'phase'" in err and not (tmp_path / "h.png").exists()

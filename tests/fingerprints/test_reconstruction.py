@@ -190,12 +190,12 @@ def test_reconstruct_files_mirrors_folders(saved_models: tuple[Path, Path], tmp_
     items, skipped = collect_templates(src)
     assert [rel.as_posix() for _, rel in items] == ["00000/00.png", "00000/01.png", "00001/00.png", "00001/01.png"]
     assert all(p.suffix == ".json" for p, _ in items) and len(skipped) == 8  # .iso/.xyt of the same stems
-    res = reconstruct_files(ReconstructConfig(template=str(src), out=str(tmp_path / "out"), encoder=str(edir),
+    res = reconstruct_files(ReconstructConfig(method="encoder", template=str(src), out=str(tmp_path / "out"), encoder=str(edir),
                                               device="cpu", batch_size=3))
     assert len(res.written) == 4
     with PIL.Image.open(tmp_path / "out" / "00001" / "01.png") as im:
         assert im.size == (200, 240) and im.mode == "L" and round(im.info["dpi"][0]) == 500
-    one = reconstruct_files(ReconstructConfig(template=str(src / "00001" / "01.iso"), out=str(tmp_path / "one.png"),
+    one = reconstruct_files(ReconstructConfig(method="encoder", template=str(src / "00001" / "01.iso"), out=str(tmp_path / "one.png"),
                                               encoder=str(edir), device="cpu", dpi_out=1000))
     with PIL.Image.open(one.written[0]) as im:
         assert im.size == (400, 480) and round(im.info["dpi"][0]) == 1000
@@ -208,6 +208,6 @@ def test_malformed_template_fails_before_writing(saved_models: tuple[Path, Path]
     write_template(template(), src / "a.json")
     (src / "b.iso").write_bytes(b"FMR\x00 20\x00garbage")
     with pytest.raises(TemplateError, match="b.iso"):
-        reconstruct_files(ReconstructConfig(template=str(src), out=str(tmp_path / "out"), encoder=str(edir),
+        reconstruct_files(ReconstructConfig(method="encoder", template=str(src), out=str(tmp_path / "out"), encoder=str(edir),
                                             device="cpu"))
     assert not (tmp_path / "out").exists()

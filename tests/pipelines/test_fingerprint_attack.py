@@ -95,7 +95,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def first_run(setup: tuple[Path, Path]) -> tuple[FingerprintAttackConfig, A.AttackReport]:
     ds, edir = setup
-    config = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), fingers="2:", device="cpu", batch_size=4,
+    config = FingerprintAttackConfig(dataset=str(ds), method="encoder", encoder=str(edir), fingers="2:", device="cpu", batch_size=4,
                                      baseline="all")
     return config, run_attack(config, progress=False)
 
@@ -151,7 +151,7 @@ def test_deterministic_across_batch_sizes(setup: tuple[Path, Path], tmp_path: Pa
     ds, edir = setup
     monkeypatch.setattr(A, "_CHUNK", 4)  # several chunks, so the 2 worker processes really start
     config, rep = first_run
-    other = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), fingers="2:4", device="cpu", batch_size=1,
+    other = FingerprintAttackConfig(dataset=str(ds), method="encoder", encoder=str(edir), fingers="2:4", device="cpu", batch_size=1,
                                     baseline="all", workers=2, outdir=str(tmp_path / "b"))
     rep2 = run_attack(other, progress=False)
     assert rep2.results["per_finger"] == rep.results["per_finger"]  # 1 sample per pass, Bozorth3 in 2 processes
@@ -162,7 +162,7 @@ def test_deterministic_across_batch_sizes(setup: tuple[Path, Path], tmp_path: Pa
 
 def test_mindtct_source_all_impostors_and_training_split(setup: tuple[Path, Path], tmp_path: Path) -> None:
     ds, edir = setup
-    config = FingerprintAttackConfig(dataset=str(ds), encoder=str(edir), exclude_training=str(edir), device="cpu",
+    config = FingerprintAttackConfig(dataset=str(ds), method="encoder", encoder=str(edir), exclude_training=str(edir), device="cpu",
                                      template_source="mindtct", impostors="all", outdir=str(tmp_path / "m"),
                                      examples=0)
     r = run_attack(config, progress=False).results
@@ -182,3 +182,36 @@ def test_bad_settings() -> None:
         FingerprintAttackConfig(dataset="d", baseline="training")
     with pytest.raises(InputError, match="finger range"):
         FingerprintAttackConfig(dataset="d", fingers="3")
+
+
+def test_gabor_method_reconstructs_identity(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    """Ridge growth needs no model; its reconstructions beat every real impostor score, the random encoder's do not."""
+    ds, _ = setup
+    config = FingerprintAttackConfig(dataset=str(ds), fingers="0:4", template_source="mindtct", baseline="all",
+                                     impostors="all", outdir=str(tmp_path / "g"), examples=1)
+    rep = run_attack(config, progress=False)
+    r = rep.results
+    assert r["method"] == "gabor" and r["encoder"] is None and r["reconstruction_settings"]["ridge_period_px"] > 0
+    strict = next(op for op in r["operating_points"] if op["target_fmr"] == 0.0)  # above every impostor score
+    assert strict["supported"] and strict["type1_success"] >= 0.9, strict
+    cfg = json.loads((tmp_path / "g" / "config.json").read_text())
+    assert cfg["reconstructor"]["method"] == "gabor" and "method" in rep.html.read_text()
+    # the cache key names the method: an encoder run in the same folder redoes every finger
+    calls: list[int] = []
+    real = A._attack_group
+
+    def spy(config: FingerprintAttackConfig, fingers: list[int], *args: object) -> list:
+        calls.extend(fingers)
+        return real(config, fingers, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(A, "_attack_group", spy)
+        run_attack(FingerprintAttackConfig(dataset=str(ds), fingers="0:4", template_source="mindtct",
+                                           method="encoder", encoder=str(setup[1]), device="cpu",
+                                           outdir=str(tmp_path / "g"), examples=0), progress=False)
+    assert sorted(calls) == [0, 1, 2, 3]
+
+
+def test_unknown_method() -> None:
+    with pytest.raises(InputError, match="unknown reconstruction method 'gan'"):
+        FingerprintAttackConfig(dataset="d", method="gan")

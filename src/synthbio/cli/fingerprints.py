@@ -86,7 +86,9 @@ def evaluate_command(
     console.print(f"report: {report.html}\nmetrics: {report.metrics_json}", highlight=False)
 
 
-_ENCODER = typer.Option("--encoder", help="Minutiae encoder: a folder or a registry name.")
+_METHOD = typer.Option("--method", help="gabor (ridges grown from the minutiae, no model) | encoder (GAN via the "
+                       "minutiae encoder).")
+_ENCODER = typer.Option("--encoder", help="Minutiae encoder (--method encoder): a folder or a registry name.")
 _MODEL = typer.Option("--model", help="Generator (default: the one the encoder's config.json names).")
 _DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps.")
 _BATCH = typer.Option("--batch-size", help="Templates per encoder/generator pass.")
@@ -96,6 +98,7 @@ _BATCH = typer.Option("--batch-size", help="Templates per encoder/generator pass
 def reconstruct_command(
     template: Annotated[str, typer.Argument(help="A template (ISO 19794-2, ANSI 378, .xyt, JSON) or a folder.")],
     out: Annotated[str, typer.Option("--out", "-o", help="Output PNG, or a folder (required for a folder input).")],
+    method: Annotated[str, _METHOD] = "gabor",
     encoder: Annotated[str, _ENCODER] = "fingerprint-minutiae-encoder",
     model: Annotated[Optional[str], _MODEL] = None,  # noqa: UP007
     device: Annotated[str, _DEVICE] = "auto",
@@ -112,7 +115,7 @@ def reconstruct_command(
 
     from synthbio.fingerprints.reconstruction import ReconstructConfig, describe, reconstruct_files
 
-    config = ReconstructConfig(template=template, out=out, encoder=encoder, model=model, device=device,
+    config = ReconstructConfig(template=template, out=out, method=method, encoder=encoder, model=model, device=device,
                                dpi_out=dpi_out, xyt_width=xyt_width, xyt_height=xyt_height, batch_size=batch_size)
     if dry_run:
         typer.echo(json.dumps(describe(config), indent=2))
@@ -121,13 +124,15 @@ def reconstruct_command(
     result = reconstruct_files(config, progress=console.is_terminal)
     extra = f" ({len(result.skipped)} other formats of the same templates skipped)" if result.skipped else ""
     where = result.written[0] if len(result.written) == 1 else out
-    console.print(f"{len(result.written)} reconstructions written to {where}{extra}\n"
-                  f"encoder: {result.encoder}, generator: {result.generator}", highlight=False)
+    how = (f"encoder: {result.encoder}, generator: {result.generator}" if result.method == "encoder"
+           else "method: gabor (ridges grown from the minutiae)")
+    console.print(f"{len(result.written)} reconstructions written to {where}{extra}\n{how}", highlight=False)
 
 
 @fingerprints_app.command("attack")
 def attack_command(
     dataset: Annotated[str, typer.Argument(help="A directory made by `synthbio fingerprints generate`.")],
+    method: Annotated[str, _METHOD] = "gabor",
     encoder: Annotated[str, _ENCODER] = "fingerprint-minutiae-encoder",
     model: Annotated[Optional[str], _MODEL] = None,  # noqa: UP007
     fingers: Annotated[
@@ -160,7 +165,7 @@ def attack_command(
     from synthbio.pipelines.fingerprint_attack import FingerprintAttackConfig, run_attack
 
     config = FingerprintAttackConfig(
-        dataset=dataset, encoder=encoder, model=model, outdir=outdir, fingers=fingers,
+        dataset=dataset, method=method, encoder=encoder, model=model, outdir=outdir, fingers=fingers,
         exclude_training=exclude_training, template_source=template_source, impostors=impostors, baseline=baseline,
         device=device, batch_size=batch_size, examples=examples, workers=_default_workers(workers),
     )

@@ -1,6 +1,12 @@
 """Fingerprint reconstruction from minutiae templates (template inversion).
 
-A template is rendered as a minutiae map on the generator's square canvas
+Two methods sit behind one interface (`Reconstructor`, `load_reconstructor`):
+'gabor' grows ridges from the minutiae themselves, no learned model
+(`synthbio.fingerprints.ridge_reconstruction`; the default, since it is the
+one that reproduces a finger's identity), and 'encoder', below, which draws
+the print with a GAN from a trained minutiae encoder.
+
+For 'encoder', a template is rendered as a minutiae map on the generator's square canvas
 (`synthbio.fingerprints.minutiae_map.render_minutiae_maps`), a trained
 encoder maps it to ws [N, num_ws, w_dim], and the frozen generator draws the
 fingerprint (noise_mode='const', so a template always gives the same image):
@@ -21,7 +27,7 @@ output pixel spans more than one canvas pixel the canvas is first resized
 with antialiasing).
 
 `reconstruct_files` is the batch job behind `synthbio fingerprints
-reconstruct`: one template file or a folder of them (relative paths mirrored,
+reconstruct` (either method): one template file or a folder of them (relative paths mirrored,
 one PNG per template stem, the PNG carrying the dpi).
 """
 
@@ -33,7 +39,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -46,6 +52,7 @@ from synthbio.utils.hashing import atomic_write_bytes
 
 DEFAULT_ENCODER = "fingerprint-minutiae-encoder"
 DEFAULT_GENERATOR = "fingerprint-default"
+METHODS: tuple[str, ...] = ("gabor", "encoder")
 # Template file extensions, in the order kept when one folder holds several files of a stem.
 TEMPLATE_EXTENSIONS: tuple[str, ...] = (".json", ".iso", ".fmr", ".ist", ".ansi", ".ansi378", ".378", ".xyt")
 
@@ -250,6 +257,70 @@ def load_reconstruction_models(encoder: str = DEFAULT_ENCODER, *, model: str | N
                                 encoder_source=str(encoder), generator_source=gen_source)
 
 
+# --- one interface for both methods ---------------------------------------------------------
+
+
+class Reconstructor(Protocol):
+    """Templates -> fingerprint images in each template's frame (minutiae line up)."""
+
+    method: str
+    map_size: int  # size of the minutiae-map previews drawn in reports
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready provenance: method, encoder, generator, settings."""
+        ...
+
+    def cache_key(self) -> dict[str, Any]:
+        """What the images depend on besides the templates (for resumable jobs)."""
+        ...
+
+    def images_uint8(self, templates: Sequence[MinutiaeTemplate], *, dpi_out: int | None = None) -> list[np.ndarray]:
+        """One uint8 [H, W] image per template (dark ridges), at dpi_out (None = the template's)."""
+        ...
+
+
+class EncoderReconstructor:
+    """The 'encoder' method: `reconstruct` + `fingerprint_uint8` over loaded models."""
+
+    method = "encoder"
+
+    def __init__(self, models: ReconstructionModels, *, device: torch.device | str = "cpu",
+                 batch_size: int = 16) -> None:
+        self.models, self.device, self.batch_size = models, device, batch_size
+        self.map_size = int(models.generator.img_resolution)
+
+    def describe(self) -> dict[str, Any]:
+        return {"method": self.method, "encoder": self.models.encoder_source,
+                "generator": self.models.generator_source, "settings": None}
+
+    def cache_key(self) -> dict[str, Any]:
+        from synthbio.utils.hashing import module_sha256
+
+        return {"encoder": module_sha256(self.models.encoder), "generator": module_sha256(self.models.generator)}
+
+    def images_uint8(self, templates: Sequence[MinutiaeTemplate], *, dpi_out: int | None = None) -> list[np.ndarray]:
+        images = reconstruct(templates, encoder=self.models.encoder, generator=self.models.generator,
+                             batch_size=self.batch_size, device=self.device)
+        return [fingerprint_uint8(img, t, dpi_out=dpi_out) for img, t in zip(images, templates)]
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise InputError(f"unknown reconstruction method {method!r}: use one of {', '.join(METHODS)}")
+    return method
+
+
+def load_reconstructor(method: str = "gabor", *, encoder: str = DEFAULT_ENCODER, model: str | None = None,
+                       device: torch.device | str = "cpu", batch_size: int = 16) -> Reconstructor:
+    """The reconstructor of `method` ('gabor' needs no model; 'encoder' loads `encoder` and its generator)."""
+    if check_method(method) == "gabor":
+        from synthbio.fingerprints.ridge_reconstruction import RidgeReconstructor
+
+        return RidgeReconstructor()
+    models = load_reconstruction_models(encoder, model=model, device=device)
+    return EncoderReconstructor(models, device=device, batch_size=batch_size)
+
+
 # --- batch job over files -----------------------------------------------------------------
 
 
@@ -305,7 +376,9 @@ class ReconstructConfig:
     template: a template file (ISO 19794-2, ANSI 378, .xyt, JSON) or a folder.
     out: the PNG to write (one template) or a folder (a folder of templates,
         relative paths mirrored; also accepted for one template).
-    encoder / model: encoder path or registry name; generator (None = the one
+    method: 'gabor' (ridges grown from the minutiae) or 'encoder' (GAN via the
+        minutiae encoder); see the module docstring.
+    encoder / model ('encoder' method): encoder path or registry name; generator (None = the one
         the encoder's config.json names, else DEFAULT_GENERATOR).
     dpi_out: resolution of the PNGs (None = each template's own dpi).
     xyt_width / xyt_height / xyt_dpi: geometry for .xyt files, which store none
@@ -315,6 +388,7 @@ class ReconstructConfig:
 
     template: str
     out: str
+    method: str = "gabor"
     encoder: str = DEFAULT_ENCODER
     model: str | None = None
     device: str = "auto"
@@ -327,6 +401,7 @@ class ReconstructConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "template", os.fspath(self.template))
         object.__setattr__(self, "out", os.fspath(self.out))
+        check_method(self.method)
         if self.batch_size < 1:
             raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.dpi_out is not None and self.dpi_out <= 0:
@@ -339,6 +414,7 @@ class ReconstructResult:
     skipped: list[Path] = field(default_factory=list)
     encoder: str = ""
     generator: str = ""
+    method: str = ""
 
 
 def _output_paths(config: ReconstructConfig, items: list[tuple[Path, Path]]) -> list[Path]:
@@ -369,15 +445,24 @@ def read_templates(config: ReconstructConfig, files: Sequence[Path]) -> list[Min
 
 
 def reconstruct_files(config: ReconstructConfig, *, progress: bool = False,
-                      models: ReconstructionModels | None = None) -> ReconstructResult:
-    """Read the templates, reconstruct them in batches, write one PNG each (atomically)."""
+                      models: ReconstructionModels | None = None,
+                      reconstructor: Reconstructor | None = None) -> ReconstructResult:
+    """Read the templates, reconstruct them in batches, write one PNG each (atomically).
+
+    models: preloaded encoder + generator for the 'encoder' method;
+    reconstructor: any preloaded reconstructor (overrides config.method).
+    """
     from synthbio.utils.devices import resolve_device
 
     items, skipped = collect_templates(config.template)
     outputs = _output_paths(config, items)
     templates = read_templates(config, [p for p, _ in items])
     device = resolve_device(config.device)
-    models = models or load_reconstruction_models(config.encoder, model=config.model, device=device)
+    if reconstructor is None and models is not None and config.method == "encoder":
+        reconstructor = EncoderReconstructor(models, device=device, batch_size=config.batch_size)
+    if reconstructor is None:
+        reconstructor = load_reconstructor(config.method, encoder=config.encoder, model=config.model,
+                                           device=device, batch_size=config.batch_size)
     written: list[Path] = []
     from rich.progress import Progress
 
@@ -385,18 +470,16 @@ def reconstruct_files(config: ReconstructConfig, *, progress: bool = False,
         job = bar.add_task("reconstructing", total=len(templates))
         for start in range(0, len(templates), config.batch_size):
             chunk = templates[start : start + config.batch_size]
-            images = reconstruct(chunk, encoder=models.encoder, generator=models.generator,
-                                 batch_size=config.batch_size, device=device)
-            for k, (image, template) in enumerate(zip(images, chunk)):
+            images = reconstructor.images_uint8(chunk, dpi_out=config.dpi_out)
+            for k, (pixels, template) in enumerate(zip(images, chunk)):
                 path = outputs[start + k]
-                dpi = config.dpi_out or template.dpi
                 path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(path, encode_png_dpi(fingerprint_uint8(image, template, dpi_out=config.dpi_out),
-                                                        dpi))
+                atomic_write_bytes(path, encode_png_dpi(pixels, config.dpi_out or template.dpi))
                 written.append(path)
             bar.advance(job, len(chunk))
-    return ReconstructResult(written=written, skipped=skipped, encoder=models.encoder_source,
-                             generator=models.generator_source)
+    info = reconstructor.describe()
+    return ReconstructResult(written=written, skipped=skipped, encoder=info.get("encoder") or "",
+                             generator=info.get("generator") or "", method=reconstructor.method)
 
 
 def describe(config: ReconstructConfig) -> dict[str, Any]:

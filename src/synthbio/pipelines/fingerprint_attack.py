@@ -1,4 +1,4 @@
-"""`synthbio fingerprints attack`: the template-inversion audit of a minutiae encoder.
+"""`synthbio fingerprints attack`: the template-inversion audit of a reconstruction method.
 
 On a dataset written by `synthbio fingerprints generate` (DIR/<finger>/<k>.png
 with .json/.iso ground truth), for every attacked finger (fingers the encoder
@@ -6,7 +6,8 @@ did not train on) and every impression k:
 
 1. template: the ground-truth JSON (`template_source="groundtruth"`) or the
    MINDTCT minutiae of the real impression (`"mindtct"`);
-2. reconstruction: `synthbio.fingerprints.reconstruction.reconstruct`, written
+2. reconstruction by the configured method ('gabor' ridge growth or the
+   'encoder' GAN; `synthbio.fingerprints.reconstruction.load_reconstructor`), written
    at the template's geometry and dpi to OUT/reconstructions/<finger>/<k>.png;
 3. the reconstruction's minutiae by native NBIS MINDTCT, compared by NBIS
    Bozorth3 (`bozorth3 probe gallery`, probe = reconstruction) with the MINDTCT
@@ -30,8 +31,8 @@ fewer the threshold is not reported (`supported: false`) and only the
 
 Output in OUT (default DATASET/attack): index.html with PNG figures,
 results.json, config.json, examples/ (real | minutiae map | reconstruction),
-reconstructions/, and cache/ (one JSON per finger, keyed by the weights of
-encoder and generator, the template source and the image hashes) so that a
+reconstructions/, and cache/ (one JSON per finger, keyed by the method and its
+settings or weights, the template source and the image hashes) so that a
 rerun after a kill only redoes the fingers not finished.
 """
 
@@ -59,7 +60,7 @@ from synthbio.pipelines.fingerprint_dataset import DatasetImpression, load_datas
 from synthbio.pipelines.fingerprint_report import fvc_pairs
 from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 TEMPLATE_SOURCES = ("groundtruth", "mindtct")
 IMPOSTOR_PROTOCOLS = ("fvc", "all")
 BASELINES = ("attacked", "all")
@@ -70,8 +71,9 @@ _CHUNK = 250  # comparisons per pool task
 @dataclass(frozen=True)
 class FingerprintAttackConfig:
     """dataset: a `synthbio fingerprints generate` directory. outdir: None = DATASET/attack.
-    encoder / model: the minutiae encoder and its generator (None = the one the
-        encoder's config.json names).
+    method: 'gabor' (ridges grown from the minutiae) or 'encoder' (GAN).
+    encoder / model: for 'encoder', the minutiae encoder and its generator (None
+        = the one the encoder's config.json names).
     fingers: attacked finger ids as "a:b" (a <= f < b; "a:" / ":b" open), or None.
     exclude_training: an encoder (path or name) whose config.json records the
         fingers it trained on; those fingers are not attacked.
@@ -83,6 +85,7 @@ class FingerprintAttackConfig:
     examples: example triples in the report. batch_size: templates per pass."""
 
     dataset: str
+    method: str = "gabor"
     encoder: str = "fingerprint-minutiae-encoder"
     model: str | None = None
     outdir: str | None = None
@@ -98,6 +101,9 @@ class FingerprintAttackConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dataset", os.fspath(self.dataset))
+        from synthbio.fingerprints.reconstruction import check_method
+
+        check_method(self.method)
         if self.template_source not in TEMPLATE_SOURCES:
             raise InputError(f"--template-source {self.template_source!r}: use one of {', '.join(TEMPLATE_SOURCES)}")
         if self.impostors not in IMPOSTOR_PROTOCOLS:
@@ -358,21 +364,19 @@ def source_template(config: FingerprintAttackConfig, imp: DatasetImpression,
 
 
 def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: Any, real: RealTemplates,
-                  models: Any, device: Any, out_dir: Path, run_key: str, pool: Any = None) -> list[dict[str, Any]]:
+                  reconstructor: Any, out_dir: Path, run_key: str, pool: Any = None) -> list[dict[str, Any]]:
     """Reconstruct, extract and score every impression of a few fingers; returns their cache records."""
     from synthbio.fingerprints.matching import extract_minutiae
-    from synthbio.fingerprints.reconstruction import encode_png_dpi, fingerprint_uint8, reconstruct
+    from synthbio.fingerprints.reconstruction import encode_png_dpi
 
     jobs = []  # (finger, impression, source template)
     for f in fingers:
         reals = real.finger(f)
         jobs += [(f, imp, source_template(config, imp, reals)) for imp in index.impressions[f]]
-    images = reconstruct([t for _, _, t in jobs], encoder=models.encoder, generator=models.generator,
-                         batch_size=config.batch_size, device=device)
+    images = reconstructor.images_uint8([t for _, _, t in jobs])
     recon: dict[tuple[int, int], MinutiaeTemplate] = {}
     per_imp: dict[tuple[int, int], dict[str, Any]] = {}
-    for (f, imp, tpl), image in zip(jobs, images):
-        pixels = fingerprint_uint8(image, tpl)
+    for (f, imp, tpl), pixels in zip(jobs, images):
         rel = Path("reconstructions") / f"{f:05d}" / f"{imp.index:02d}.png"
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out_dir / rel, encode_png_dpi(pixels, tpl.dpi))
@@ -399,11 +403,9 @@ def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: An
     return records
 
 
-def _run_key(config: FingerprintAttackConfig, models: Any) -> str:
-    from synthbio.utils.hashing import module_sha256
-
-    return _digest({"encoder": module_sha256(models.encoder), "generator": module_sha256(models.generator),
-                    "template_source": config.template_source, "cache": CACHE_VERSION})
+def _run_key(config: FingerprintAttackConfig, reconstructor: Any) -> str:
+    return _digest({"reconstructor": reconstructor.cache_key(), "template_source": config.template_source,
+                    "cache": CACHE_VERSION})
 
 
 def _progress(enabled: bool) -> Any:
@@ -413,8 +415,8 @@ def _progress(enabled: bool) -> Any:
                     disable=not enabled)
 
 
-def _attack_all(config: FingerprintAttackConfig, attacked: list[int], index: Any, real: RealTemplates, models: Any,
-                device: Any, out_dir: Path, run_key: str, records: dict[int, dict[str, Any]], bar: Any,
+def _attack_all(config: FingerprintAttackConfig, attacked: list[int], index: Any, real: RealTemplates,
+                reconstructor: Any, out_dir: Path, run_key: str, records: dict[int, dict[str, Any]], bar: Any,
                 pool: Any) -> None:
     """Fill `records` for every attacked finger: from the cache, or computed in generator-sized groups."""
     cache_dir = out_dir / "cache"
@@ -432,17 +434,22 @@ def _attack_all(config: FingerprintAttackConfig, attacked: list[int], index: Any
         group.append(f)
         if sum(len(index.impressions[g]) for g in group) < config.batch_size and n + 1 < len(todo):
             continue  # fill a generator batch across fingers
-        for rec in _attack_group(config, group, index, real, models, device, out_dir, run_key, pool):
+        for rec in _attack_group(config, group, index, real, reconstructor, out_dir, run_key, pool):
             _write_cache(cache_dir / "fingers" / f"{rec['finger']:05d}.json", rec)
             records[rec["finger"]] = rec
             bar.advance(job)
         group = []
 
 
-def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models: Any = None) -> AttackReport:
-    """The whole audit (module docstring). `models`: preloaded ReconstructionModels (else loaded)."""
+def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models: Any = None,
+               reconstructor: Any = None) -> AttackReport:
+    """The whole audit (module docstring).
+
+    models: preloaded ReconstructionModels for the 'encoder' method;
+    reconstructor: any preloaded reconstructor (overrides config.method).
+    """
     from synthbio.fingerprints import matching as M
-    from synthbio.fingerprints.reconstruction import load_reconstruction_models
+    from synthbio.fingerprints.reconstruction import EncoderReconstructor, load_reconstructor
     from synthbio.utils.devices import resolve_device
 
     index = load_dataset_index(config.dataset)
@@ -454,13 +461,17 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
     attacked = select_fingers(index.fingers, fingers=config.fingers, split=split)
     device = resolve_device(config.device)
     M.nbis_library()  # fail before any work if MINDTCT / Bozorth3 are not built
-    models = models or load_reconstruction_models(config.encoder, model=config.model, device=device)
+    if reconstructor is None and models is not None and config.method == "encoder":
+        reconstructor = EncoderReconstructor(models, device=device, batch_size=config.batch_size)
+    if reconstructor is None:
+        reconstructor = load_reconstructor(config.method, encoder=config.encoder, model=config.model,
+                                           device=device, batch_size=config.batch_size)
     out_dir = config.out_dir
     cache_dir = out_dir / "cache"
     (cache_dir / "fingers").mkdir(parents=True, exist_ok=True)
-    run_key = _run_key(config, models)
+    run_key = _run_key(config, reconstructor)
     atomic_write_json(out_dir / "config.json", {
-        "config": dataclasses.asdict(config), "encoder": models.encoder_source, "generator": models.generator_source,
+        "config": dataclasses.asdict(config), "reconstructor": reconstructor.describe(),
         "attacked_fingers": attacked, "run_key": run_key, "synthbio_version": synthbio.__version__})
 
     real = RealTemplates(cache_dir, index)
@@ -470,14 +481,15 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
         with _progress(progress) as bar:
             baseline_fingers = attacked if config.baseline == "attacked" else index.fingers
             baseline = _baseline(config, index, baseline_fingers, real, cache_dir, bar, pool)
-            _attack_all(config, attacked, index, real, models, device, out_dir, run_key, records, bar, pool)
+            _attack_all(config, attacked, index, real, reconstructor, out_dir, run_key, records, bar, pool)
     finally:
         pool.shutdown()
     ordered = [records[f] for f in attacked]
-    results = compute_results(config, ordered, baseline, attacked=attacked, models=models, split=split)
+    results = compute_results(config, ordered, baseline, attacked=attacked, reconstructor=reconstructor,
+                              split=split)
     from synthbio.pipelines.fingerprint_attack_report import draw_figures, render_html
 
-    figures = draw_figures(out_dir, config, index, ordered, baseline, real, models)
+    figures = draw_figures(out_dir, config, index, ordered, baseline, real, reconstructor)
     results_path = out_dir / "results.json"
     R.write_text(results_path, json.dumps(R.json_safe(results), indent=2, sort_keys=True) + "\n")
     html = R.write_text(out_dir / "index.html", render_html(results, figures))
@@ -516,7 +528,8 @@ def operating_point(target_fmr: float, impostor: np.ndarray, scores: dict[str, n
 
 
 def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any]], baseline: dict[str, np.ndarray],
-                    *, attacked: list[int], models: Any, split: tuple[str, set[int]] | None) -> dict[str, Any]:
+                    *, attacked: list[int], reconstructor: Any,
+                    split: tuple[str, set[int]] | None) -> dict[str, Any]:
     att = attack_scores(records)
     genuine, impostor = baseline["genuine"], baseline["impostor"]
     scores = {"type1": att["type1"], "type2": att["type2"], "genuine": genuine}
@@ -536,8 +549,10 @@ def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "synthbio_version": synthbio.__version__,
         "config": dataclasses.asdict(config),
-        "encoder": models.encoder_source,
-        "generator": models.generator_source,
+        "method": reconstructor.method,
+        "encoder": reconstructor.describe().get("encoder"),
+        "generator": reconstructor.describe().get("generator"),
+        "reconstruction_settings": reconstructor.describe().get("settings"),
         "split": None if split is None else {"kind": split[0], "fingers": len(split[1])},
         "attacked_fingers": len(attacked),
         "attacked_finger_ids": attacked,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ _LABELS = {"genuine": "genuine (real vs real)", "impostor": "impostor (real vs r
 
 
 def draw_figures(out_dir: Path, config: FingerprintAttackConfig, index: Any, records: list[dict[str, Any]],
-                 baseline: dict[str, np.ndarray], real: RealTemplates, models: Any) -> list[tuple[str, str]]:
+                 baseline: dict[str, np.ndarray], real: RealTemplates, reconstructor: Any) -> list[tuple[str, str]]:
     """Score histograms and example triples; returns (file, caption) pairs."""
     from synthbio.fingerprints.reconstruction import minutiae_map_preview
     from synthbio.io.images import make_grid, read_png
@@ -54,7 +55,7 @@ def draw_figures(out_dir: Path, config: FingerprintAttackConfig, index: Any, rec
         tpl = source_template(config, imp, real.finger(f))
         real_img = read_png(imp.files["png"])
         recon = read_png(out_dir / imp_rec["png"])
-        preview = minutiae_map_preview(tpl, size=int(models.generator.img_resolution))
+        preview = minutiae_map_preview(tpl, size=int(reconstructor.map_size))
         tiles = [np.repeat(a[:, :, None], 3, axis=2) if a.ndim == 2 else a for a in (real_img, preview, recon)]
         if len({t.shape for t in tiles}) != 1:
             continue  # a mindtct template of another size than the image cannot happen; stay safe
@@ -95,7 +96,10 @@ def render_html(m: dict[str, Any], figures: list[tuple[str, str]]) -> str:
     sections.append(("Protocol", R.table(["", ""], [
         ["templates attacked", p["template_source"]], ["type-I", p["type1"]], ["type-II", p["type2"]],
         ["genuine", p["genuine"]], ["impostor", p["impostor"]], ["threshold", p["threshold"]],
-        ["encoder", m["encoder"]], ["generator", m["generator"]],
+        ["method", m.get("method", "encoder")], ["encoder", m["encoder"] or "none"],
+        ["generator", m["generator"] or "none"],
+        *([["settings", json.dumps(m["reconstruction_settings"], sort_keys=True)]]
+          if m.get("reconstruction_settings") else []),
     ])))
     mn = m["minutiae"]
     sections.append(("Minutiae", R.table(["", "mean", "median"], [
@@ -104,5 +108,5 @@ def render_html(m: dict[str, Any], figures: list[tuple[str, str]]) -> str:
     sections.append(("About", f"<p>Made by synthbio {R.esc(m['synthbio_version'])} on {R.esc(m['generated_at'])} "
                      f"from <code>{R.esc(m['dataset'])}</code>; all numbers are in "
                      f"<a href=\"results.json\">results.json</a>.</p>"))
-    return R.page("Fingerprint reconstruction attack (template inversion)", sections,
+    return R.page(f"Fingerprint reconstruction attack (template inversion, {m.get('method', 'encoder')})", sections,
                   subtitle=f"{m['attacked_fingers']} fingers attacked; templates: {p['template_source']}")
