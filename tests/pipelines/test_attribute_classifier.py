@@ -216,10 +216,36 @@ def test_directions_from_classifier_are_seeded(world: dict[str, Path], tmp_path:
     res = ac.train_classifier_job(_config(world, tmp_path / "c", hidden=(), epochs=20))
     G = load_generator(world["G"])
     clf, _ = load_attribute_classifier(res.classifier)
-    ws = ac.sample_ws(G, 50, seed=3)
-    assert torch.equal(ws, ac.sample_ws(G, 50, seed=3, batch_size=7)) and ws.shape == (50, 6, 8)
+    ws = ac.sample_ws(G, 50, seed=3, truncation_psi=0.5)
+    z = torch.randn([50, G.z_dim], generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        torch.testing.assert_close(ws, G.mapping(z, None, truncation_psi=0.5), atol=1e-6, rtol=1e-5)
+    assert torch.equal(ac.sample_ws(G, 50, seed=3), ac.sample_ws(G, 50, seed=3)) and ws.shape == (50, 6, 8)
     fits = ac.classifier_directions(G, clf, labels=("AU12",), num_samples=400, fraction=0.05, seed=3)
     assert list(fits) == ["AU12"] and fits["AU12"].num_positive == 20
     assert abs(float(fits["AU12"].direction.norm()) - 1) < 1e-5
     with pytest.raises(InputError, match="no label \\['AU1'\\]"):
         ac.classifier_directions(G, clf, labels=("AU1",), num_samples=100)
+
+
+def test_projection_inverts_once_and_does_not_depend_on_chunking(world: dict[str, Path], tmp_path: Path) -> None:
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i, p in enumerate(sorted((world["ckplus"] / "cohn-kanade-images").rglob("*00000002.png"))[:8]):
+        (imgs / f"f{i}.png").write_bytes(p.read_bytes())
+    (tmp_path / "l.csv").write_text("filename,smile\n" + "".join(f"f{i}.png,{i % 2}\n" for i in range(8)))
+
+    def config(out: str, batch_size: int) -> ac.TrainClassifierConfig:
+        return ac.TrainClassifierConfig(outdir=str(tmp_path / out), source="csv", labels=str(tmp_path / "l.csv"),
+                                        images=str(imgs), project=True, generator=str(world["G"]), steps=3,
+                                        input_mode="wplus_mean", hidden=(), epochs=5, batch_size=batch_size)
+
+    a, b = ac.train_classifier_job(config("a", 8)), ac.train_classifier_job(config("b", 3))
+    assert a.num_inverted == b.num_inverted == 8
+    with np.load(tmp_path / "a" / ac.CACHE_NAME) as da, np.load(tmp_path / "b" / ac.CACHE_NAME) as db:
+        assert da["ws"].shape == (8, 6, 8) and '"project"' in str(da["fingerprint"])
+        np.testing.assert_allclose(da["ws"], db["ws"], atol=1e-6)  # row i draws from seed + i
+        assert not np.allclose(da["ws"][:, 0], da["ws"][:, -1])  # W+: one w per layer
+    assert ac.train_classifier_job(config("a", 8)).num_inverted == 0
+    with pytest.raises(InputError, match="--generator"):
+        _config(world, tmp_path / "c", encoder=None, project=True)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-directions_app = typer.Typer(help="Compute editing directions (SeFa, PCA in W, SVM on labelled latents or classifier scores).",
+directions_app = typer.Typer(help="Compute editing directions (SeFa, PCA in W, SVM on labels or classifier scores).",
                              no_args_is_help=True)
 
 _MODEL = typer.Option("--model", "-m", help="Registry name or checkpoint path (native folder, .pkl, .pt).")

@@ -1,30 +1,20 @@
 """Labelled faces -> latents -> attribute classifier -> InterFaceGAN directions.
 
-`train_classifier_job` reads labels (the CK+ layout or a CSV plus an images
-folder), inverts each labelled image once (a trained encoder, or the
-projector), trains `LatentAttributeClassifier` on the latents and writes:
+`train_classifier_job` reads labels (CK+, or a CSV + images folder), inverts each
+labelled image once (encoder or projector) into OUT/latents.npz (ws, label keys,
+the inverter's fingerprint; rewritten atomically after every chunk, so a killed
+job goes on where it stopped), trains `LatentAttributeClassifier` and writes
+OUT/classifier/, OUT/config.json, OUT/report.json (held-out F1 per label), OUT/f1.png.
 
-    OUT/latents.npz        ws [M, num_ws, w_dim], keys [M], the inverter's fingerprint;
-                           rewritten (atomically) after every chunk, so a killed job
-                           continues where it stopped; usable as `--latents` anywhere
-    OUT/classifier/        model.safetensors + config.json (load_attribute_classifier)
-    OUT/config.json        the job's TrainClassifierConfig
-    OUT/report.json        per-label F1 / accuracy on the held-out split, label counts
-    OUT/f1.png             per-label F1 bar chart
+CK+ labels: action units 'AU12' (listed in the FACS file) and emotions 'happy',
+... (one against the rest); a label a sequence is not coded for is NaN. The peak
+frame is used as-is, or with `align` as an FFHQ crop from the sequence's own
+landmarks (68-point indices 36/39/42/45/33 are dlib's 5 points): no download.
 
-CK+ label names: action units 'AU12' (presence in the sequence's FACS file) and
-emotions 'happy', 'surprise', ... (one against the rest; NaN for sequences
-without an emotion file). A label the sequence is not coded for is NaN and left
-out of the loss. The peak (last) frame of each sequence is used. `align` crops
-it FFHQ-style from the sequence's own 68 landmarks (eye corners 36/39/42/45 and
-nose bottom 33 are dlib's 5 points), so nothing is downloaded; faces are given
-as-is otherwise.
-
-`classifier_directions` samples latents from G (one torch.Generator), scores
-them with the classifier and fits one InterFaceGAN direction per label on the
-top / bottom `fraction` of the logits (`train_svm_direction`). Sampled ws are
-the same in every layer, so the directions live in W ([w_dim], applied to all
-layers by `synthbio edit`) whatever the classifier's input mode.
+`classifier_directions` scores latents sampled from G (one torch.Generator) and
+fits an InterFaceGAN direction per label on the top / bottom `fraction` of the
+logits. Sampled ws are equal across layers, so directions live in W ([w_dim],
+applied to every layer by `synthbio edit`) whatever the classifier's input mode.
 """
 
 from __future__ import annotations
@@ -47,26 +37,19 @@ from synthbio.errors import InputError, OutputDirError
 SOURCES = ("ckplus", "csv")
 CACHE_NAME = "latents.npz"
 CLASSIFIER_DIR = "classifier"
-# dlib's 5 points (see synthbio.faces.alignment) as indices of the 68-point scheme CK+ uses.
-_DLIB5_FROM_68 = (45, 42, 36, 39, 33)
-
-Progress = Callable[[int, int], None]
+_DLIB5_FROM_68 = (45, 42, 36, 39, 33)  # dlib's 5 points (faces.alignment) in CK+'s 68-point scheme
 
 
 @dataclass(frozen=True)
 class TrainClassifierConfig:
     """`synthbio train-classifier`; saved as OUT/config.json.
 
-    source: 'ckplus' (labels = CK+ root) or 'csv' (labels = CSV file, images = folder
-        its `key_column` names files in).
-    label_names: labels to learn (CK+: 'AU12', 'happy'; CSV: columns). () = CK+: every
-        AU with >= min_positives positives and negatives; CSV: every column.
-    Latents from exactly one of: encoder (folder or name), project (projector on
-        `generator`, `steps` steps, `loss`), latents (a file whose rows follow the label
-        rows: CK+ sequences in load_ckplus order, or the CSV's data rows).
-    input_mode: 'w' | 'wplus_mean' | 'wplus_flat' (AttributeClassifierConfig).
-    val_fraction, seed: held-out share and the seed of split, init and batches.
-    seed also seeds the projector (image i draws from seed + i).
+    source: 'ckplus' (labels = CK+ root) or 'csv' (labels = CSV, images = its folder).
+    label_names: CK+ 'AU12', 'happy' or CSV columns; () = every CSV column, or every
+        AU with >= min_positives positive and negative sequences.
+    Latents from one of: encoder, project (into `generator`, `steps`, `loss`), latents
+        (a file, one row per label row: CK+ sequences in load_ckplus order, CSV rows).
+    seed: split, init, batches, and the projector (label row i draws from seed + i).
     """
 
     outdir: str
@@ -112,7 +95,7 @@ class TrainClassifierConfig:
             raise InputError(f"input mode {self.input_mode!r} is not one of {', '.join(INPUT_MODES)}")
         if not 0 <= self.val_fraction < 1:
             raise InputError(f"held-out fraction must be in [0, 1), got {self.val_fraction}")
-        if self.steps < 1 or self.epochs < 1 or self.batch_size < 1 or self.min_positives < 1:
+        if min(self.steps, self.epochs, self.batch_size, self.min_positives) < 1:
             raise InputError("steps, epochs, batch size and min_positives must be >= 1")
         check_seed(self.seed)
 
@@ -124,10 +107,7 @@ class TrainClassifierConfig:
 
 @dataclass(frozen=True)
 class LabelledImages:
-    """Label rows: keys [N], image paths [N], label names [K], values [N, K] (0/1, NaN = unknown).
-
-    landmarks: per row [68, 2] or None (CK+ only).
-    """
+    """Label rows: keys [N], image paths [N], names [K], values [N, K] (0/1, NaN = unknown), landmarks [68, 2]."""
 
     keys: list[str]
     paths: list[Path]
@@ -140,11 +120,11 @@ def _ckplus_label(name: str) -> tuple[str, int]:
     """'AU12' / 'au12' / '12' -> ('au', 12); 'happy' -> ('emotion', 5)."""
     from synthbio.io.labels import CKPLUS_EMOTIONS
 
-    m = re.fullmatch(r"(?:au)?\s*(\d+)", name.strip().lower())
-    if m:
+    text = name.strip().lower()
+    if m := re.fullmatch(r"(?:au)?\s*(\d+)", text):
         return "au", int(m.group(1))
-    if name.strip().lower() in CKPLUS_EMOTIONS:
-        return "emotion", CKPLUS_EMOTIONS.index(name.strip().lower())
+    if text in CKPLUS_EMOTIONS:
+        return "emotion", CKPLUS_EMOTIONS.index(text)
     raise InputError(f"unknown CK+ label {name!r}: use action units like 'AU12' or emotions "
                      f"({', '.join(CKPLUS_EMOTIONS)})")
 
@@ -158,10 +138,9 @@ def read_ckplus_labels(root: str, names: Sequence[str] = (), *, min_positives: i
     occurring = sorted({au for s in coded for au in s.facs})
     if names:
         chosen = [_ckplus_label(n) for n in names]
-        for kind, au in chosen:
-            if kind == "au" and au not in occurring:
-                raise InputError(f"label 'AU{au}' never occurs in the FACS files under {root!r} "
-                                 f"(AUs there: {', '.join(f'AU{a}' for a in occurring) or 'none'})")
+        if missing := [f"'AU{c}'" for k, c in chosen if k == "au" and c not in occurring]:
+            raise InputError(f"label {', '.join(missing)} never occurs in the FACS files under {root!r} "
+                             f"(AUs there: {', '.join(f'AU{a}' for a in occurring) or 'none'})")
     else:  # learnable AUs only: an AU in 2 of 500 sequences gives no usable F1
         chosen = [("au", au) for au in occurring
                   if min_positives <= sum(au in s.facs for s in coded) <= len(coded) - min_positives]
@@ -215,22 +194,20 @@ def load_face(path: Path, *, resolution: int, channels: int, landmarks: np.ndarr
     img = PIL.Image.fromarray(rgb).convert("L" if channels == 1 else "RGB")
     if img.size != (resolution, resolution):
         img = img.resize((resolution, resolution), PIL.Image.LANCZOS)
-    a = np.asarray(img, dtype=np.float32).reshape(resolution, resolution, channels)
-    return torch.from_numpy(a.transpose(2, 0, 1) / 127.5 - 1.0)
+    return torch.from_numpy(np.asarray(img, np.float32).reshape(resolution, resolution, channels)
+                            .transpose(2, 0, 1) / 127.5 - 1.0)
 
-
-# --- the latents cache -----------------------------------------------------------------------------
 
 
 def read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray]:
     """{key: ws [num_ws, w_dim]} of a cache made by the same inverter; {} when there is none."""
-    if not path.is_file():
-        return {}
     try:
         with np.load(path, allow_pickle=False) as data:
             stored, keys, ws = str(data["fingerprint"]), data["keys"].tolist(), data["ws"]
+    except FileNotFoundError:
+        return {}
     except (OSError, ValueError, KeyError) as exc:
-        raise OutputDirError(f"latents cache {os.fspath(path)!r} is unreadable ({exc}); delete it to start over") from None
+        raise OutputDirError(f"latents cache {os.fspath(path)!r} is unreadable ({exc}); delete it") from None
     if stored != fingerprint:
         raise OutputDirError(f"latents cache {os.fspath(path)!r} was made by another inverter ({stored}); "
                              "use another --outdir or delete the cache")
@@ -241,8 +218,7 @@ def write_cache(path: Path, cache: dict[str, np.ndarray], fingerprint: str) -> N
     """Whole cache to a temporary file, then renamed: a kill leaves the previous chunk's cache."""
     from synthbio.utils.hashing import atomic_write
 
-    keys = list(cache)
-    ws = np.stack([cache[k] for k in keys]).astype(np.float32)
+    keys, ws = list(cache), np.stack(list(cache.values())).astype(np.float32)
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object: np.savez would append '.npz' to a bare name
@@ -268,15 +244,14 @@ class _Inverter:
                 raise InputError(f"encoder {config.encoder!r} reads {c.in_channels}-channel inputs, not face images")
             self.resolution, self.channels = c.resolution, c.in_channels
             self.generator = str(meta.get("generator", ""))
-            self.fingerprint = json.dumps({"method": "encoder", "encoder": os.fspath(config.encoder),
-                                           "weights_sha256": meta.get("weights_sha256"), "align": config.align})
+            self.fingerprint = json.dumps({"method": "encoder", "weights_sha256": meta.get("weights_sha256"),
+                                           "align": config.align})
         else:
             from synthbio.checkpoints import load_generator
             from synthbio.inversion.losses import build_reconstruction_loss
             from synthbio.inversion.projector import ProjectorConfig, compute_w_stats
 
-            assert config.generator is not None
-            self.G = load_generator(config.generator, device=self.device).eval().requires_grad_(False)
+            self.G = load_generator(str(config.generator), device=self.device).eval().requires_grad_(False)
             self.resolution, self.channels = self.G.img_resolution, self.G.img_channels
             self.generator = config.generator
             # One w broadcast (the official projector) suits a 'w' classifier; W+ fits the others better.
@@ -288,9 +263,6 @@ class _Inverter:
             self.fingerprint = json.dumps({"method": "project", "generator": config.generator, "steps": config.steps,
                                            "loss": config.loss, "space": self.projector.space, "seed": config.seed,
                                            "align": config.align})
-
-    def __call__(self, images: torch.Tensor, indices: Sequence[int]) -> np.ndarray:
-        return invert_chunk(self, images, indices)
 
 
 def invert_chunk(inverter: _Inverter, images: torch.Tensor, indices: Sequence[int]) -> np.ndarray:
@@ -308,11 +280,8 @@ def invert_chunk(inverter: _Inverter, images: torch.Tensor, indices: Sequence[in
 
 
 def cached_latents(config: TrainClassifierConfig, data: LabelledImages, rows: Sequence[int], *,
-                   progress: Progress | None = None) -> tuple[np.ndarray, int, str]:
-    """ws [len(rows), num_ws, w_dim] of the label rows, inverting only what OUT/latents.npz lacks.
-
-    Returns (ws, images inverted now, generator name).
-    """
+                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int, str]:
+    """(ws [len(rows), num_ws, w_dim], images inverted now, generator name); inverts what the cache lacks."""
     if config.latents is not None:
         from synthbio.editing.apply import read_latents
 
@@ -325,25 +294,19 @@ def cached_latents(config: TrainClassifierConfig, data: LabelledImages, rows: Se
     path = Path(config.outdir) / CACHE_NAME
     cache = read_cache(path, inverter.fingerprint)
     todo = [i for i in rows if data.keys[i] not in cache]
-    done = len(rows) - len(todo)
+    if bad := [data.keys[i] for i in todo if config.align and data.landmarks[i] is None][:3]:
+        raise InputError(f"--align: CK+ sequences {bad} have no landmarks file for their peak frame")
     for start in range(0, len(todo), config.batch_size):
         chunk = todo[start:start + config.batch_size]
-        lms = [data.landmarks[i] for i in chunk] if config.align else [None] * len(chunk)
-        if config.align and any(lm is None for lm in lms):
-            bad = next(data.keys[i] for i, lm in zip(chunk, lms) if lm is None)
-            raise InputError(f"--align: CK+ sequence {bad!r} has no landmarks file for its peak frame")
         images = torch.stack([load_face(data.paths[i], resolution=inverter.resolution, channels=inverter.channels,
-                                        landmarks=lm) for i, lm in zip(chunk, lms)])
-        for i, w in zip(chunk, inverter(images, chunk)):
+                                        landmarks=data.landmarks[i] if config.align else None) for i in chunk])
+        for i, w in zip(chunk, invert_chunk(inverter, images, chunk)):
             cache[data.keys[i]] = w
         write_cache(path, cache, inverter.fingerprint)
-        done += len(chunk)
         if progress is not None:
-            progress(done, len(rows))
+            progress(len(rows) - len(todo) + start + len(chunk), len(rows))
     return np.stack([cache[data.keys[i]] for i in rows]), len(todo), inverter.generator
 
-
-# --- the job ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -363,17 +326,16 @@ def _f1_chart(path: Path, names: Sequence[str], f1: Sequence[float]) -> None:
     fig, ax = plt.subplots(figsize=(max(3.0, 0.5 * len(names) + 1.5), 3.0))
     ax.bar(range(len(names)), [0.0 if not np.isfinite(v) else v for v in f1], color="#4c72b0")
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("held-out F1")
+    ax.set(ylim=(0, 1), ylabel="held-out F1")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def train_classifier_job(config: TrainClassifierConfig, *, progress: Progress | None = None) -> TrainClassifierResult:
+def train_classifier_job(config: TrainClassifierConfig, *,
+                         progress: Callable[[int, int], None] | None = None) -> TrainClassifierResult:
     """Labels -> latents (cached in OUT) -> classifier in OUT/classifier, OUT/report.json, OUT/f1.png."""
-    from synthbio.editing.attributes import AttributeClassifierConfig, save_attribute_classifier, \
-        train_attribute_classifier
+    from synthbio.editing import attributes as attr
     from synthbio.pipelines.report_html import json_safe
     from synthbio.utils.hashing import atomic_write_json
 
@@ -386,23 +348,21 @@ def train_classifier_job(config: TrainClassifierConfig, *, progress: Progress | 
         data = read_ckplus_labels(config.labels, config.label_names, min_positives=config.min_positives)
     else:
         data = read_csv_labels(config.labels, config.images, config.label_names, key_column=config.key_column)
-    rows = [i for i in range(len(data.keys)) if np.isfinite(data.values[i]).any()]
-    if not rows:
+    if not (rows := [i for i in range(len(data.keys)) if np.isfinite(data.values[i]).any()]):
         raise InputError(f"no label row of {config.labels!r} has a value for {', '.join(data.names)}")
     atomic_write_json(out / "config.json", config.to_dict())
     ws, num_inverted, generator = cached_latents(config, data, rows, progress=progress)
     values = data.values[rows].astype(np.float32)
-    cls_cfg = AttributeClassifierConfig(label_names=tuple(data.names), w_dim=ws.shape[2], num_ws=ws.shape[1],
+    cls_cfg = attr.AttributeClassifierConfig(label_names=tuple(data.names), w_dim=ws.shape[2], num_ws=ws.shape[1],
                                         input_mode=config.input_mode, hidden=config.hidden)
-    model, report = train_attribute_classifier(ws, values, cls_cfg, epochs=config.epochs, lr=config.lr,
-                                               val_fraction=config.val_fraction, seed=config.seed)
-    cls_dir = save_attribute_classifier(model, out / CLASSIFIER_DIR, report=report, provenance={
+    model, report = attr.train_attribute_classifier(ws, values, cls_cfg, epochs=config.epochs, lr=config.lr,
+                                                    val_fraction=config.val_fraction, seed=config.seed)
+    cls_dir = attr.save_attribute_classifier(model, out / CLASSIFIER_DIR, report=report, provenance={
         "generator": generator, "labels": os.fspath(config.labels), "source": config.source,
         "inverter": "encoder" if config.encoder else "project" if config.project else "latents"})
-    known = np.isfinite(values)
     summary = {
         "labels": [{"name": n, "f1": report.f1[j], "accuracy": report.accuracy[j],
-                    "positives": int((values[:, j] == 1).sum()), "known": int(known[:, j].sum())}
+                    "positives": int((values[:, j] == 1).sum()), "known": int(np.isfinite(values[:, j]).sum())}
                    for j, n in enumerate(data.names)],
         "num_rows": len(rows), "num_train": report.num_train, "num_val": report.num_val,
         "final_train_loss": report.final_train_loss, "num_inverted": num_inverted, "generator": generator,
@@ -413,38 +373,23 @@ def train_classifier_job(config: TrainClassifierConfig, *, progress: Progress | 
     return TrainClassifierResult(outdir=out, classifier=cls_dir, report=summary, num_inverted=num_inverted)
 
 
-# --- directions from the classifier ----------------------------------------------------------------
 
-
-@torch.no_grad()
 def sample_ws(G: Any, num_samples: int, *, seed: int = 0, truncation_psi: float = 1.0,
-              class_idx: int | None = None, batch_size: int = 1024) -> torch.Tensor:
-    """ws [N, num_ws, w_dim] on the CPU from z ~ N(0, I) drawn by one torch.Generator(seed)."""
-    from synthbio.generation.sampling import class_vector
+              class_idx: int | None = None) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] (CPU): `pca.sample_w` (z from one torch.Generator(seed)) with truncation."""
+    from synthbio.editing.pca import sample_w
+    from synthbio.generation.sampling import check_truncation
 
-    device = next(G.parameters()).device
-    z = torch.randn([num_samples, G.z_dim], generator=torch.Generator().manual_seed(int(seed)))
-    out = []
-    for part in z.split(batch_size):
-        c = class_vector(G.c_dim, class_idx, n=part.shape[0], device=device)
-        out.append(G.mapping(part.to(device), c, truncation_psi=truncation_psi).float().cpu())
-    return torch.cat(out)
-
-
-@torch.no_grad()
-def score_latents(classifier: torch.nn.Module, ws: torch.Tensor, *, batch_size: int = 4096) -> torch.Tensor:
-    """Classifier logits [N, K] of ws [N, num_ws, w_dim] (eval mode)."""
-    classifier.eval()
-    return torch.cat([classifier(part).float() for part in ws.split(batch_size)])
+    w = sample_w(G, num_samples, seed=seed, class_idx=class_idx)
+    if truncation_psi != 1:  # w' = w_avg + psi (w - w_avg), as G.mapping truncates
+        check_truncation(G, truncation_psi, None)
+        w = torch.lerp(G.mapping.w_avg.detach().float().cpu(), w, truncation_psi)
+    return w[:, None].repeat(1, G.num_ws, 1)
 
 
 @dataclass(frozen=True)
 class ClassifierDirectionsConfig:
-    """`synthbio directions classifier`: N sampled latents, top/bottom `fraction` per label.
-
-    labels: which of the classifier's labels (() = all). prefix: file names are
-    PREFIX<label>.direction.safetensors in outdir.
-    """
+    """`synthbio directions classifier`. labels: () = all; files are OUT/PREFIX<label>.direction.safetensors."""
 
     model: str
     classifier: str
@@ -459,11 +404,6 @@ class ClassifierDirectionsConfig:
     prefix: str = ""
     device: str = "cpu"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "labels", tuple(str(n) for n in self.labels))
-        if self.num_samples < 4:
-            raise InputError(f"need at least 4 samples, got {self.num_samples}")
-
 
 def classifier_directions(G: Any, classifier: Any, *, labels: Sequence[str] = (), num_samples: int = 10000,
                           fraction: float = 0.02, seed: int = 0, truncation_psi: float = 1.0,
@@ -472,13 +412,13 @@ def classifier_directions(G: Any, classifier: Any, *, labels: Sequence[str] = ()
     from synthbio.editing.svm_directions import train_svm_direction
 
     names = list(classifier.config.label_names)
-    unknown = [n for n in labels if n not in names]
-    if unknown:
+    if unknown := [n for n in labels if n not in names]:
         raise InputError(f"the classifier has no label {unknown}; its labels are {', '.join(names)}")
-    if classifier.config.w_dim != G.w_dim:
+    if classifier.config.w_dim != G.w_dim:  # a classifier trained on another generator's latents
         raise InputError(f"the classifier reads w_dim {classifier.config.w_dim}, the generator has {G.w_dim}")
     ws = sample_ws(G, num_samples, seed=seed, truncation_psi=truncation_psi, class_idx=class_idx)
-    logits = score_latents(classifier, ws.to(next(classifier.parameters()).device)).cpu().numpy()
+    with torch.no_grad():
+        logits = classifier.eval()(ws.to(next(classifier.parameters()).device)).float().cpu().numpy()
     return {n: train_svm_direction(ws[:, 0], logits[:, names.index(n)], continuous=True, fraction=fraction,
                                    val_fraction=val_fraction, seed=seed)
             for n in (labels or names)}
@@ -500,11 +440,10 @@ def classifier_directions_job(config: ClassifierDirectionsConfig) -> dict[str, t
     out: dict[str, tuple[Path, Any]] = {}
     for name, res in fits.items():
         file_name = config.prefix + re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+        extra = {"source": "classifier", "classifier": os.fspath(config.classifier), "space": "w",
+                 "train_accuracy": f"{res.train_accuracy:.6f}", "num_samples": config.num_samples,
+                 "fraction": config.fraction, "seed": config.seed, "truncation_psi": config.truncation_psi}
         path = save_direction(Path(config.outdir) / file_name, res.direction, method="svm", generator=config.model,
-                              label=name, accuracy=res.val_accuracy,
-                              extra={"source": "classifier", "classifier": os.fspath(config.classifier),
-                                     "num_samples": config.num_samples, "fraction": config.fraction,
-                                     "seed": config.seed, "truncation_psi": config.truncation_psi,
-                                     "train_accuracy": f"{res.train_accuracy:.6f}", "space": "w"})
+                              label=name, accuracy=res.val_accuracy, extra=extra)
         out[name] = (path, res)
     return out
