@@ -60,3 +60,19 @@ def test_atomic_write_gives_an_ordinary_file_mode(tmp_path):
     finally:
         os.umask(umask)
         hashing._FILE_MODE = None
+
+
+def test_safetensors_written_atomically_get_an_ordinary_mode(tmp_path):
+    # safetensors' save_file replaces the temporary file with a private (0600) one of its own.
+    import torch
+    from safetensors.torch import save_file
+
+    umask = os.umask(0o022)
+    try:
+        hashing._FILE_MODE = None
+        target = tmp_path / "model.safetensors"
+        hashing.atomic_write(target, lambda tmp: save_file({"w": torch.zeros(2)}, str(tmp)))
+        assert (target.stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(umask)
+        hashing._FILE_MODE = None

@@ -85,6 +85,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        # Writers that replace the file themselves (safetensors does) bring back a private
+        # mode; set the ordinary one again just before the rename.
+        _set_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -92,10 +95,18 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) 
     fsync_dir(path.parent)
 
 
+def _set_mode(path: str | os.PathLike[str]) -> None:
+    try:
+        os.chmod(path, _file_mode())
+    except OSError:  # a file system without modes keeps what it has
+        pass
+
+
 def commit_temp(tmp: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
-    """fsync `tmp` and rename it over `path`."""
+    """fsync `tmp` and rename it over `path` (with the mode an ordinary new file gets)."""
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
+    _set_mode(tmp)
     os.replace(tmp, path)
     fsync_dir(Path(path).parent)
 
