@@ -198,7 +198,6 @@ def load_face(path: Path, *, resolution: int, channels: int, landmarks: np.ndarr
                             .transpose(2, 0, 1) / 127.5 - 1.0)
 
 
-
 def read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray]:
     """{key: ws [num_ws, w_dim]} of a cache made by the same inverter; {} when there is none."""
     try:
@@ -308,7 +307,6 @@ def cached_latents(config: TrainClassifierConfig, data: LabelledImages, rows: Se
     return np.stack([cache[data.keys[i]] for i in rows]), len(todo), inverter.generator
 
 
-
 @dataclass(frozen=True)
 class TrainClassifierResult:
     outdir: Path
@@ -320,7 +318,7 @@ class TrainClassifierResult:
 def _f1_chart(path: Path, names: Sequence[str], f1: Sequence[float]) -> None:
     import matplotlib
 
-    matplotlib.use("Agg")  # chosen here, never at import: the caller's backend stays theirs otherwise
+    matplotlib.use("Agg")  # here, never at import (STYLE.md): a PNG file needs no display
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(max(3.0, 0.5 * len(names) + 1.5), 3.0))
@@ -371,7 +369,6 @@ def train_classifier_job(config: TrainClassifierConfig, *,
     atomic_write_json(out / "report.json", json_safe(summary))
     _f1_chart(out / "f1.png", data.names, report.f1)
     return TrainClassifierResult(outdir=out, classifier=cls_dir, report=summary, num_inverted=num_inverted)
-
 
 
 def sample_ws(G: Any, num_samples: int, *, seed: int = 0, truncation_psi: float = 1.0,
