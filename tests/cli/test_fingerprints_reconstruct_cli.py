@@ -122,3 +122,26 @@ def test_reconstruct_gabor_needs_no_model(run_cli: Run, tmp_path: Path) -> None:
     code, _, err = run_cli("fingerprints", "reconstruct", str(src), "--out", str(tmp_path / "h.png"),
                            "--method", "phase")
     assert code == 2 and "unknown reconstruction method 'phase'" in err and not (tmp_path / "h.png").exists()
+
+
+def test_mated_impressions_from_a_template(run_cli: Run, tmp_path: Path) -> None:
+    from synthbio.fingerprints.minutiae import read_json
+
+    src = _template(tmp_path)
+    code, _, err = run_cli("fingerprints", "reconstruct", str(src), "--out", str(tmp_path / "m.png"),
+                           "--impressions", "2", "--seed", "3")
+    assert code == 0, err
+    assert "2 mated impressions" in err
+    for k in range(2):
+        with PIL.Image.open(tmp_path / "m" / f"{k:02d}.png") as im:
+            assert im.size == (150, 180) and im.mode == "L"
+        gt = read_json(tmp_path / "m" / f"{k:02d}.json")
+        assert (gt.width, gt.height) == (150, 180)
+    a = (tmp_path / "m" / "00.png").read_bytes()
+    assert a != (tmp_path / "m" / "01.png").read_bytes()  # impressions differ
+    code, _, err = run_cli("fingerprints", "reconstruct", str(src), "--out", str(tmp_path / "n.png"),
+                           "--impressions", "2", "--seed", "3")
+    assert code == 0 and (tmp_path / "n" / "00.png").read_bytes() == a  # same seed, same pixels
+    code, _, err = run_cli("fingerprints", "reconstruct", str(src), "--out", str(tmp_path / "e.png"),
+                           "--impressions", "2", "--method", "encoder")
+    assert code == 2 and "--impressions needs --method gabor" in err

@@ -14,6 +14,7 @@ from synthbio.fingerprints.reconstruction import load_reconstructor, output_size
 from synthbio.fingerprints.ridge_reconstruction import (
     RidgeReconstructionConfig,
     RidgeReconstructor,
+    mated_impressions,
     minutia_prototypes,
     orientation_from_minutiae,
     reconstruct_ridges,
@@ -68,13 +69,19 @@ def test_mindtct_finds_the_minutia_where_and_as_the_template_says(kind: str, ang
     assert _angle_gap(near[0].angle, angle) < math.radians(15) and near[0].kind == kind
 
 
-def test_a_reconstruction_matches_its_finger_and_not_others() -> None:
+@pytest.fixture(scope="module")
+def reals() -> list[MinutiaeTemplate]:
+    """MINDTCT templates of three procedural fingers (the 'stolen' templates)."""
     cfg = MasterConfig(width=240, height=280)
-    reals = []
+    out = []
     for seed in (11, 12, 13):
         master = generate_master(seed, cfg)
         pixels = np.clip(235 - 200 * master.ridges, 0, 255).astype(np.uint8)  # dark ridges
-        reals.append(extract_minutiae(pixels, method="mindtct", dpi=500))
+        out.append(extract_minutiae(pixels, method="mindtct", dpi=500))
+    return out
+
+
+def test_a_reconstruction_matches_its_finger_and_not_others(reals: list[MinutiaeTemplate]) -> None:
     recon = extract_minutiae(reconstruct_ridges(reals[0]), method="mindtct", dpi=500)
     pairs = pair_minutiae(reals[0].minutiae, recon.minutiae, max_distance=8.0)
     assert len(pairs) >= 0.7 * len(reals[0].minutiae)  # most template minutiae come back within 8 px, 30 deg
@@ -111,3 +118,18 @@ def test_bad_settings_are_named() -> None:
     tiny = MinutiaeTemplate(minutiae=[Minutia(5, 5, 0.0)], width=20, height=20, dpi=80)
     with pytest.raises(InputError, match="80 dpi"):
         reconstruct_ridges(tiny)
+
+
+def test_mated_impressions_carry_ground_truth_and_match_their_source(reals: list[MinutiaeTemplate]) -> None:
+    imps = mated_impressions(reals[0], 2, seed=4)
+    assert np.array_equal(mated_impressions(reals[0], 1, seed=4)[0].image, imps[0].image)  # per (template, seed)
+    assert not np.array_equal(imps[0].image, imps[1].image)
+    for imp in imps:
+        assert imp.image.shape == (280, 240) and imp.template().width == 240
+        found = extract_minutiae(imp.image, method="mindtct", dpi=500)
+        # ground truth in the impression's own frame: MINDTCT finds most of it where it says
+        assert len(pair_minutiae(imp.minutiae, found.minutiae, max_distance=10.0)) >= 0.5 * len(imp.minutiae)
+        genuine, impostors = match(found, reals[0]), [match(found, r) for r in reals[1:]]
+        assert genuine >= 40 and genuine > 3 * max(impostors), (genuine, impostors)
+    with pytest.raises(InputError, match="impressions must be >= 1"):
+        mated_impressions(reals[0], 0)

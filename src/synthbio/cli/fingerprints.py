@@ -108,6 +108,9 @@ def reconstruct_command(
     xyt_width: Annotated[int, typer.Option("--xyt-width", help="Image width for .xyt files (they store none).")] = 0,
     xyt_height: Annotated[int, typer.Option("--xyt-height", help="Image height for .xyt files (NIST needs it).")] = 0,
     batch_size: Annotated[int, _BATCH] = 16,
+    impressions: Annotated[int, typer.Option("--impressions", help="N > 0: N mated impressions per template "
+                                             "(gabor), in a folder per template, with ground-truth JSON.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the mated impressions.")] = 0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
     """Draw fingerprints from minutiae templates, at the template's size and dpi (minutiae line up)."""
@@ -116,7 +119,8 @@ def reconstruct_command(
     from synthbio.fingerprints.reconstruction import ReconstructConfig, describe, reconstruct_files
 
     config = ReconstructConfig(template=template, out=out, method=method, encoder=encoder, model=model, device=device,
-                               dpi_out=dpi_out, xyt_width=xyt_width, xyt_height=xyt_height, batch_size=batch_size)
+                               dpi_out=dpi_out, xyt_width=xyt_width, xyt_height=xyt_height, batch_size=batch_size,
+                               impressions=impressions, seed=seed)
     if dry_run:
         typer.echo(json.dumps(describe(config), indent=2))
         return
@@ -124,6 +128,10 @@ def reconstruct_command(
     result = reconstruct_files(config, progress=console.is_terminal)
     extra = f" ({len(result.skipped)} other formats of the same templates skipped)" if result.skipped else ""
     where = result.written[0] if len(result.written) == 1 else out
+    if impressions:
+        console.print(f"{len(result.written)} mated impressions ({impressions} per template) written under {out}"
+                      f"{extra}", highlight=False)
+        return
     how = (f"encoder: {result.encoder}, generator: {result.generator}" if result.method == "encoder"
            else "method: gabor (ridges grown from the minutiae)")
     console.print(f"{len(result.written)} reconstructions written to {where}{extra}\n{how}", highlight=False)

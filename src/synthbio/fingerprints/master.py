@@ -77,13 +77,14 @@ class MasterFingerprint:
     orientation: float32 ridge orientation in [0, pi), ISO angles.
     period: float32 ridge period in pixels.
     minutiae: exact ground truth from the ridge skeleton (ISO directions).
+    fp_class: None when unknown (a master reconstructed from a template).
     """
 
     ridges: np.ndarray
     mask: np.ndarray
     orientation: np.ndarray
     period: np.ndarray
-    fp_class: FingerprintClass
+    fp_class: FingerprintClass | None
     singularities: list[Singularity]
     minutiae: list[Minutia]
     dpi: int

@@ -384,6 +384,10 @@ class ReconstructConfig:
     xyt_width / xyt_height / xyt_dpi: geometry for .xyt files, which store none
         (NIST .xyt needs the height to flip y).
     batch_size: templates per encoder/generator pass.
+    impressions: 0 = one reconstruction per template; N > 0 ('gabor' only) =
+        N mated impressions per template instead, written to a folder named
+        after the output PNG (<name>/00.png, 00.json with their ground-truth
+        minutiae, ...), drawn with `seed`.
     """
 
     template: str
@@ -397,6 +401,8 @@ class ReconstructConfig:
     xyt_height: int = 0
     xyt_dpi: int = 500
     batch_size: int = 16
+    impressions: int = 0
+    seed: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "template", os.fspath(self.template))
@@ -406,6 +412,12 @@ class ReconstructConfig:
             raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.dpi_out is not None and self.dpi_out <= 0:
             raise InputError(f"--dpi-out must be positive, got {self.dpi_out}")
+        if self.impressions < 0 or self.seed < 0:
+            raise InputError(f"--impressions and --seed must be >= 0, got {self.impressions}, {self.seed}")
+        if self.impressions and self.method != "gabor":
+            raise InputError("--impressions needs --method gabor (mated impressions are drawn from a grown master)")
+        if self.impressions and self.dpi_out is not None:
+            raise InputError("--impressions writes at the template's own dpi; leave out --dpi-out")
 
 
 @dataclass
@@ -457,6 +469,8 @@ def reconstruct_files(config: ReconstructConfig, *, progress: bool = False,
     items, skipped = collect_templates(config.template)
     outputs = _output_paths(config, items)
     templates = read_templates(config, [p for p, _ in items])
+    if config.impressions:
+        return _write_mated(config, items, outputs, templates, skipped, progress=progress)
     device = resolve_device(config.device)
     if reconstructor is None and models is not None and config.method == "encoder":
         reconstructor = EncoderReconstructor(models, device=device, batch_size=config.batch_size)
@@ -480,6 +494,32 @@ def reconstruct_files(config: ReconstructConfig, *, progress: bool = False,
     info = reconstructor.describe()
     return ReconstructResult(written=written, skipped=skipped, encoder=info.get("encoder") or "",
                              generator=info.get("generator") or "", method=reconstructor.method)
+
+
+def _write_mated(config: ReconstructConfig, items: list[tuple[Path, Path]], outputs: list[Path],
+                 templates: list[MinutiaeTemplate], skipped: list[Path], *, progress: bool) -> ReconstructResult:
+    """config.impressions mated impressions per template, each with its ground-truth JSON."""
+    from rich.progress import Progress
+
+    from synthbio.fingerprints.minutiae import write_template
+    from synthbio.fingerprints.ridge_reconstruction import mated_impressions
+
+    written: list[Path] = []
+    with Progress(disable=not progress) as bar:
+        job = bar.add_task("mated impressions", total=len(templates))
+        for (src, _), out, template in zip(items, outputs, templates):
+            folder = out.with_suffix("")
+            folder.mkdir(parents=True, exist_ok=True)
+            if not template.minutiae:
+                raise InputError(f"{src}: the template has no minutiae, so no impression can be drawn")
+            for k, imp in enumerate(mated_impressions(template, config.impressions, seed=config.seed)):
+                png = folder / f"{k:02d}.png"
+                atomic_write_bytes(png, encode_png_dpi(imp.image, imp.dpi))
+                write_template(imp.template(), folder / f"{k:02d}.json", metadata={
+                    "source_template": str(src), "seed": config.seed, "impression": k, "transform": imp.transform})
+                written.append(png)
+            bar.advance(job)
+    return ReconstructResult(written=written, skipped=skipped, method="gabor")
 
 
 def describe(config: ReconstructConfig) -> dict[str, Any]:

@@ -54,6 +54,8 @@ import cv2
 import numpy as np
 
 from synthbio.errors import InputError
+from synthbio.fingerprints.impressions import Impression, ImpressionConfig, make_impression
+from synthbio.fingerprints.master import MasterFingerprint
 from synthbio.fingerprints.ridges import grow_anchored_ridges
 from synthbio.fingerprints.types import MinutiaeTemplate
 
@@ -176,6 +178,44 @@ def minutia_prototypes(template: MinutiaeTemplate, height: int, width: int, *, p
     return values, weights
 
 
+@dataclass
+class RidgeField:
+    """The grown pattern of one template at its own size and dpi, [H, W] float32 each.
+
+    soft: in [-1, 1], positive on ridges; support: local minutia weight sum;
+    orientation: in [0, pi) (ISO angles); period: ridge period in pixels.
+    """
+
+    soft: np.ndarray
+    support: np.ndarray
+    orientation: np.ndarray
+    period: float
+
+
+def ridge_field(template: MinutiaeTemplate,
+                config: RidgeReconstructionConfig = RidgeReconstructionConfig()) -> RidgeField:
+    """Steps 1-3 of the module docstring for a template with at least one minutia."""
+    from synthbio.fingerprints.reconstruction import output_size
+
+    if not template.minutiae:
+        raise InputError("a template without minutiae has no ridge pattern to reconstruct")
+    h, w = output_size(template)
+    scale = template.dpi / 500.0
+    period = config.ridge_period_px * scale
+    sigma = config.orientation_sigma_px * scale
+    theta, support = orientation_from_minutiae(template, h, w, sigma=sigma, far_sigma=config.far_sigma_px * scale,
+                                               far_weight=config.far_weight)
+    radius = (config.prototype_radius_px * scale) if config.prototype_radius_px else 0.8 * period
+    values, weights = minutia_prototypes(template, h, w, period=period, radius=radius)
+    downsample = 2 if period > 8 else 1
+    if period <= 2.0 * downsample:
+        raise InputError(f"template at {template.dpi} dpi gives a ridge period of {period:.2f} px, too small to draw")
+    soft = grow_anchored_ridges(theta, np.full((h, w), period, np.float32), values, weights,
+                                n_orient=config.n_orient, n_period=1, iterations=config.iterations,
+                                sigma_ratio=config.sigma_ratio, gain=config.gain, downsample=downsample)
+    return RidgeField(soft=soft, support=support, orientation=theta, period=period)
+
+
 def reconstruct_ridges(template: MinutiaeTemplate, config: RidgeReconstructionConfig = RidgeReconstructionConfig(),
                        *, dpi_out: int | None = None) -> np.ndarray:
     """The fingerprint of one template: uint8 [H, W], dark ridges on a light background.
@@ -190,26 +230,76 @@ def reconstruct_ridges(template: MinutiaeTemplate, config: RidgeReconstructionCo
     h, w = output_size(template)
     if not template.minutiae:
         return np.full((h_out, w_out), config.background, np.uint8)
-    scale = template.dpi / 500.0
-    period = config.ridge_period_px * scale
-    sigma = config.orientation_sigma_px * scale
-    theta, support = orientation_from_minutiae(template, h, w, sigma=sigma, far_sigma=config.far_sigma_px * scale,
-                                               far_weight=config.far_weight)
-    radius = (config.prototype_radius_px * scale) if config.prototype_radius_px else 0.8 * period
-    values, weights = minutia_prototypes(template, h, w, period=period, radius=radius)
-    downsample = 2 if period > 8 else 1
-    if period <= 2.0 * downsample:
-        raise InputError(f"template at {template.dpi} dpi gives a ridge period of {period:.2f} px, too small to draw")
-    soft = grow_anchored_ridges(theta, np.full((h, w), period, np.float32), values, weights,
-                                n_orient=config.n_orient, n_period=1, iterations=config.iterations,
-                                sigma_ratio=config.sigma_ratio, gain=config.gain, downsample=downsample)
-    fg = cv2.GaussianBlur((support > config.support_threshold).astype(np.float32), (0, 0), 4 * scale)
-    ridge = 0.5 + 0.5 * soft  # 1 on ridge centres
+    f = ridge_field(template, config)
+    fg = cv2.GaussianBlur((f.support > config.support_threshold).astype(np.float32), (0, 0),
+                          4 * template.dpi / 500.0)
+    ridge = 0.5 + 0.5 * f.soft  # 1 on ridge centres
     grey = config.background - fg * ridge * (config.background - config.ridge_grey)
     if (h_out, w_out) != (h, w):
         interp = cv2.INTER_AREA if h_out < h else cv2.INTER_CUBIC
         grey = cv2.resize(grey.astype(np.float32), (w_out, h_out), interpolation=interp)
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+
+
+def reconstruct_master(template: MinutiaeTemplate,
+                       config: RidgeReconstructionConfig = RidgeReconstructionConfig()) -> MasterFingerprint:
+    """A master fingerprint grown from a template, to draw mated impressions from.
+
+    Its ridge map is the grown pattern inside the supported region (the mask);
+    its minutiae are the exact ground truth of that ridge map (the same
+    skeleton extraction as procedural masters), so they include the template's
+    minutiae as drawn and any the growth added where ridges meet. The class is
+    None (a template does not say it); singularities are the template's.
+    """
+    from synthbio.fingerprints.groundtruth import extract_minutiae
+    from synthbio.fingerprints.master import remove_small_blobs
+
+    f = ridge_field(template, config)
+    mask = f.support > config.support_threshold
+    scale = template.dpi / 500.0
+    ridges = (0.5 + 0.5 * f.soft).astype(np.float32)
+    binary = ridges > 0.5
+    cleaned = remove_small_blobs(binary, int(20 * scale**2))  # specks the growth can leave where fronts meet
+    flipped = cleaned != binary
+    ridges[flipped] = 1.0 - ridges[flipped]
+    ridges[~mask] = 0.0
+    ys, xs = np.nonzero(mask)
+    return MasterFingerprint(
+        ridges=ridges, mask=mask, orientation=f.orientation, period=np.full(mask.shape, f.period, np.float32),
+        fp_class=None, singularities=list(template.singularities), minutiae=extract_minutiae(ridges, mask),
+        dpi=template.dpi, center=(float(xs.mean()), float(ys.mean())),
+    )
+
+
+def template_impression_config(template: MinutiaeTemplate) -> ImpressionConfig:
+    """Impressions of a reconstructed master: the template's frame, smaller moves than a full finger's.
+
+    A template covers one plain impression's area already, so the contact
+    region is about that area (85-115%) and the finger moves by a few
+    ridges, so that impressions still overlap their source.
+    """
+    from synthbio.fingerprints.reconstruction import output_size
+
+    h, w = output_size(template)
+    return ImpressionConfig(width=w, height=h, displacement_std_px=12.0, max_displacement_px=30.0,
+                            rotation_std_deg=8.0, max_rotation_deg=20.0, contact_fraction=(0.85, 1.15),
+                            contact_offset_px=15.0)
+
+
+def mated_impressions(template: MinutiaeTemplate, count: int, *, seed: int = 0,
+                      config: RidgeReconstructionConfig = RidgeReconstructionConfig(),
+                      impression_config: ImpressionConfig | None = None) -> list[Impression]:
+    """`count` impressions of the finger a template describes (bit-identical per (template, seed)).
+
+    Each carries its ground-truth minutiae in its own frame (`Impression.template()`).
+    """
+    if count < 1:
+        raise InputError(f"number of impressions must be >= 1, got {count}")
+    if not template.minutiae:
+        raise InputError("a template without minutiae cannot give impressions")
+    master = reconstruct_master(template, config)
+    ic = impression_config or template_impression_config(template)
+    return [make_impression(master, seed, k, ic) for k in range(count)]
 
 
 class RidgeReconstructor:
