@@ -215,3 +215,15 @@ def test_gabor_method_reconstructs_identity(setup: tuple[Path, Path], tmp_path: 
 def test_unknown_method() -> None:
     with pytest.raises(InputError, match="unknown reconstruction method 'gan'"):
         FingerprintAttackConfig(dataset="d", method="gan")
+
+
+def test_type1_ceiling_is_the_template_itself(first_run: tuple[FingerprintAttackConfig, A.AttackReport]) -> None:
+    """With MINDTCT templates, the ceiling pairs are a template against itself: accepted at every threshold."""
+    config, _ = first_run
+    ds = Path(config.dataset)
+    r = run_attack(FingerprintAttackConfig(dataset=str(ds), fingers="0:4", template_source="mindtct",
+                                           baseline="all", outdir=str(ds / "ceiling"), examples=0),
+                   progress=False).results
+    strict = next(op for op in r["operating_points"] if op["target_fmr"] == 0.0)
+    assert strict["source_success"] == 1.0  # no impostor of these prints scores like a self-match
+    assert strict["type1_success"] <= strict["source_success"]

@@ -60,7 +60,7 @@ from synthbio.pipelines.fingerprint_dataset import DatasetImpression, load_datas
 from synthbio.pipelines.fingerprint_report import fvc_pairs
 from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 TEMPLATE_SOURCES = ("groundtruth", "mindtct")
 IMPOSTOR_PROTOCOLS = ("fvc", "all")
 BASELINES = ("attacked", "all")
@@ -137,7 +137,8 @@ class AttackReport:
                 lines.append(f"FMR {op['label']}: not evaluated ({op['note']})")
             else:
                 lines.append(f"FMR {op['label']} (threshold {op['threshold']:g}): type-I "
-                             f"{R.fmt_number(op['type1_success'], percent=True)}, type-II "
+                             f"{R.fmt_number(op['type1_success'], percent=True)} (ceiling "
+                             f"{R.fmt_number(op.get('source_success'), percent=True)}), type-II "
                              f"{R.fmt_number(op['type2_success'], percent=True)}")
         return "\n".join(lines)
 
@@ -389,9 +390,13 @@ def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: An
         ks = [imp.index for imp in index.impressions[f]]
         plan.append((f, [(k, k) for k in ks], [(k, j) for k in ks for j in ks if j != k]))
     flat = _score([(recon[(f, k)], real.finger(f)[j]) for f, t1, t2 in plan for k, j in t1 + t2], pool).tolist()
+    # the stolen template itself as the probe: what a perfect reconstruction would score (type-I ceiling)
+    sources = {(f, imp.index): tpl for f, imp, tpl in jobs}
+    ceiling = _score([(sources[(f, k)], real.finger(f)[k]) for f, t1, _ in plan for k, _ in t1], pool).tolist()
     records = []
     for f, type1, type2 in plan:
         scores, flat = flat[: len(type1) + len(type2)], flat[len(type1) + len(type2) :]
+        own, ceiling = ceiling[: len(type1)], ceiling[len(type1) :]
         records.append({
             "key": run_key,
             "finger": f,
@@ -399,6 +404,7 @@ def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: An
             "impressions": [per_imp[(f, k)] for k in ks],
             "type1": [[k, j, s] for (k, j), s in zip(type1, scores[: len(type1)])],
             "type2": [[k, j, s] for (k, j), s in zip(type2, scores[len(type1):])],
+            "source": [[k, j, s] for (k, j), s in zip(type1, own)],
         })
     return records
 
@@ -540,6 +546,8 @@ def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any
             hits = [max((s for k2, _, s in r["type2"] if k2 == imp["index"]), default=-math.inf) >= op["threshold"]
                     for r in records for imp in r["impressions"]]
             op["type2_any_success"] = float(np.mean(hits)) if hits else float("nan")
+            source = np.asarray([s for r in records for _, _, s in r["source"]], dtype=np.float64)
+            op["source_success"] = float(np.mean(source >= op["threshold"])) if source.size else float("nan")
     imps = [imp for r in records for imp in r["impressions"]]
     scope = "attacked fingers" if config.baseline == "attacked" else "every finger of the dataset"
     n_min = lambda key: summarize_scores(np.asarray([i[key] for i in imps], dtype=np.float64)).to_dict()  # noqa: E731
@@ -562,6 +570,8 @@ def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any
             "type1": "reconstruction of impression k vs real impression k (MINDTCT templates, Bozorth3 "
                      "probe = reconstruction)",
             "type2": "reconstruction of impression k vs every other real impression j != k of the same finger",
+            "source": "the attacked template itself vs real impression k: the type-I rate of a perfect "
+                      "reconstruction (its ceiling)",
             "genuine": f"real impression pairs i < j of a finger (FVC), {scope}",
             "impostor": {"fvc": "first impressions of fingers f < g (FVC)",
                          "all": "every impression of finger f vs every impression of finger g, f < g"}[config.impostors]

@@ -82,15 +82,18 @@ def render_html(m: dict[str, Any], figures: list[tuple[str, str]]) -> str:
                          R.fmt_number(op["type1_success"], percent=True),
                          R.fmt_number(op["type2_success"], percent=True),
                          R.fmt_number(op.get("type2_any_success"), percent=True),
+                         R.fmt_number(op.get("source_success"), percent=True),
                          R.fmt_number(op["genuine_success"], percent=True)])
         else:
-            rows.append([op["label"], "not evaluated", op["n_impostor"], R.esc(op["note"]), "n/a", "n/a", "n/a", "n/a"])
+            rows.append([op["label"], "not evaluated", op["n_impostor"], op["note"], *["n/a"] * 5])
     c = m["counts"]
     sections = [("Attack success", R.table(
-        ["FMR", "threshold", "impostor scores", "observed FMR", "type-I", "type-II", "type-II (any)", "genuine TMR"],
+        ["FMR", "threshold", "impostor scores", "observed FMR", "type-I", "type-II", "type-II (any)",
+         "type-I ceiling", "genuine TMR"],
         rows) + f"<p>{c['type1']} type-I and {c['type2']} type-II comparisons on {m['attacked_fingers']} fingers "
         f"({c['impressions']} impressions); {c['genuine']} genuine and {c['impostor']} impostor comparisons of real "
-        f"impressions. An FMR of 0.1% needs at least 1,000 impostor scores and 0.01% at least 10,000: "
+        f"impressions. The type-I ceiling is the rate of the attacked templates themselves used as probes "
+        f"(what a perfect reconstruction would reach). An FMR of 0.1% needs at least 1,000 impostor scores and 0.01% at least 10,000: "
         f"with fewer the threshold is not reported.</p>")]
     p = m["protocol"]
     sections.append(("Protocol", R.table(["", ""], [
