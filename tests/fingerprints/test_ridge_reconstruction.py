@@ -37,9 +37,14 @@ def _ringed(m: Minutia, *, size: int = 200) -> MinutiaeTemplate:
 def test_orientation_is_the_doubled_angle_average() -> None:
     a = 0.7
     tpl = MinutiaeTemplate(minutiae=[Minutia(10, 10, a), Minutia(40, 30, a + math.pi)], width=50, height=40)
-    theta, support = orientation_from_minutiae(tpl, 40, 50, sigma=10.0, far_sigma=30.0, far_weight=0.1)
+    theta, support = orientation_from_minutiae(tpl, 40, 50, sigma=10.0, far_sigma=30.0, far_weight=0.1, step=1)
     assert theta.shape == (40, 50) and np.allclose(theta, a, atol=1e-5)  # opposite directions agree
     assert support[10, 10] == pytest.approx(1.0 + math.exp(-(30**2 + 20**2) / 200), rel=1e-5)
+    # the default evaluates every sigma / 8 px and interpolates: the same field to < 1%
+    exact = orientation_from_minutiae(tpl, 40, 50, sigma=16.0, far_sigma=30.0, far_weight=0.1, step=1)[1]
+    coarse_theta, coarse = orientation_from_minutiae(tpl, 40, 50, sigma=16.0, far_sigma=30.0, far_weight=0.1)
+    assert coarse.shape == (40, 50) and np.abs(coarse - exact).max() < 0.01 * exact.max()
+    assert np.allclose(coarse_theta, a, atol=1e-5)
     # directions of 0 and 60 deg at one point average to 30 deg
     tpl = MinutiaeTemplate(minutiae=[Minutia(2, 2, 0.0), Minutia(2, 2, math.pi / 3)], width=4, height=4)
     theta, _ = orientation_from_minutiae(tpl, 4, 4, sigma=5.0, far_sigma=9.0, far_weight=0.0)

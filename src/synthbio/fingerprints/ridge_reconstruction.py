@@ -125,15 +125,25 @@ def _minutiae_arrays(template: MinutiaeTemplate) -> tuple[np.ndarray, np.ndarray
 
 
 def orientation_from_minutiae(template: MinutiaeTemplate, height: int, width: int, *, sigma: float,
-                              far_sigma: float, far_weight: float) -> tuple[np.ndarray, np.ndarray]:
+                              far_sigma: float, far_weight: float,
+                              step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(theta float32 [H, W] in [0, pi) (ISO angles), support float32 [H, W]).
 
     theta: doubled-angle Gaussian average of the minutiae directions (module
     docstring, step 1); support: sum of the narrow Gaussian weights.
+    step: the sums are evaluated exactly every `step` pixels and bilinearly
+    interpolated in between (they vary on the scale of sigma; None = sigma / 8,
+    at least 1; 1 = exact at every pixel).
     """
-    xs, ys = _grid(height, width)
+    step = max(1, int(sigma // 8)) if step is None else int(step)
+    if step < 1:
+        raise InputError(f"orientation step must be >= 1, got {step}")
+    # Coarse samples at x = i * step, i = 0 .. ceil((width - 1) / step), so the last one
+    # lies on or past the far edge and every pixel sits between samples.
+    hc, wc = -(-(height - 1) // step) + 1, -(-(width - 1) // step) + 1
+    ys, xs = np.mgrid[0:hc, 0:wc].astype(np.float64) * step
     mx, my, ma, _ = _minutiae_arrays(template)
-    c = np.zeros((height, width), np.float64)
+    c = np.zeros((hc, wc), np.float64)
     s = np.zeros_like(c)
     support = np.zeros_like(c)
     for x, y, a in zip(mx, my, ma):
@@ -143,6 +153,10 @@ def orientation_from_minutiae(template: MinutiaeTemplate, height: int, width: in
         c += w * math.cos(2 * a)
         s += w * math.sin(2 * a)
         support += near
+    if step > 1:
+        gy, gx = np.mgrid[0:height, 0:width].astype(np.float32) / step
+        c, s, support = (cv2.remap(v.astype(np.float32), gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                         for v in (c, s, support))
     theta = np.mod(0.5 * np.arctan2(s, c), np.pi)
     return theta.astype(np.float32), support.astype(np.float32)
 
@@ -315,7 +329,7 @@ class RidgeReconstructor:
         return {"method": self.method, "encoder": None, "generator": None, "settings": self.config.to_dict()}
 
     def cache_key(self) -> dict[str, Any]:
-        return {"method": self.method, "settings": self.config.to_dict(), "version": 1}
+        return {"method": self.method, "settings": self.config.to_dict(), "version": 2}
 
     def images_uint8(self, templates: Sequence[MinutiaeTemplate], *, dpi_out: int | None = None) -> list[np.ndarray]:
         return [reconstruct_ridges(t, self.config, dpi_out=dpi_out) for t in templates]
