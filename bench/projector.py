@@ -2,7 +2,7 @@
 
     python bench/projector.py                                   # synthbio only
     SYNTHBIO_REF_STYLEGAN2=/path/to/stylegan2-ada-pytorch python bench/projector.py   # + official
-    python bench/projector.py --ref /path/to/stylegan2-ada-pytorch --threads 1 2
+    python bench/projector.py --ref /path/to/stylegan2-ada-pytorch --threads 1 2 --precision float32 bfloat16
 
 Both sides project the same target with the same generator weights: a synthbio
 generator at 256x256 (z = w = 256, mapping 2, channel_base 8192, channel_max
@@ -19,6 +19,14 @@ target features, which fails on step 2 if the VGG weights require grad). Its
 custom ops fall back to their reference PyTorch code on CPU. Each run is its own process with the given
 thread count; steps/s is timed from step 3 on (w_avg from 10k samples and
 the target features are not counted).
+
+`--precision` runs synthbio once per listed `ProjectorConfig.precision`
+('bfloat16' = VGG16 under bf16 autocast; needs a CPU with native bf16); the
+official side has no such option and always runs float32. Runs are interleaved
+(synthbio float32, official, synthbio bfloat16, then again) `--repeats` times,
+so that load from other jobs falls on both sides alike; the table gives
+medians (the best run in brackets: on a shared machine the least disturbed
+one), and the 1-minute load average seen at the end of each run.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -56,13 +65,14 @@ def build_models() -> tuple:
     return G, vgg, target.clamp(-1, 1)
 
 
-def run_ours(steps: int) -> list[float]:
+def run_ours(steps: int, precision: str) -> list[float]:
     from synthbio.inversion.losses import VGGPerceptualLoss
     from synthbio.inversion.projector import ProjectorConfig, project
 
     G, vgg, target = build_models()
     stamps: list[float] = []
-    project(G, target, config=ProjectorConfig(num_steps=steps), loss=VGGPerceptualLoss(vgg), progress=False,
+    project(G, target, config=ProjectorConfig(num_steps=steps, precision=precision), loss=VGGPerceptualLoss(vgg),
+            progress=False,
             callback=lambda s, _: stamps.append(time.perf_counter()))
     return stamps
 
@@ -126,23 +136,27 @@ def _worker(args: argparse.Namespace) -> None:
 
     torch.set_num_threads(args.threads[0])
     if args.worker == "ours":
-        stamps = run_ours(args.steps)
+        stamps = run_ours(args.steps, args.precision[0])
     else:
         stamps = run_official(args.ref, args.steps)
     timed = stamps[WARM:]
-    print("RESULT " + json.dumps({"steps_per_s": (len(timed) - 1) / (timed[-1] - timed[0])}))
+    print("RESULT " + json.dumps({"steps_per_s": (len(timed) - 1) / (timed[-1] - timed[0]),
+                                  "load": os.getloadavg()[0]}))
 
 
-def _spawn(which: str, args: argparse.Namespace, threads: int) -> float:
+def _spawn(which: str, args: argparse.Namespace, threads: int, precision: str = "float32") -> tuple[float, float]:
+    """One run in its own process -> (steps/s, 1-minute load average at its end)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, __file__, "--worker", which, "--steps", str(args.steps), "--threads", str(threads)]
+    cmd = [sys.executable, __file__, "--worker", which, "--steps", str(args.steps), "--threads", str(threads),
+           "--precision", precision]
     if args.ref:
         cmd += ["--ref", args.ref]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{which} failed:\n{out.stderr[-3000:]}")
     line = [s for s in out.stdout.splitlines() if s.startswith("RESULT ")][-1]
-    return float(json.loads(line[len("RESULT "):])["steps_per_s"])
+    result = json.loads(line[len("RESULT "):])
+    return float(result["steps_per_s"]), float(result["load"])
 
 
 def main() -> None:
@@ -152,21 +166,43 @@ def main() -> None:
                     help="checkout of NVlabs/stylegan2-ada-pytorch")
     ap.add_argument("--steps", type=int, default=15, help="projection steps per run (the first 3 are not timed)")
     ap.add_argument("--threads", type=int, nargs="*", default=[1, 2])
+    ap.add_argument("--precision", nargs="*", default=["float32"], choices=["float32", "bfloat16"],
+                    help="synthbio projector precision(s); the official side is always float32")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per setting (medians reported)")
     args = ap.parse_args()
     if args.worker:
         _worker(args)
         return
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {RES}x{RES}, VGG16 loss, "
-          f"{args.steps} steps per run")
-    print("| threads | synthbio steps/s | official steps/s | synthbio / official |")
-    print("|---|---|---|---|")
+          f"{args.steps} steps per run, median of {args.repeats} interleaved runs")
+    print("| threads | synthbio precision | synthbio steps/s, median (best) | official steps/s (float32), "
+          "median (best) | synthbio / official, medians (bests) | 1-min load average during runs |")
+    print("|---|---|---|---|---|---|")
     for threads in args.threads:
-        ours = _spawn("ours", args, threads)
-        if args.ref:
-            theirs = _spawn("official", args, threads)
-            print(f"| {threads} | {ours:.3f} | {theirs:.3f} | {ours / theirs:.2f}x |", flush=True)
-        else:
-            print(f"| {threads} | {ours:.3f} | - | - |", flush=True)
+        ours: dict[str, list[float]] = {p: [] for p in args.precision}
+        theirs: list[float] = []
+        loads: list[float] = []
+        for _ in range(args.repeats):
+            for i, precision in enumerate(args.precision):
+                speed, load = _spawn("ours", args, threads, precision)
+                ours[precision].append(speed)
+                loads.append(load)
+                if i == 0 and args.ref:  # official between our precisions: ours, official, ours, ...
+                    speed, load = _spawn("official", args, threads)
+                    theirs.append(speed)
+                    loads.append(load)
+            print(f"  threads {threads}: synthbio " + ", ".join(f"{p} {v[-1]:.3f}" for p, v in ours.items())
+                  + (f", official {theirs[-1]:.3f}" if theirs else "") + f" steps/s, load {loads[-1]:.1f}",
+                  file=sys.stderr, flush=True)
+        load = f"{min(loads):.1f}-{max(loads):.1f}"
+        for precision, speeds in ours.items():
+            mine, mine_best = statistics.median(speeds), max(speeds)
+            if theirs:
+                other, other_best = statistics.median(theirs), max(theirs)
+                print(f"| {threads} | {precision} | {mine:.3f} ({mine_best:.3f}) | {other:.3f} ({other_best:.3f}) | "
+                      f"{mine / other:.2f}x ({mine_best / other_best:.2f}x) | {load} |", flush=True)
+            else:
+                print(f"| {threads} | {precision} | {mine:.3f} ({mine_best:.3f}) | - | - | {load} |", flush=True)
 
 
 if __name__ == "__main__":
