@@ -65,6 +65,12 @@ def test_writes_latents_images_config_and_resumes(files, tmp_path, run_cli):
     code, _, err = run_cli(*_args(files, out, "--space", "wplus", "--strip", "--batch-size", "1"))
     assert code == 0, err
     assert torch.equal(load_file(out / "projection.safetensors")["ws"], saved["ws"])
+    # A folder written before the precision option existed resumes as float32.
+    record = json.loads((out / "config.json").read_text())
+    del record["config"]["projector"]["precision"]
+    (out / "config.json").write_text(json.dumps(record))
+    code, _, err = run_cli(*_args(files, out, "--space", "wplus", "--strip", "--batch-size", "1"))
+    assert code == 0, err
     # Another run's settings in the same folder are refused.
     code, _, err = run_cli(*_args(files, out, "--space", "w"))
     assert code == 2 and "another projection run" in err

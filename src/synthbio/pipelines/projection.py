@@ -226,7 +226,8 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
             previous = None
         def settings(d: Any) -> Any:  # what changes results (not the checkpoint interval, device, outputs)
             d = dict(d.get("config", {})) if isinstance(d, dict) else {}
-            d["projector"] = {k: v for k, v in dict(d.get("projector", {})).items() if k != "checkpoint_every"}
+            d["projector"] = {"precision": "float32",  # runs written before the option existed
+                              **{k: v for k, v in dict(d.get("projector", {})).items() if k != "checkpoint_every"}}
             keys = ("model", "targets", "projector", "loss", "vgg_weights", "seed", "batch_size")
             return [d.get(k) for k in keys]
 
