@@ -129,7 +129,9 @@ def reconstruct_command(
     extra = f" ({len(result.skipped)} other formats of the same templates skipped)" if result.skipped else ""
     where = result.written[0] if len(result.written) == 1 else out
     if impressions:
-        console.print(f"{len(result.written)} mated impressions ({impressions} per template) written under {out}"
+        folders = sorted({str(p.parent) for p in result.written})
+        place = folders[0] if len(folders) == 1 else f"{len(folders)} folders under {out}"
+        console.print(f"{len(result.written)} mated impressions ({impressions} per template) written to {place}"
                       f"{extra}", highlight=False)
         return
     how = (f"encoder: {result.encoder}, generator: {result.generator}" if result.method == "encoder"
