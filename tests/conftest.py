@@ -24,3 +24,14 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
         return code, out, " ".join(err.split())  # rich wraps long lines
 
     return run
+
+
+@pytest.fixture
+def one_thread() -> object:
+    """One intra-op torch thread for the test (tiny nets run faster so on a shared 2-core machine, with fixed kernels)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -1,5 +1,6 @@
 """Projector: schedule, convergence on a generated target, W/W+ shapes, batch independence, resume."""
 
+import dataclasses
 import math
 
 import pytest
@@ -16,26 +17,15 @@ from synthbio.inversion.projector import (
     synthesize_with_noise,
     w_noise_scale,
 )
-from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.vgg import VGG16Features
 from synthbio.pipelines.demo import build_demo_generator
 
-TINY = dict(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=2)
 FAST = dict(w_avg_samples=1000)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: faster for 16 px nets on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def G():
-    return build_demo_generator(GeneratorConfig(**TINY), noise_strength=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +161,8 @@ def test_bad_targets_and_settings(G, targets):
         ProjectorConfig(num_steps=0)
 
 
-def test_second_branch_and_vgg_loss():
-    G2 = build_demo_generator(GeneratorConfig(**TINY, branches=(("rgb", 3), ("nir", 1))), noise_strength=0.1)
+def test_second_branch_and_vgg_loss(G):
+    G2 = build_demo_generator(dataclasses.replace(G.config, branches=(("rgb", 3), ("nir", 1))), noise_strength=0.1)
     with torch.no_grad():
         nir = G2(torch.randn([1, G2.z_dim], generator=torch.Generator().manual_seed(1)))["nir"]
     vgg = VGG16Features(widths=(4, 8, 8, 8, 8))  # random weights: the path, not the quality

@@ -8,29 +8,17 @@ import torch
 from synthbio.errors import InputError
 from synthbio.inversion.losses import VGGPerceptualLoss, ms_ssim, orientation_field
 from synthbio.inversion.projector import ProjectorConfig, loss_autocast, project, synthesize_with_noise
-from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.vgg import VGG16Features
-from synthbio.pipelines.demo import build_demo_generator
 
-TINY = dict(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=2)
 FAST = dict(w_avg_samples=1000, num_steps=60)
 NATIVE_BF16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 needs_bf16 = pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no native bf16 (AVX512-BF16/AMX); "
                                 "test_cpu_without_bf16_is_refused covers it")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: faster for 16 px nets on a shared 2-core machine, and fixed kernels."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module")
-def G():
-    return build_demo_generator(GeneratorConfig(**TINY), noise_strength=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +107,10 @@ def _flat(value):
     return list(value) if isinstance(value, (tuple, list)) else [value]
 
 
-def test_cli_precision_option(tmp_path, run_cli):
+def test_cli_precision_option(G, tmp_path, run_cli):
     from synthbio.checkpoints import save_generator
 
-    save_generator(build_demo_generator(GeneratorConfig(**TINY), noise_strength=0.1), tmp_path / "model")
+    save_generator(G, tmp_path / "model")
     args = ("project", str(tmp_path / "t.png"), "--model", str(tmp_path / "model"), "--outdir", str(tmp_path / "o"))
     code, out, err = run_cli(*args, "--precision", "bfloat16", "--dry-run")
     assert code == 0, err

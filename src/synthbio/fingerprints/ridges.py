@@ -98,6 +98,20 @@ def _normalise(x: np.ndarray, sigma: float) -> np.ndarray:
     return x / (np.sqrt(2.0 * power) + 1e-4)
 
 
+def _filter_bank(orientation: np.ndarray, period: np.ndarray, *, downsample: int, n_orient: int, n_period: int,
+                 sigma_ratio: float) -> tuple[int, int, np.ndarray, list, list]:
+    """(h, w, period [h, w], pixel groups, their separable kernels) at 1/downsample resolution."""
+    if float(period.min()) <= 2.0 * downsample:
+        raise InputError(f"ridge period {float(period.min()):.2f} px is too small for downsample={downsample}")
+    height, width = orientation.shape
+    h, w = max(8, height // downsample), max(8, width // downsample)
+    theta = _resize_orientation(orientation, h, w)
+    per = cv2.resize(period, (w, h), interpolation=cv2.INTER_AREA) * (w / width)
+    groups = _kernel_regions(theta, per, n_orient, n_period)
+    kernels = [separable_gabor(t, p, sigma_ratio * p) for t, p, _, _ in groups]
+    return h, w, per, groups, kernels
+
+
 def grow_ridges(
     orientation: np.ndarray,
     period: np.ndarray,
@@ -134,14 +148,9 @@ def grow_ridges(
     """
     if orientation.shape != period.shape or orientation.ndim != 2:
         raise InputError(f"orientation {orientation.shape} and period {period.shape} must be equal 2-D shapes")
-    if float(period.min()) <= 2.0 * downsample:
-        raise InputError(f"ridge period {float(period.min()):.2f} px is too small for downsample={downsample}")
     height, width = orientation.shape
-    h, w = max(8, height // downsample), max(8, width // downsample)
-    theta = _resize_orientation(orientation, h, w)
-    per = cv2.resize(period, (w, h), interpolation=cv2.INTER_AREA) * (w / width)
-    groups = _kernel_regions(theta, per, n_orient, n_period)
-    kernels = [separable_gabor(t, p, sigma_ratio * p) for t, p, _, _ in groups]
+    h, w, per, groups, kernels = _filter_bank(orientation, period, downsample=downsample, n_orient=n_orient,
+                                              n_period=n_period, sigma_ratio=sigma_ratio)
 
     img = np.zeros((h, w), np.float32)
     n_seeds = max(1, int(round(seed_density * height * width)))
@@ -204,14 +213,9 @@ def grow_anchored_ridges(
     shapes = {orientation.shape, period.shape, anchor.shape, anchor_weight.shape}
     if len(shapes) != 1 or orientation.ndim != 2:
         raise InputError(f"orientation, period, anchor and anchor_weight must share one 2-D shape, got {shapes}")
-    if float(period.min()) <= 2.0 * downsample:
-        raise InputError(f"ridge period {float(period.min()):.2f} px is too small for downsample={downsample}")
     height, width = orientation.shape
-    h, w = max(8, height // downsample), max(8, width // downsample)
-    theta = _resize_orientation(orientation, h, w)
-    per = cv2.resize(period, (w, h), interpolation=cv2.INTER_AREA) * (w / width)
-    groups = _kernel_regions(theta, per, n_orient, n_period)
-    kernels = [separable_gabor(t, p, sigma_ratio * p) for t, p, _, _ in groups]
+    h, w, per, groups, kernels = _filter_bank(orientation, period, downsample=downsample, n_orient=n_orient,
+                                              n_period=n_period, sigma_ratio=sigma_ratio)
     a_val = cv2.resize(anchor.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
     a_w = np.clip(cv2.resize(anchor_weight.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA), 0.0, 1.0)
     img = np.where(a_w > 0.3, a_val, 0.0).astype(np.float32)
