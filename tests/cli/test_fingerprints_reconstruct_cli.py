@@ -145,3 +145,8 @@ def test_mated_impressions_from_a_template(run_cli: Run, tmp_path: Path) -> None
     code, _, err = run_cli("fingerprints", "reconstruct", str(src), "--out", str(tmp_path / "e.png"),
                            "--impressions", "2", "--method", "encoder")
     assert code == 2 and "--impressions needs --method gabor" in err
+    empty = tmp_path / "empty.json"
+    write_template(MinutiaeTemplate(minutiae=[], width=100, height=100), empty)
+    code, _, err = run_cli("fingerprints", "reconstruct", str(empty), "--out", str(tmp_path / "z.png"),
+                           "--impressions", "2")
+    assert code == 2 and "empty.json" in err and "no minutiae" in err and not (tmp_path / "z").exists()

@@ -504,14 +504,15 @@ def _write_mated(config: ReconstructConfig, items: list[tuple[Path, Path]], outp
     from synthbio.fingerprints.minutiae import write_template
     from synthbio.fingerprints.ridge_reconstruction import mated_impressions
 
+    empty = [str(src) for (src, _), t in zip(items, templates) if not t.minutiae]
+    if empty:  # before anything is written
+        raise InputError(f"{', '.join(empty[:3])}: the template has no minutiae, so no impression can be drawn")
     written: list[Path] = []
     with Progress(disable=not progress) as bar:
         job = bar.add_task("mated impressions", total=len(templates))
         for (src, _), out, template in zip(items, outputs, templates):
             folder = out.with_suffix("")
             folder.mkdir(parents=True, exist_ok=True)
-            if not template.minutiae:
-                raise InputError(f"{src}: the template has no minutiae, so no impression can be drawn")
             for k, imp in enumerate(mated_impressions(template, config.impressions, seed=config.seed)):
                 png = folder / f"{k:02d}.png"
                 atomic_write_bytes(png, encode_png_dpi(imp.image, imp.dpi))
