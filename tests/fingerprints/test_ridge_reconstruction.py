@@ -45,6 +45,11 @@ def test_orientation_is_the_doubled_angle_average() -> None:
     coarse_theta, coarse = orientation_from_minutiae(tpl, 40, 50, sigma=16.0, far_sigma=30.0, far_weight=0.1)
     assert coarse.shape == (40, 50) and np.abs(coarse - exact).max() < 0.01 * exact.max()
     assert np.allclose(coarse_theta, a, atol=1e-5)
+    # the support may use its own, narrower Gaussian; the orientation does not change
+    theta5, support5 = orientation_from_minutiae(tpl, 40, 50, sigma=10.0, far_sigma=30.0, far_weight=0.1,
+                                                 support_sigma=5.0, step=1)
+    assert support5[10, 10] == pytest.approx(1.0 + math.exp(-(30**2 + 20**2) / 50), rel=1e-5)
+    assert np.array_equal(theta5, theta)
     # directions of 0 and 60 deg at one point average to 30 deg
     tpl = MinutiaeTemplate(minutiae=[Minutia(2, 2, 0.0), Minutia(2, 2, math.pi / 3)], width=4, height=4)
     theta, _ = orientation_from_minutiae(tpl, 4, 4, sigma=5.0, far_sigma=9.0, far_weight=0.0)

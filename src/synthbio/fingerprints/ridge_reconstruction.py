@@ -72,8 +72,9 @@ class RidgeReconstructionConfig:
     iterations: growth rounds (the pattern spreads about a kernel radius per round).
     sigma_ratio, gain, n_orient: Gabor envelope sigma / period, saturation gain,
         orientation bins (as in SFinGe's growth).
-    support_threshold: the image covers pixels whose local minutia weight sum
-        (sigma = orientation_sigma_px) exceeds this; outside it fades to background.
+    support_threshold / support_sigma_px: the image covers pixels whose minutia
+        weight sum (Gaussians of width support_sigma_px) exceeds the threshold;
+        outside it fades to background.
     background / ridge_grey: grey levels of the paper and of ridge centres (uint8).
     """
 
@@ -87,11 +88,13 @@ class RidgeReconstructionConfig:
     gain: float = 1.5
     n_orient: int = 16
     support_threshold: float = 0.15
+    support_sigma_px: float = 22.0
     background: int = 228
     ridge_grey: int = 28
 
     def __post_init__(self) -> None:
         positive = {"ridge_period_px": self.ridge_period_px, "orientation_sigma_px": self.orientation_sigma_px,
+                    "support_sigma_px": self.support_sigma_px,
                     "far_sigma_px": self.far_sigma_px, "sigma_ratio": self.sigma_ratio, "gain": self.gain}
         bad = [f"{k}={v}" for k, v in positive.items() if not (math.isfinite(v) and v > 0)]
         if self.prototype_radius_px is not None and not (math.isfinite(self.prototype_radius_px)
@@ -125,17 +128,19 @@ def _minutiae_arrays(template: MinutiaeTemplate) -> tuple[np.ndarray, np.ndarray
 
 
 def orientation_from_minutiae(template: MinutiaeTemplate, height: int, width: int, *, sigma: float,
-                              far_sigma: float, far_weight: float,
+                              far_sigma: float, far_weight: float, support_sigma: float | None = None,
                               step: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(theta float32 [H, W] in [0, pi) (ISO angles), support float32 [H, W]).
 
     theta: doubled-angle Gaussian average of the minutiae directions (module
-    docstring, step 1); support: sum of the narrow Gaussian weights.
+    docstring, step 1); support: sum of Gaussian weights of width
+    support_sigma (None = sigma), which says where minutiae are dense enough to draw.
     step: the sums are evaluated exactly every `step` pixels and bilinearly
     interpolated in between (they vary on the scale of sigma; None = sigma / 8,
     at least 1; 1 = exact at every pixel).
     """
-    step = max(1, int(sigma // 8)) if step is None else int(step)
+    support_sigma = sigma if support_sigma is None else support_sigma
+    step = max(1, int(min(sigma, support_sigma) // 8)) if step is None else int(step)
     if step < 1:
         raise InputError(f"orientation step must be >= 1, got {step}")
     # Coarse samples at x = i * step, i = 0 .. ceil((width - 1) / step), so the last one
@@ -152,7 +157,7 @@ def orientation_from_minutiae(template: MinutiaeTemplate, height: int, width: in
         w = near + far_weight * np.exp(-d2 / (2 * far_sigma * far_sigma))
         c += w * math.cos(2 * a)
         s += w * math.sin(2 * a)
-        support += near
+        support += near if support_sigma == sigma else np.exp(-d2 / (2 * support_sigma * support_sigma))
     if step > 1:
         gy, gx = np.mgrid[0:height, 0:width].astype(np.float32) / step
         c, s, support = (cv2.remap(v.astype(np.float32), gx, gy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -218,7 +223,8 @@ def ridge_field(template: MinutiaeTemplate,
     period = config.ridge_period_px * scale
     sigma = config.orientation_sigma_px * scale
     theta, support = orientation_from_minutiae(template, h, w, sigma=sigma, far_sigma=config.far_sigma_px * scale,
-                                               far_weight=config.far_weight)
+                                               far_weight=config.far_weight,
+                                               support_sigma=config.support_sigma_px * scale)
     radius = (config.prototype_radius_px * scale) if config.prototype_radius_px else 0.8 * period
     values, weights = minutia_prototypes(template, h, w, period=period, radius=radius)
     downsample = 2 if period > 8 else 1
