@@ -1,8 +1,8 @@
 """`synthbio fingerprints attack`: the template-inversion audit of a reconstruction method.
 
 On a dataset written by `synthbio fingerprints generate` (DIR/<finger>/<k>.png
-with .json/.iso ground truth), for every attacked finger (fingers the encoder
-did not train on) and every impression k:
+with .json/.iso ground truth), for every attacked finger (`--fingers`; for an
+encoder, the fingers it did not train on) and every impression k:
 
 1. template: the ground-truth JSON (`template_source="groundtruth"`) or the
    MINDTCT minutiae of the real impression (`"mindtct"`);
