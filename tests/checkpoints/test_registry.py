@@ -109,3 +109,17 @@ def test_registry_entries_are_consistent() -> None:
     for name, entry in REGISTRY.items():
         assert entry.name == name and (entry.url is None) != (entry.package_path is None)
         assert entry.sha256 is None or len(entry.sha256) == 64
+
+
+def test_published_file_names_must_carry_their_digest_prefix(tmp_path):
+    from synthbio.checkpoints.registry import REGISTRY, check_published_prefix
+    from synthbio.metrics.inception import FID_WEIGHTS_NAME, FID_WEIGHTS_SHA256_PREFIX
+
+    entry = REGISTRY[FID_WEIGHTS_NAME]
+    fake = tmp_path / entry.filename
+    fake.write_bytes(b"not the published weights")
+    with pytest.raises(CheckpointError, match=FID_WEIGHTS_SHA256_PREFIX):
+        check_published_prefix(fake, FID_WEIGHTS_NAME, FID_WEIGHTS_SHA256_PREFIX)
+    own = tmp_path / "my_inception.pth"  # another name: the user's own file, not checked here
+    own.write_bytes(b"anything")
+    check_published_prefix(own, FID_WEIGHTS_NAME, FID_WEIGHTS_SHA256_PREFIX)

@@ -199,6 +199,24 @@ def _verify_cached(entry: ModelEntry, path: Path) -> None:
         _check_digest(entry, path, recorded)
 
 
+def check_published_prefix(path: str | os.PathLike[str], name: str, prefix: str) -> None:
+    """CheckpointError if `path` carries registry entry `name`'s file name but its sha256
+    does not start with `prefix` (the digest prefix the publisher put in that name).
+
+    Files with any other name are the user's own and are not checked here.
+    """
+    entry = REGISTRY.get(name)
+    path = Path(path)
+    if entry is None or path.name != entry.filename:
+        return
+    from synthbio.utils.hashing import sha256_file
+
+    digest = sha256_file(path)
+    if not digest.startswith(prefix):
+        raise CheckpointError(f"{path}: sha256 {digest} does not start with {prefix}, the prefix in the "
+                              f"published file's name; the file is damaged or not {entry.url}")
+
+
 def _not_available(entry: ModelEntry, path: Path, why: str) -> ModelNotFoundError:
     return ModelNotFoundError(
         f"model '{entry.name}' is not available ({why}). Download {entry.url} and place it at {path} "

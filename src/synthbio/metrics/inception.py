@@ -302,19 +302,6 @@ def load_state_dict_strict(module: FIDInceptionV3, state_dict: dict[str, Any], *
 
 
 
-def _check_published_digest(path: Path) -> None:
-    """A file named like the published weights must carry the sha256 prefix in its name."""
-    from synthbio.checkpoints.registry import REGISTRY
-    from synthbio.utils.hashing import sha256_file
-
-    entry = REGISTRY.get(FID_WEIGHTS_NAME)
-    if entry is None or path.name != entry.filename:
-        return
-    digest = sha256_file(path)
-    if not digest.startswith(FID_WEIGHTS_SHA256_PREFIX):
-        raise CheckpointError(f"{path}: sha256 {digest} does not start with {FID_WEIGHTS_SHA256_PREFIX}, the "
-                              f"prefix in the published file's name; the file is damaged or not {entry.url}")
-
 
 def resolve_inception_weights(path_or_name: str | os.PathLike[str] | None = None, *,
                               progress: bool = True) -> Path:
@@ -339,7 +326,9 @@ def load_fid_inception(path_or_name: str | os.PathLike[str] | None = None, *,
     Raises CheckpointError (bad file, wrong keys) or ModelNotFoundError (absent).
     """
     path = resolve_inception_weights(path_or_name, progress=progress)
-    _check_published_digest(path)
+    from synthbio.checkpoints.registry import check_published_prefix
+
+    check_published_prefix(path, FID_WEIGHTS_NAME, FID_WEIGHTS_SHA256_PREFIX)
     model = FIDInceptionV3()
     load_state_dict_strict(model, read_state_dict(path), source=str(path))
     model.requires_grad_(False)

@@ -164,19 +164,6 @@ def load_vgg16_state_dict(model: VGG16Features, state_dict: dict[str, Any], *, s
     model.load_state_dict({k: state_dict[k] for k in own}, strict=True)
 
 
-def _check_vgg_digest(path: Path) -> None:
-    """A file named like torchvision's must carry the sha256 prefix in its name."""
-    from synthbio.checkpoints.registry import REGISTRY
-    from synthbio.utils.hashing import sha256_file
-
-    entry = REGISTRY.get(VGG16_WEIGHTS_NAME)
-    if entry is None or path.name != entry.filename:
-        return
-    digest = sha256_file(path)
-    if not digest.startswith(VGG16_WEIGHTS_SHA256_PREFIX):
-        raise CheckpointError(f"{path}: sha256 {digest} does not start with {VGG16_WEIGHTS_SHA256_PREFIX}, the "
-                              f"prefix in the published file's name; the file is damaged or not {entry.url}")
-
 
 def _resolve_file(path_or_name: str | os.PathLike[str], *, progress: bool, what: str) -> Path:
     from synthbio.checkpoints.registry import resolve_model
@@ -199,7 +186,9 @@ def load_vgg16(path_or_name: str | os.PathLike[str] = VGG16_WEIGHTS_NAME, *,
     URL and where to place the file).
     """
     path = _resolve_file(path_or_name, progress=progress, what="VGG16")
-    _check_vgg_digest(path)
+    from synthbio.checkpoints.registry import check_published_prefix
+
+    check_published_prefix(path, VGG16_WEIGHTS_NAME, VGG16_WEIGHTS_SHA256_PREFIX)
     model = VGG16Features(widths=widths)
     load_vgg16_state_dict(model, read_state_dict(path), source=str(path))
     model.requires_grad_(False)
