@@ -71,7 +71,9 @@ def test_torchvision_state_dict_loads_and_matches_reference_forward(vgg_file) ->
     assert len(got) == len(TAP_NAMES) == 5
     for g, w in zip(got, want):
         assert g.shape == w.shape
-        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+        # ours may run channels-last and the reference NCHW: other kernels, other summation order,
+        # so allow float32 rounding relative to the tap's scale (a wrong layer is off by O(scale)).
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4 * float(w.abs().max()))
     assert [t.shape[1] for t in got] == [64, 128, 256, 512, 512]
     assert [t.shape[2] for t in got] == [32, 16, 8, 4, 2]
 
