@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from synthbio.errors import InputError
+from synthbio.nn._per_sample import runs_per_sample, sample_copy
 
 ENCODER_MODES = ("wplus", "w")
 NORMS = ("batch", "group")
@@ -255,6 +256,12 @@ class Encoder(nn.Module):
         if x.ndim != 4 or x.shape[1] != cfg.in_channels or x.shape[2:] != (cfg.resolution, cfg.resolution):
             raise InputError(f"encoder input must be [N, {cfg.in_channels}, {cfg.resolution}, {cfg.resolution}], "
                              f"got {tuple(x.shape)}")
+        if runs_per_sample(self, x) and x.shape[0] > 1:  # batch-invariant CPU inference, see nn._per_sample
+            return torch.cat([self._encode(sample_copy(x, i)) for i in range(x.shape[0])])
+        return self._encode(x)
+
+    def _encode(self, x: Tensor) -> Tensor:
+        cfg = self.config
         feats = self.features(x)
         if cfg.mode == "w":
             offsets = self.heads[0](feats[3]).unsqueeze(1).expand(-1, cfg.num_ws, -1)  # [N, num_ws, w_dim]
