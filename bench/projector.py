@@ -54,7 +54,7 @@ def build_models() -> tuple:
 
     from synthbio.nn.config import GeneratorConfig
     from synthbio.nn.vgg import VGG16Features
-    from synthbio.pipelines.demo import build_demo_generator
+    from synthbio.pipelines.images.demo import build_demo_generator
 
     G = build_demo_generator(GeneratorConfig(**G_KW), seed=1, noise_strength=0.1)
     with torch.random.fork_rng(devices=[]):

@@ -5,7 +5,7 @@ import pytest
 from synthbio.checkpoints import save_generator
 from synthbio.io.manifest import read_manifest
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.images.demo import build_demo_generator
 
 TINY = dict(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=2)
 

@@ -14,8 +14,8 @@ from synthbio.io.images import read_png
 from synthbio.io.manifest import read_manifest
 from synthbio.io.samples import read_samples
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
-from synthbio.pipelines.generate import GenerateConfig, generate
+from synthbio.pipelines.images.demo import build_demo_generator
+from synthbio.pipelines.images.generate import GenerateConfig, generate
 from synthbio.utils.hashing import sha256_file
 from synthbio.utils.seeds import z_from_seeds
 

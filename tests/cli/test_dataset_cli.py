@@ -16,8 +16,9 @@ from synthbio.checkpoints import save_generator
 from synthbio.io.manifest import read_manifest
 from synthbio.io.samples import read_samples
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.dataset import DatasetConfig, generate_dataset
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.dataset.config import DatasetConfig
+from synthbio.pipelines.dataset.generate import generate_dataset
+from synthbio.pipelines.images.demo import build_demo_generator
 from synthbio.utils.hashing import sha256_file
 
 IDS = 6

@@ -7,7 +7,7 @@ from synthbio.editing.directions import load_direction, save_direction
 from synthbio.generation.sampling import map_seeds
 from synthbio.io.samples import read_samples
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.images.demo import build_demo_generator
 
 TINY = dict(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=2)
 

@@ -18,7 +18,7 @@ from synthbio.fingerprints.types import Minutia, MinutiaeTemplate
 from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.encoders import Encoder, EncoderConfig
 from synthbio.nn.generator import Generator
-from synthbio.pipelines.fingerprint_dataset import FingerprintDatasetConfig, generate_dataset
+from synthbio.pipelines.fingerprints.generate import FingerprintDatasetConfig, generate_dataset
 
 Run = Callable[..., tuple[int, str, str]]
 

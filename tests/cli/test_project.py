@@ -12,7 +12,7 @@ from synthbio.checkpoints import save_generator
 from synthbio.io.images import to_uint8
 from synthbio.io.samples import read_samples
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.images.demo import build_demo_generator
 
 TINY = dict(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=2)
 
@@ -106,7 +106,7 @@ def test_default_vgg_loss_without_weights_suggests_alternatives(files, tmp_path,
 
 
 def test_video_without_imageio_ffmpeg_says_so(files, tmp_path, run_cli, monkeypatch):
-    import synthbio.pipelines.projection as job
+    import synthbio.pipelines.projection.project as job
 
     monkeypatch.setattr(job, "video_available", lambda: False)
     code, _, err = run_cli(*_args(files, tmp_path / "o", "--video"))

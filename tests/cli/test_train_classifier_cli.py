@@ -14,7 +14,7 @@ from synthbio.editing.attributes import load_attribute_classifier
 from synthbio.editing.directions import load_direction
 from synthbio.io.samples import read_samples
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipelines" / "attributes"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "inversion"))
 from encoder_helpers import tiny_generator  # noqa: E402
 from test_attribute_classifier import make_ckplus, make_encoder  # noqa: E402

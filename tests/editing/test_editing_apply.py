@@ -137,7 +137,7 @@ def test_edit_job_multi_branch(tmp_path):
     from synthbio.editing.directions import Direction
     from synthbio.io.samples import read_samples
     from synthbio.nn.config import GeneratorConfig
-    from synthbio.pipelines.demo import build_demo_generator
+    from synthbio.pipelines.images.demo import build_demo_generator
 
     G = build_demo_generator(GeneratorConfig(img_resolution=8, z_dim=8, w_dim=8, channel_base=64, channel_max=8,
                                              mapping_layers=1, branches=(("img", 3), ("nir", 1))))

@@ -6,7 +6,7 @@ from synthbio.editing.directions import load_direction
 from synthbio.editing.pca import pca_directions, sample_w, save_pca
 from synthbio.errors import InputError
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.images.demo import build_demo_generator
 
 TINY = dict(img_resolution=8, z_dim=16, w_dim=16, channel_base=128, channel_max=16, mapping_layers=2)
 

@@ -8,7 +8,7 @@ from synthbio.editing.sefa import save_sefa, sefa, stacked_style_weights, style_
 from synthbio.editing.directions import load_direction
 from synthbio.errors import InputError
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.images.demo import build_demo_generator
 
 TINY = dict(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=2)
 _CONV_KEY = re.compile(r"^synthesis\.b(\d+)\.conv([01])\.affine\.weight$")

@@ -8,13 +8,7 @@ import torch
 
 from synthbio.errors import CheckpointError, InputError, ModelNotFoundError
 from synthbio.faces import dlib_format
-from synthbio.faces.dlib_resnet import (
-    DAT_NAME,
-    add_prev,
-    face_recognition_models_dir,
-    load_dlib_resnet,
-    network_ops,
-)
+from synthbio.faces.dlib_resnet import DAT_NAME, add_prev, face_recognition_models_dir, load_dlib_resnet, network_ops
 from synthbio.identity.models import IdentityModel, build_identity_model
 
 try:

@@ -16,17 +16,9 @@ from synthbio.checkpoints.native import save_generator
 from synthbio.errors import CheckpointError, InputError
 from synthbio.fingerprints.minutiae import TemplateError, write_template
 from synthbio.fingerprints.minutiae_map import render_minutiae_maps, template_to_canvas
-from synthbio.fingerprints.reconstruction import (
-    ReconstructConfig,
-    check_compatible,
-    collect_templates,
-    load_reconstruction_models,
-    minutiae_map_preview,
-    output_size,
-    reconstruct,
-    reconstruct_files,
-    to_template_geometry,
-)
+from synthbio.pipelines.fingerprints.reconstruct import ReconstructConfig, collect_templates, reconstruct_files
+from synthbio.fingerprints.reconstruction import check_compatible, load_reconstruction_models, reconstruct
+from synthbio.fingerprints.minutiae_map import minutiae_map_preview, output_size, to_template_geometry
 from synthbio.fingerprints.types import Minutia, MinutiaeTemplate, Singularity
 from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.encoders import Encoder, EncoderConfig

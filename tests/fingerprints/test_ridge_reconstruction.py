@@ -10,7 +10,8 @@ import pytest
 from synthbio.errors import InputError
 from synthbio.fingerprints.master import MasterConfig, generate_master
 from synthbio.fingerprints.matching import extract_minutiae, match, pair_minutiae
-from synthbio.fingerprints.reconstruction import load_reconstructor, output_size
+from synthbio.fingerprints.reconstruction import load_reconstructor
+from synthbio.fingerprints.minutiae_map import output_size
 from synthbio.fingerprints.ridge_reconstruction import (
     RidgeReconstructionConfig,
     RidgeReconstructor,

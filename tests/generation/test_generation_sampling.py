@@ -10,7 +10,7 @@ from synthbio.generation.sampling import (
     synthesize,
 )
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.images.demo import build_demo_generator
 from synthbio.utils.seeds import z_from_seeds
 
 TINY = dict(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=2)

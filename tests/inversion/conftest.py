@@ -6,7 +6,7 @@ import pytest
 
 from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.generator import Generator
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.images.demo import build_demo_generator
 
 TINY_PROJECTION_G = GeneratorConfig(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max=16,
                                     mapping_layers=2)

@@ -111,7 +111,7 @@ def test_resume_is_exact_for_generated_samples(gen_dir: Path, tmp_path: Path) ->
 
 @pytest.fixture(scope="module")
 def fp_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthbio.pipelines.fingerprint_dataset import FingerprintDatasetConfig, generate_dataset
+    from synthbio.pipelines.fingerprints.generate import FingerprintDatasetConfig, generate_dataset
 
     out = tmp_path_factory.mktemp("fp") / "ds"
     generate_dataset(FingerprintDatasetConfig(outdir=str(out), fingers=3, impressions=2, width=96, height=112,

@@ -18,7 +18,7 @@ from synthbio.inversion.projector import (
     w_noise_scale,
 )
 from synthbio.nn.vgg import VGG16Features
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.images.demo import build_demo_generator
 
 FAST = dict(w_avg_samples=1000)
 

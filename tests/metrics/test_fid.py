@@ -28,7 +28,7 @@ from synthbio.metrics.fid import (
     polynomial_kernel,
 )
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.images.demo import build_demo_generator
 
 METHODS = ("sqrtm", "eigh")
 

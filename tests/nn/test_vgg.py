@@ -9,12 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from synthbio.errors import CheckpointError, InputError, ModelNotFoundError
-from synthbio.nn.vgg import (
-    TAP_NAMES,
-    VGG16Features,
-    load_lpips_heads,
-    load_vgg16,
-)
+from synthbio.checkpoints.vgg import load_lpips_heads, load_vgg16
+from synthbio.nn.vgg import TAP_NAMES, VGG16Features
 
 # torchvision VGG16 `features` indices of the 13 convolutions, their (in, out) channels,
 # and the ReLU outputs LPIPS taps; written out independently of synthbio.nn.vgg.

@@ -19,6 +19,7 @@ from synthbio.checkpoints.registry import resolve_model
 from synthbio.errors import CheckpointError
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
+from synthbio.utils.hashing import module_sha256
 
 NATIVE = "native"
 NVLABS_PKL = "nvlabs-pkl"
@@ -120,3 +121,12 @@ def convert_checkpoint(src: str | os.PathLike[str], out_dir: str | os.PathLike[s
         D = native.load_discriminator_native(path)
     native.save_generator(G, out, provenance=prov, D=D)
     return out
+
+
+def model_hash(G: torch.nn.Module) -> str:
+    """sha256 naming a network's architecture and weights (not its file format).
+
+    An official `.pkl` and its native conversion hash the same: the digest covers
+    the architecture config (`G.config`) and the tensors, not how they were stored.
+    """
+    return module_sha256(G, header=G.config.to_dict())  # type: ignore[operator,union-attr]

@@ -50,7 +50,8 @@ def generate_command(
     """Write DIR/<identity>/<label>.png, samples.h5, manifest.jsonl, config.json. Resumable, shardable."""
     from rich.console import Console
 
-    from synthbio.pipelines.dataset import DatasetConfig, describe, generate_dataset
+    from synthbio.pipelines.dataset.config import DatasetConfig, describe
+    from synthbio.pipelines.dataset.generate import generate_dataset
 
     config = DatasetConfig(
         outdir=outdir, model=model, identity_model=identity_model, identity_weights=identity_weights,
@@ -81,7 +82,7 @@ def merge_command(
     """Check the shards belong together and are complete, then merge images, latents, manifests, samples.h5."""
     from rich.console import Console
 
-    from synthbio.pipelines.dataset_merge import merge_datasets
+    from synthbio.pipelines.dataset.merge import merge_datasets
 
     result = merge_datasets(shards, out)
     Console(stderr=True).print(
@@ -104,7 +105,7 @@ def report_command(
     """Intra/inter-class similarity histograms, EER/FMR/FNMR, leakage, mosaics: REPORT/index.html."""
     from rich.console import Console
 
-    from synthbio.pipelines.dataset_report import DatasetReportConfig, evaluate_dataset
+    from synthbio.pipelines.dataset.report import DatasetReportConfig, evaluate_dataset
 
     config = DatasetReportConfig(
         dataset=dataset, outdir=outdir, identity_model=identity_model, identity_weights=identity_weights,

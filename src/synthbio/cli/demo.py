@@ -15,7 +15,7 @@ def demo_command(
     """Build a small two-branch (RGB + NIR) generator, save it, and generate a dataset with it."""
     from rich.console import Console
 
-    from synthbio.pipelines.demo import run_demo
+    from synthbio.pipelines.images.demo import run_demo
 
     console = Console(stderr=True)
     result = run_demo(outdir, num_seeds=num_seeds, device=device, progress=console.is_terminal)

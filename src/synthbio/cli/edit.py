@@ -169,7 +169,7 @@ def classifier_directions_command(
     device: Annotated[str, _DEVICE] = "cpu",
 ) -> None:
     """InterFaceGAN from a latent classifier: score sampled latents, SVM on the extremes of each label."""
-    from synthbio.pipelines.attribute_classifier import ClassifierDirectionsConfig, classifier_directions_job
+    from synthbio.pipelines.attributes.classifier import ClassifierDirectionsConfig, classifier_directions_job
 
     cfg = ClassifierDirectionsConfig(model=model, classifier=classifier, outdir=outdir, labels=_names(labels),
                                      num_samples=samples, fraction=fraction, seed=seed, truncation_psi=truncation,
@@ -211,7 +211,7 @@ def train_classifier_command(  # noqa: PLR0913 (one option per TrainClassifierCo
     import json
 
     from synthbio.errors import InputError
-    from synthbio.pipelines.attribute_classifier import TrainClassifierConfig, train_classifier_job
+    from synthbio.pipelines.attributes.classifier import TrainClassifierConfig, train_classifier_job
 
     if (ckplus is None) == (csv is None):
         raise InputError("give exactly one label source: --ckplus DIR or --csv FILE (with --images DIR)")

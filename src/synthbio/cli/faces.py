@@ -31,7 +31,8 @@ def _embedding(model, path: str, *, aligned: bool, detector: str, upsample: int)
     import torch
 
     from synthbio.faces.alignment import image_to_tensor
-    from synthbio.faces.detection import embed_face, read_rgb
+    from synthbio.faces.detection import read_rgb
+    from synthbio.identity.face_models import embed_face
 
     image = read_rgb(path)
     if aligned:

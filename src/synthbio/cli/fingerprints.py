@@ -40,7 +40,7 @@ def generate_command(
     """Write DIR/<finger>/<impression>.png with .iso/.xyt/.json ground truth, manifest.jsonl, config.json. Resumable."""
     from rich.console import Console
 
-    from synthbio.pipelines.fingerprint_dataset import FingerprintDatasetConfig, describe, generate_dataset
+    from synthbio.pipelines.fingerprints.generate import FingerprintDatasetConfig, describe, generate_dataset
 
     config = FingerprintDatasetConfig(
         outdir=outdir, fingers=fingers, impressions=impressions, seed=seed, fp_class=fp_class,
@@ -72,7 +72,7 @@ def evaluate_command(
     """NFIQ2, minutiae precision/recall, Bozorth3 EER/FMR100/FMR1000 and DET: DATASET/report/index.html."""
     from rich.console import Console
 
-    from synthbio.pipelines.fingerprint_report import FingerprintReportConfig, evaluate_dataset
+    from synthbio.pipelines.fingerprints.evaluate import FingerprintReportConfig, evaluate_dataset
 
     config = FingerprintReportConfig(
         dataset=dataset,
@@ -116,7 +116,7 @@ def reconstruct_command(
     """Draw fingerprints from minutiae templates, at the template's size and dpi (minutiae line up)."""
     from rich.console import Console
 
-    from synthbio.fingerprints.reconstruction import ReconstructConfig, describe, reconstruct_files
+    from synthbio.pipelines.fingerprints.reconstruct import ReconstructConfig, describe, reconstruct_files
 
     config = ReconstructConfig(template=template, out=out, method=method, encoder=encoder, model=model, device=device,
                                dpi_out=dpi_out, xyt_width=xyt_width, xyt_height=xyt_height, batch_size=batch_size,
@@ -172,7 +172,7 @@ def attack_command(
     """Template-inversion audit: type-I / type-II success at FMR 0.1% / 0.01% (MINDTCT + Bozorth3). Resumable."""
     from rich.console import Console
 
-    from synthbio.pipelines.fingerprint_attack import FingerprintAttackConfig, run_attack
+    from synthbio.pipelines.fingerprints.attack import FingerprintAttackConfig, run_attack
 
     config = FingerprintAttackConfig(
         dataset=dataset, method=method, encoder=encoder, model=model, outdir=outdir, fingers=fingers,

@@ -33,7 +33,7 @@ def generate_command(
     """Generate one PNG per seed (and branch), manifest.jsonl, samples.h5 and config.json. Resumable."""
     from rich.console import Console
 
-    from synthbio.pipelines.generate import GenerateConfig, describe, generate
+    from synthbio.pipelines.images.generate import GenerateConfig, describe, generate
     from synthbio.utils.seeds import parse_seeds
 
     config = GenerateConfig(
@@ -69,7 +69,7 @@ def mix_command(
     """Style mixing: each row seed with the --styles layers of each column seed, plus a grid."""
     from rich.console import Console
 
-    from synthbio.pipelines.mixing import MixConfig, style_mix
+    from synthbio.pipelines.images.mix import MixConfig, style_mix
     from synthbio.utils.seeds import parse_seeds
 
     config = MixConfig(

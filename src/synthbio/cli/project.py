@@ -42,7 +42,7 @@ def project_command(
     from rich.console import Console
 
     from synthbio.inversion.projector import ProjectorConfig
-    from synthbio.pipelines.projection import ProjectImagesConfig, project_images
+    from synthbio.pipelines.projection.project import ProjectImagesConfig, project_images
 
     projector = ProjectorConfig(space=space, num_steps=steps, checkpoint_every=save_every, branch=branch,
                                 class_idx=class_idx, optimize_noise=not no_noise, precision=precision)

@@ -119,27 +119,3 @@ def read_rgb(path: str | Path) -> np.ndarray:
             return np.array(im.convert("RGB"))
     except (OSError, UnidentifiedImageError) as exc:
         raise InputError(f"cannot read image {path}: {exc}") from exc
-
-
-def embed_face(model: Any, image_uint8: np.ndarray, face: Face) -> Any:
-    """Embedding [1, D] of one detected face, aligned the way `model` expects.
-
-    dlib-resnet: dlib's 150x150 chip (padding 0.25, as compute_face_descriptor);
-    IResNet models: the ArcFace 112x112 template; other vector models: the
-    FFHQ crop at 256 px through the model's own preprocess.
-    """
-    import torch
-
-    from synthbio.faces.alignment import align_face, image_to_tensor
-    from synthbio.faces.dlib_resnet import DlibResNetModel
-    from synthbio.faces.iresnet import IResNetModel
-
-    if getattr(model, "kind", None) != "vector":
-        raise InputError(f"identity model {getattr(model, 'name', model)!r} does not embed faces")
-    with torch.no_grad():
-        if isinstance(model, DlibResNetModel):
-            return model.embed_chips(image_to_tensor(align_face(image_uint8, face.landmarks, style="dlib")))
-        if isinstance(model, IResNetModel):
-            size = model.net.config.input_size
-            return model.embed_aligned(image_to_tensor(align_face(image_uint8, face.landmarks, style="arcface", size=size)))
-        return model.embed(image_to_tensor(align_face(image_uint8, face.landmarks, style="ffhq", size=256)))

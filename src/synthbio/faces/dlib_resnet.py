@@ -17,8 +17,9 @@ torch ops, batched. Semantics matched to dlib:
   `avg_pool_everything` averages the whole map; the last layer is a linear
   map without bias stored [inputs, outputs].
 
-`DlibResNetModel` wraps it as an IdentityModel: cosine similarity of the raw
-descriptors; dlib's own rule is Euclidean distance < 0.6 between descriptors.
+`synthbio.identity.face_models.DlibResNetModel` wraps it as an IdentityModel:
+cosine similarity of the raw descriptors; dlib's own rule is Euclidean
+distance < 0.6 between descriptors.
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from synthbio.errors import CheckpointError, InputError, ModelNotFoundError
-from synthbio.faces.alignment import DLIB_5PT_TEMPLATE, dlib_chip_matrix, ffhq_matrix, warp_affine
+from synthbio.errors import CheckpointError, ModelNotFoundError
+from synthbio.faces.alignment import DLIB_5PT_TEMPLATE, dlib_chip_matrix, ffhq_matrix
 from synthbio.faces.dlib_format import DlibLayer, read_dnn_file
-from synthbio.identity.models import VectorIdentityModel, check_images, to_rgb
 
 DAT_NAME = "dlib_face_recognition_resnet_model_v1.dat"
 CHIP_SIZE = 150
@@ -206,47 +206,3 @@ def ffhq_to_chip_matrix(resolution: int) -> np.ndarray:
     to_face = np.vstack([ffhq_matrix(lm, size=resolution), [0.0, 0.0, 1.0]])  # aligned -> face frame
     chip = np.vstack([dlib_chip_matrix(lm, size=CHIP_SIZE, padding=CHIP_PADDING), [0.0, 0.0, 1.0]])  # chip -> face frame
     return (np.linalg.inv(to_face) @ chip)[:2]
-
-
-class DlibResNetModel(VectorIdentityModel):
-    """dlib's face descriptor as an IdentityModel ("dlib-resnet", 128-d, cosine).
-
-    preprocess: for generator images with no detector in the loop, a fixed
-    crop of an FFHQ-aligned square image to dlib's 150x150 chip
-    (`ffhq_to_chip_matrix`, bilinear with antialiasing, differentiable).
-    For photographs, align with `synthbio.faces.alignment.dlib_chip_matrix`
-    from detected landmarks and call `embed_chips`.
-    """
-
-    name = "dlib-resnet"
-    embedding_dim = 128
-    differentiable = True
-    threshold = 1.0 - EUCLIDEAN_THRESHOLD**2 / (2 * TYPICAL_NORM**2)
-
-    def __init__(self, net: DlibResNet) -> None:
-        super().__init__()
-        self.net = net
-        self.freeze()
-
-    @classmethod
-    def from_dat(cls, path: str | Path | None = None) -> DlibResNetModel:
-        return cls(load_dlib_resnet(path))
-
-    def preprocess(self, images: Tensor) -> Tensor:
-        """[N, 1|3, R, R] FFHQ-aligned in [-1, 1] -> [N, 3, 150, 150] chips in [-1, 1]."""
-        x = to_rgb(check_images(images))
-        if x.shape[-1] != x.shape[-2]:
-            raise InputError(f"images must be square FFHQ-aligned faces, got {tuple(x.shape[-2:])}")
-        m = torch.from_numpy(ffhq_to_chip_matrix(x.shape[-1]))
-        return warp_affine(x, m, CHIP_SIZE)
-
-    def network(self, chips: Tensor) -> Tensor:
-        """[N, 3, 150, 150] chips in [-1, 1] -> [N, 128] descriptors."""
-        return self.net(self.net.normalize((chips + 1.0) * 127.5))
-
-    def embed_chips(self, chips: Tensor) -> Tensor:
-        """Descriptors of chips already aligned as dlib does: [N, 3, 150, 150] in [-1, 1]."""
-        x = to_rgb(check_images(chips, what="chips"))
-        if x.shape[-2:] != (CHIP_SIZE, CHIP_SIZE):
-            raise InputError(f"chips must be {CHIP_SIZE}x{CHIP_SIZE}, got {tuple(x.shape[-2:])}")
-        return self.network(x)

@@ -31,8 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from synthbio.errors import CheckpointError, InputError, ModelNotFoundError
-from synthbio.faces.alignment import DLIB_5PT_TEMPLATE, arcface_matrix, ffhq_matrix, warp_affine
-from synthbio.identity.models import VectorIdentityModel, check_images, to_rgb
+from synthbio.faces.alignment import DLIB_5PT_TEMPLATE, arcface_matrix, ffhq_matrix
 
 INPUT_SIZE = 112
 WIDTHS = (64, 128, 256, 512)
@@ -220,7 +219,7 @@ def load_iresnet(path: str | Path) -> IResNet:
     return net.eval()
 
 
-# --- identity model -----------------------------------------------------------------------
+# --- FFHQ-aligned images -> ArcFace template ------------------------------------------------
 
 
 def ffhq_to_arcface_matrix(resolution: int, *, size: int = INPUT_SIZE) -> np.ndarray:
@@ -233,57 +232,3 @@ def ffhq_to_arcface_matrix(resolution: int, *, size: int = INPUT_SIZE) -> np.nda
     to_face = np.vstack([ffhq_matrix(lm, size=resolution), [0.0, 0.0, 1.0]])
     arc = np.vstack([arcface_matrix(lm, size=size), [0.0, 0.0, 1.0]])
     return (np.linalg.inv(to_face) @ arc)[:2]
-
-
-class IResNetModel(VectorIdentityModel):
-    """ArcFace / AdaFace IResNet as an IdentityModel (cosine similarity).
-
-    preprocess: a fixed crop of FFHQ-aligned square images to the 112x112
-    ArcFace template (`ffhq_to_arcface_matrix`), differentiable; AdaFace
-    gets BGR. For photographs, align with `arcface_matrix` from landmarks and
-    call `embed_aligned`. threshold 0.3: a usual cosine operating point for
-    ArcFace-family r100 models (roughly FMR 1e-4); calibrate for your data.
-    """
-
-    differentiable = True
-    threshold = 0.3
-
-    def __init__(self, net: IResNet, *, name: str) -> None:
-        super().__init__()
-        self.net = net
-        self.name = name
-        self.embedding_dim = net.config.embedding_dim
-        self.freeze()
-
-    def preprocess(self, images: Tensor) -> Tensor:
-        """[N, 1|3, R, R] FFHQ-aligned in [-1, 1] -> [N, 3, 112, 112] aligned in [-1, 1] (RGB)."""
-        x = to_rgb(check_images(images))
-        if x.shape[-1] != x.shape[-2]:
-            raise InputError(f"images must be square FFHQ-aligned faces, got {tuple(x.shape[-2:])}")
-        size = self.net.config.input_size
-        return warp_affine(x, torch.from_numpy(ffhq_to_arcface_matrix(x.shape[-1], size=size)), size)
-
-    def network(self, aligned: Tensor) -> Tensor:
-        if self.net.config.layout == "adaface":
-            aligned = aligned.flip(1)  # AdaFace was trained on BGR
-        return self.net(aligned)
-
-    def embed_aligned(self, aligned: Tensor) -> Tensor:
-        """Embeddings of faces already aligned to the template: [N, 3, 112, 112] RGB in [-1, 1]."""
-        x = to_rgb(check_images(aligned, what="aligned faces"))
-        size = self.net.config.input_size
-        if x.shape[-2:] != (size, size):
-            raise InputError(f"aligned faces must be {size}x{size}, got {tuple(x.shape[-2:])}")
-        return self.network(x)
-
-
-def load_iresnet_model(name: str, weights: str | Path) -> IResNetModel:
-    """`build_identity_model` for "arcface-r100" / "adaface-ir101": weights = file or registry name."""
-    from synthbio.checkpoints.registry import resolve_model
-
-    path = resolve_model(weights)
-    net = load_iresnet(path)
-    expected = "adaface" if name.startswith("adaface") else "arcface"
-    if net.config.layout != expected:
-        raise CheckpointError(f"{path} holds {net.config.layout} weights, but {name!r} expects the {expected} layout")
-    return IResNetModel(net, name=name)

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Literal, Sequence
 
 from synthbio.errors import InputError
-from synthbio.fingerprints.minutiae import (
+from synthbio.fingerprints.validation import (
     TemplateError,
     round_half_up,
     select_best_minutiae,

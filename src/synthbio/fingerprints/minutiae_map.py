@@ -223,3 +223,77 @@ def render_minutiae_map(
 ) -> torch.Tensor:
     """Minutiae map of one template: float32 [3, H, W] (see module doc)."""
     return render_minutiae_maps([template], size=size, config=config, device=device)[0]
+
+
+# --- back to the template's frame -----------------------------------------------------------------------------
+
+
+def output_size(template: MinutiaeTemplate, *, dpi_out: int | None = None) -> tuple[int, int]:
+    """(height, width) in pixels of a template's image written at dpi_out (None = its own dpi)."""
+    w = template.width or _extent(template, 0)
+    h = template.height or _extent(template, 1)
+    if dpi_out is not None and dpi_out <= 0:
+        raise InputError(f"dpi_out must be positive, got {dpi_out}")
+    f = 1.0 if dpi_out is None else dpi_out / template.dpi
+    return max(1, round(h * f)), max(1, round(w * f))
+
+
+def _extent(template: MinutiaeTemplate, axis: int) -> int:
+    pts = [(m.x, m.y) for m in template.minutiae] + [(s.x, s.y) for s in template.singularities]
+    return int(max((p[axis] for p in pts), default=0.0)) + 1
+
+
+def to_template_geometry(image: torch.Tensor, template: MinutiaeTemplate, *,
+                         dpi_out: int | None = None) -> torch.Tensor:
+    """A canvas image [C, R, R] resampled onto the template's frame: [C, H, W] (module docstring).
+
+    The point drawn at template pixel (x, y) on the minutiae map lands at
+    output pixel (x, y) * dpi_out / dpi. Values stay in the input's range.
+    """
+    if image.ndim != 3 or image.shape[1] != image.shape[2]:
+        raise InputError(f"expected a square canvas image [C, R, R], got {tuple(image.shape)}")
+    res = image.shape[-1]
+    h_out, w_out = output_size(template, dpi_out=dpi_out)
+    f = 1.0 if dpi_out is None else dpi_out / template.dpi
+    s, ox, oy = template_to_canvas(template, res)
+    canvas = image[None].float()
+    step = s / f  # canvas pixels per output pixel
+    if step > 1.0:  # shrinking: low-pass first so the bicubic taps do not alias
+        small = max(1, round(res / step))
+        canvas = F.interpolate(canvas, size=(small, small), mode="bilinear", align_corners=False, antialias=True)
+        r = small / res  # pixel centres to pixel centres: u' = (u + 0.5) r - 0.5
+        s, ox, oy, res = s * r, (ox + 0.5) * r - 0.5, (oy + 0.5) * r - 0.5, small
+    xs = (torch.arange(w_out, dtype=torch.float64) + 0.5) / f - 0.5
+    ys = (torch.arange(h_out, dtype=torch.float64) + 0.5) / f - 0.5
+    u = xs * s + ox
+    v = ys * s + oy
+    # grid_sample (align_corners=False): normalised -1/+1 are the outer edges of the canvas.
+    gx = ((u + 0.5) / res * 2 - 1).to(torch.float32)
+    gy = ((v + 0.5) / res * 2 - 1).to(torch.float32)
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]  # [1, H, W, 2] as (x, y)
+    out = F.grid_sample(canvas, grid.to(canvas.device), mode="bicubic", padding_mode="border", align_corners=False)
+    lo, hi = float(image.min()), float(image.max())
+    return out[0].clamp(lo, hi)  # bicubic overshoot stays within the input's range
+
+
+def images_to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[N, 1, H, W] in [-1, 1] -> [N, H, W] uint8 (synthbio's PNG rounding, x * 127.5 + 128)."""
+    return (images[:, 0].float() * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def fingerprint_uint8(image: torch.Tensor, template: MinutiaeTemplate, *, dpi_out: int | None = None) -> np.ndarray:
+    """One reconstruction [1, R, R] in [-1, 1] -> uint8 [H, W] in the template's frame."""
+    return images_to_uint8(to_template_geometry(image, template, dpi_out=dpi_out)[None])[0]
+
+
+def minutiae_map_preview(template: MinutiaeTemplate, *, size: int, dpi_out: int | None = None) -> np.ndarray:
+    """The minutiae map the encoder sees, in the template's frame: uint8 RGB [H, W, 3].
+
+    Channels as rendered (red bifurcations, green endings, blue cores/deltas),
+    scaled so the brightest half of the strongest point saturates.
+    """
+    maps = render_minutiae_maps([template], size=size)[0]  # [3, R, R]
+    peak = float(maps.max())
+    scaled = maps / (0.5 * peak) if peak > 0 else maps
+    framed = to_template_geometry(scaled.clamp(0, 1), template, dpi_out=dpi_out)
+    return (framed.permute(1, 2, 0) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()

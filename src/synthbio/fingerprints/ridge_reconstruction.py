@@ -56,6 +56,7 @@ import numpy as np
 from synthbio.errors import InputError
 from synthbio.fingerprints.impressions import Impression, ImpressionConfig, make_impression
 from synthbio.fingerprints.master import MasterFingerprint
+from synthbio.fingerprints.minutiae_map import output_size
 from synthbio.fingerprints.ridges import grow_anchored_ridges
 from synthbio.fingerprints.types import MinutiaeTemplate
 
@@ -214,8 +215,6 @@ class RidgeField:
 def ridge_field(template: MinutiaeTemplate,
                 config: RidgeReconstructionConfig = RidgeReconstructionConfig()) -> RidgeField:
     """Steps 1-3 of the module docstring for a template with at least one minutia."""
-    from synthbio.fingerprints.reconstruction import output_size
-
     if not template.minutiae:
         raise InputError("a template without minutiae has no ridge pattern to reconstruct")
     h, w = output_size(template)
@@ -241,11 +240,9 @@ def reconstruct_ridges(template: MinutiaeTemplate, config: RidgeReconstructionCo
     """The fingerprint of one template: uint8 [H, W], dark ridges on a light background.
 
     H x W is the template's size at `dpi_out` (None = its own dpi; see
-    `synthbio.fingerprints.reconstruction.output_size`). A template without
+    `synthbio.fingerprints.minutiae_map.output_size`). A template without
     minutiae gives a blank (background) image. Deterministic.
     """
-    from synthbio.fingerprints.reconstruction import output_size
-
     h_out, w_out = output_size(template, dpi_out=dpi_out)
     h, w = output_size(template)
     if not template.minutiae:
@@ -298,8 +295,6 @@ def template_impression_config(template: MinutiaeTemplate) -> ImpressionConfig:
     region is about that area (85-115%) and the finger moves by a few
     ridges, so that impressions still overlap their source.
     """
-    from synthbio.fingerprints.reconstruction import output_size
-
     h, w = output_size(template)
     return ImpressionConfig(width=w, height=h, displacement_std_px=12.0, max_displacement_px=30.0,
                             rotation_std_deg=8.0, max_rotation_deg=20.0, contact_fraction=(0.85, 1.15),

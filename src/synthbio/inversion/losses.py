@@ -213,7 +213,7 @@ class VGGPerceptualLoss(ReconstructionLoss):
     """LPIPS-style distance: sum over the 5 VGG16 taps of the spatial mean of
     sum_c w_c (f_x - f_y)_c^2, with f unit-normalised along channels.
 
-    heads: learned LPIPS v0.1 weights w (`synthbio.nn.vgg.load_lpips_heads`);
+    heads: learned LPIPS v0.1 weights w (`synthbio.checkpoints.vgg.load_lpips_heads`);
         None weighs every channel 1 (the lpips package's `lpips=False` baseline,
         each layer's term then lies in [0, 4]).
     resize: images larger than this many pixels (along H or W) are
@@ -486,7 +486,8 @@ def build_reconstruction_loss(spec: str, *, device: str | torch.device = "cpu",
     identity_model: required by 'identity' (an object with a differentiable `.embed`).
     Raises InputError for unknown terms, bad weights or a missing identity model.
     """
-    from synthbio.nn.vgg import LPIPS_WEIGHTS_NAME, load_lpips_heads, load_vgg16
+    from synthbio.checkpoints.vgg import load_lpips_heads, load_vgg16
+    from synthbio.nn.vgg import LPIPS_WEIGHTS_NAME
 
     terms = parse_loss_spec(spec)
     device = torch.device(device)

@@ -24,7 +24,7 @@ does not depend on which targets share its batch (up to float rounding of
 batched kernels).
 
 `project` takes tensors at G's resolution; the file job
-(`synthbio.pipelines.projection`) center-crops other images to a square and
+(`synthbio.pipelines.projection.project`) center-crops other images to a square and
 resizes them with Lanczos (as the official tool does), converting them to G's
 channel count (grayscale for 1 channel, RGB for 3).
 """

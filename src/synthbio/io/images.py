@@ -49,11 +49,12 @@ def png_planes(image_uint8: np.ndarray) -> list[tuple[str, np.ndarray]]:
     return [(f"_c{i}", image_uint8[:, :, i]) for i in range(c)]
 
 
-def encode_png(array_uint8: np.ndarray) -> bytes:
+def encode_png(array_uint8: np.ndarray, *, dpi: int | None = None) -> bytes:
     """PNG bytes of an [H, W] (grayscale) or [H, W, 3] (RGB) uint8 array.
 
     PIL's PNG encoder is deterministic for fixed input and settings, so equal
-    pixels give equal bytes (and equal sha256 in manifests).
+    pixels give equal bytes (and equal sha256 in manifests). dpi: the
+    resolution recorded in the pHYs chunk (fingerprints carry theirs).
     """
     a = np.ascontiguousarray(array_uint8)
     if a.ndim == 2:
@@ -63,7 +64,10 @@ def encode_png(array_uint8: np.ndarray) -> bytes:
     else:
         raise InputError(f"PNG plane must be [H, W] or [H, W, 3], got {a.shape}")
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=6)
+    if dpi is None:
+        img.save(buf, format="PNG", compress_level=6)
+    else:
+        img.save(buf, format="PNG", compress_level=6, dpi=(dpi, dpi))
     return buf.getvalue()
 
 

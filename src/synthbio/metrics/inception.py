@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthbio.errors import CheckpointError, InputError
-from synthbio.utils.state_dict import read_state_dict
+from synthbio.utils.state_dict import read_state_dict, short_key_list
 
 FID_INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -268,12 +268,6 @@ def expected_state_keys(module: nn.Module) -> tuple[set[str], set[str]]:
     return keys - optional, optional
 
 
-def _short_list(keys: set[str], limit: int = 12) -> str:
-    items = sorted(keys)
-    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
-
-
 def load_state_dict_strict(module: FIDInceptionV3, state_dict: dict[str, Any], *, source: str) -> None:
     """Copy `state_dict` into `module`, refusing missing, unexpected or misshaped keys.
 
@@ -284,9 +278,9 @@ def load_state_dict_strict(module: FIDInceptionV3, state_dict: dict[str, Any], *
     missing, unexpected = required - given, given - required - optional
     problems = []
     if missing:
-        problems.append(f"missing keys ({len(missing)}): {_short_list(missing)}")
+        problems.append(f"missing keys ({len(missing)}): {short_key_list(missing, 12)}")
     if unexpected:
-        problems.append(f"unexpected keys ({len(unexpected)}): {_short_list(unexpected)}")
+        problems.append(f"unexpected keys ({len(unexpected)}): {short_key_list(unexpected, 12)}")
     own = module.state_dict()
     for key in sorted(given & (required | optional)):
         value = state_dict[key]

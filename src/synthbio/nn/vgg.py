@@ -22,18 +22,16 @@ them a perceptual loss weighs every channel 1 (the lpips package's
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from synthbio.errors import CheckpointError, InputError
-from synthbio.utils.state_dict import read_state_dict
+from synthbio.utils.state_dict import short_key_list
 
-#: registry names (synthbio.checkpoints.registry)
+#: registry names of the published weights (loaded by synthbio.checkpoints.vgg)
 VGG16_WEIGHTS_NAME = "vgg16-imagenet"
 LPIPS_WEIGHTS_NAME = "lpips-vgg-v0.1"
 #: torch.hub convention: the published file name carries the first hex digits of its sha256
@@ -131,14 +129,6 @@ class LPIPSHeads(nn.Module):
 # --- weights --------------------------------------------------------------------------------
 
 
-def _short_list(keys: set[str], limit: int = 10) -> str:
-    items = sorted(keys)
-    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
-
-
-
-
 def load_vgg16_state_dict(model: VGG16Features, state_dict: dict[str, Any], *, source: str) -> None:
     """Copy torchvision-layout weights into `model`, refusing missing, unknown or misshaped keys.
 
@@ -150,9 +140,9 @@ def load_vgg16_state_dict(model: VGG16Features, state_dict: dict[str, Any], *, s
     missing, unexpected = set(own) - given, given - set(own)
     problems = []
     if missing:
-        problems.append(f"missing keys ({len(missing)}): {_short_list(missing)}")
+        problems.append(f"missing keys ({len(missing)}): {short_key_list(missing)}")
     if unexpected:
-        problems.append(f"unexpected keys ({len(unexpected)}): {_short_list(unexpected)}")
+        problems.append(f"unexpected keys ({len(unexpected)}): {short_key_list(unexpected)}")
     for key in sorted(given & set(own)):
         value = state_dict[key]
         if not isinstance(value, torch.Tensor) or value.shape != own[key].shape:
@@ -162,68 +152,3 @@ def load_vgg16_state_dict(model: VGG16Features, state_dict: dict[str, Any], *, s
         raise CheckpointError(f"{source}: not a VGG16 state dict in torchvision layout "
                               f"(features.N.weight/bias): " + "; ".join(problems))
     model.load_state_dict({k: state_dict[k] for k in own}, strict=True)
-
-
-
-def _resolve_file(path_or_name: str | os.PathLike[str], *, progress: bool, what: str) -> Path:
-    from synthbio.checkpoints.registry import resolve_model
-
-    path = resolve_model(path_or_name, progress=progress)
-    if path.is_dir():
-        raise CheckpointError(f"{path}: a folder; the {what} weights are one .pth file")
-    return path
-
-
-def load_vgg16(path_or_name: str | os.PathLike[str] = VGG16_WEIGHTS_NAME, *,
-               device: str | torch.device = "cpu", widths: Sequence[int] = VGG16_WIDTHS,
-               progress: bool = True) -> VGG16Features:
-    """Frozen VGG16Features in eval mode with weights from a torchvision-layout state dict.
-
-    path_or_name: a .pth file, or a registry name (default 'vgg16-imagenet',
-        torchvision's vgg16-397923af.pth).
-    Raises CheckpointError (unreadable file, wrong keys or shapes, digest
-    prefix mismatch) or ModelNotFoundError (not available offline; names the
-    URL and where to place the file).
-    """
-    path = _resolve_file(path_or_name, progress=progress, what="VGG16")
-    from synthbio.checkpoints.registry import check_published_prefix
-
-    check_published_prefix(path, VGG16_WEIGHTS_NAME, VGG16_WEIGHTS_SHA256_PREFIX)
-    model = VGG16Features(widths=widths)
-    load_vgg16_state_dict(model, read_state_dict(path), source=str(path))
-    model.requires_grad_(False)
-    return model.to(torch.device(device)).eval()
-
-
-def load_lpips_heads(path_or_name: str | os.PathLike[str] = LPIPS_WEIGHTS_NAME, *,
-                     device: str | torch.device = "cpu", widths: Sequence[int] = VGG16_WIDTHS,
-                     progress: bool = True) -> LPIPSHeads:
-    """LPIPS v0.1 linear heads from richzhang's `vgg.pth` (keys `lin{k}.model.1.weight` [1, C_k, 1, 1]).
-
-    path_or_name: a .pth file, or a registry name (default 'lpips-vgg-v0.1').
-    Raises CheckpointError naming the file for missing keys, wrong shapes or
-    negative weights (LPIPS weights are non-negative).
-    """
-    path = _resolve_file(path_or_name, progress=progress, what="LPIPS")
-    state = read_state_dict(path)
-    expected = {f"lin{k}.model.1.weight": (1, int(c), 1, 1) for k, c in enumerate(widths)}
-    problems = []
-    missing = set(expected) - set(state)
-    unexpected = set(state) - set(expected)
-    if missing:
-        problems.append(f"missing keys: {_short_list(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_short_list(unexpected)}")
-    for key in sorted(set(expected) & set(state)):
-        value = state[key]
-        if not isinstance(value, torch.Tensor) or tuple(value.shape) != expected[key]:
-            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            problems.append(f"{key}: shape {shape}, expected {expected[key]}")
-        elif bool((value < 0).any()):
-            problems.append(f"{key}: negative weights")
-    if problems:
-        raise CheckpointError(f"{path}: not LPIPS VGG linear heads (lpips v0.1 vgg.pth layout): "
-                              + "; ".join(problems))
-    heads = LPIPSHeads([state[f"lin{k}.model.1.weight"] for k in range(5)])
-    return heads.to(torch.device(device))
-

@@ -25,3 +25,10 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a state dict (mapping of tensors), got {type(obj).__name__}")
     return obj
+
+
+def short_key_list(keys: set[str] | list[str], limit: int = 10) -> str:
+    """Sorted keys joined for an error message, the tail counted rather than listed."""
+    items = sorted(keys)
+    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more

@@ -39,10 +39,8 @@ rerun after a kill only redoes the fingers not finished.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,75 +49,30 @@ from typing import Any
 import numpy as np
 
 import synthbio
-from synthbio.errors import InputError
 from synthbio.fingerprints.types import MinutiaeTemplate
 from synthbio.metrics.distributions import summarize_scores
 from synthbio.metrics.verification import error_rates, summarize, threshold_at_fmr
-from synthbio.pipelines import report_html as R
-from synthbio.pipelines.fingerprint_dataset import DatasetImpression, load_dataset_index
-from synthbio.pipelines.fingerprint_report import fvc_pairs
+from synthbio.pipelines.common import report_html as R
+from synthbio.pipelines.fingerprints.attack_data import (
+    CACHE_VERSION,
+    TARGET_FMRS,
+    FingerprintAttackConfig,
+    RealTemplates,
+    attack_scores,
+    digest,
+    read_cache,
+    select_fingers,
+    source_template,
+    training_split,
+    write_cache,
+)
+from synthbio.pipelines.fingerprints.attack_report import draw_figures, render_html
+from synthbio.pipelines.fingerprints.evaluate import fvc_pairs
+from synthbio.pipelines.fingerprints.generate import load_dataset_index, single_threaded_worker
+from synthbio.io.images import encode_png
 from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json
 
-CACHE_VERSION = 3
-TEMPLATE_SOURCES = ("groundtruth", "mindtct")
-IMPOSTOR_PROTOCOLS = ("fvc", "all")
-BASELINES = ("attacked", "all")
-TARGET_FMRS = (0.001, 0.0001)
 _CHUNK = 250  # comparisons per pool task
-
-
-@dataclass(frozen=True)
-class FingerprintAttackConfig:
-    """dataset: a `synthbio fingerprints generate` directory. outdir: None = DATASET/attack.
-    method: 'gabor' (ridges grown from the minutiae) or 'encoder' (GAN).
-    encoder / model: for 'encoder', the minutiae encoder and its generator (None
-        = the one the encoder's config.json names).
-    fingers: attacked finger ids as "a:b" (a <= f < b; "a:" / ":b" open), or None.
-    exclude_training: an encoder (path or name) whose config.json records the
-        fingers it trained on; those fingers are not attacked.
-    template_source: "groundtruth" (the dataset's JSON) or "mindtct" (extracted
-        from the real impression).
-    impostors: "fvc" (first impressions, f < g) or "all" (every impression pair of f < g).
-    baseline: fingers of the real genuine/impostor scores: "attacked" or "all" (the dataset).
-    workers: processes for Bozorth3 (1 = in this process).
-    examples: example triples in the report. batch_size: templates per pass."""
-
-    dataset: str
-    method: str = "gabor"
-    encoder: str = "fingerprint-minutiae-encoder"
-    model: str | None = None
-    outdir: str | None = None
-    fingers: str | None = None
-    exclude_training: str | None = None
-    template_source: str = "groundtruth"
-    impostors: str = "fvc"
-    baseline: str = "attacked"
-    device: str = "auto"
-    batch_size: int = 16
-    examples: int = 6
-    workers: int = 1
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "dataset", os.fspath(self.dataset))
-        from synthbio.fingerprints.reconstruction import check_method
-
-        check_method(self.method)
-        if self.template_source not in TEMPLATE_SOURCES:
-            raise InputError(f"--template-source {self.template_source!r}: use one of {', '.join(TEMPLATE_SOURCES)}")
-        if self.impostors not in IMPOSTOR_PROTOCOLS:
-            raise InputError(f"--impostors {self.impostors!r}: use one of {', '.join(IMPOSTOR_PROTOCOLS)}")
-        if self.baseline not in BASELINES:
-            raise InputError(f"--baseline {self.baseline!r}: use one of {', '.join(BASELINES)}")
-        if self.batch_size < 1 or self.workers < 1:
-            raise InputError(f"--batch-size and --workers must be >= 1, got {self.batch_size}, {self.workers}")
-        if self.examples < 0:
-            raise InputError(f"--examples must be >= 0, got {self.examples}")
-        if self.fingers is not None:
-            parse_finger_range(self.fingers)
-
-    @property
-    def out_dir(self) -> Path:
-        return Path(self.outdir) if self.outdir else Path(self.dataset) / "attack"
 
 
 @dataclass(frozen=True)
@@ -141,128 +94,6 @@ class AttackReport:
                              f"{R.fmt_number(op.get('source_success'), percent=True)}), type-II "
                              f"{R.fmt_number(op['type2_success'], percent=True)}")
         return "\n".join(lines)
-
-
-# --- finger selection ---------------------------------------------------------------------
-
-
-def parse_finger_range(spec: str) -> tuple[int | None, int | None]:
-    """'a:b' -> (a, b) with a <= finger < b; either side may be empty (open)."""
-    text = spec.strip()
-    if ":" not in text:
-        raise InputError(f"finger range {spec!r}: expected 'a:b' (fingers a <= f < b), e.g. 900:1000")
-    lo, hi = (t.strip() for t in text.split(":", 1))
-    try:
-        a = int(lo) if lo else None
-        b = int(hi) if hi else None
-    except ValueError:
-        raise InputError(f"finger range {spec!r}: bounds must be integers") from None
-    if (a is not None and a < 0) or (a is not None and b is not None and b <= a):
-        raise InputError(f"finger range {spec!r} is empty or negative")
-    return a, b
-
-
-def _as_finger_set(value: Any, source: str) -> set[int]:
-    if isinstance(value, str):
-        a, b = parse_finger_range(value)
-        if b is None:
-            raise InputError(f"{source}: open finger range {value!r} cannot be listed")
-        return set(range(a or 0, b))
-    if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return set(value)
-    if isinstance(value, dict) and "start" in value and "stop" in value:
-        return set(range(int(value["start"]), int(value["stop"])))
-    raise InputError(f"{source}: a finger split must be a list of ids or an 'a:b' range, got {value!r}")
-
-
-# Keys an encoder's config.json may use for its data split, looked up at the top level and
-# under "split", "data", "training" and "provenance".
-_HOLDOUT_KEYS = ("holdout_fingers", "test_fingers", "heldout_fingers")
-_TRAIN_KEYS = ("train_fingers", "training_fingers")
-
-
-def training_split(encoder_config: dict[str, Any], *, source: str) -> tuple[str, set[int]]:
-    """('holdout' | 'train', finger ids) as recorded in an encoder's config.json."""
-    scopes = [encoder_config] + [encoder_config[k] for k in ("split", "data", "training", "provenance")
-                                 if isinstance(encoder_config.get(k), dict)]
-    for scope in scopes:
-        for key in _HOLDOUT_KEYS + ("holdout",):
-            if key in scope:
-                return "holdout", _as_finger_set(scope[key], f"{source} {key}")
-        for key in _TRAIN_KEYS + ("train",):
-            if key in scope:
-                return "train", _as_finger_set(scope[key], f"{source} {key}")
-    raise InputError(f"encoder {source}: its config.json records no finger split (one of "
-                     f"{', '.join(_HOLDOUT_KEYS + _TRAIN_KEYS)}); give the attacked fingers with --fingers a:b")
-
-
-def select_fingers(all_fingers: list[int], *, fingers: str | None, split: tuple[str, set[int]] | None) -> list[int]:
-    """Attacked fingers: within the range, and in the holdout (not in the training) split."""
-    chosen = list(all_fingers)
-    if fingers is not None:
-        a, b = parse_finger_range(fingers)
-        chosen = [f for f in chosen if (a is None or f >= a) and (b is None or f < b)]
-    if split is not None:
-        kind, ids = split
-        chosen = [f for f in chosen if (f in ids) == (kind == "holdout")]
-    if not chosen:
-        raise InputError(f"no finger of the dataset ({len(all_fingers)} fingers, ids {all_fingers[0]}-"
-                         f"{all_fingers[-1]}) is left to attack after --fingers / --exclude-training")
-    return chosen
-
-
-# --- caches -------------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("version") == CACHE_VERSION else None
-
-
-def _write_cache(path: Path, record: dict[str, Any]) -> None:
-    atomic_write_bytes(path, (json.dumps({"version": CACHE_VERSION, **record}) + "\n").encode())
-
-
-def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
-
-
-class RealTemplates:
-    """MINDTCT templates of real impressions, cached per finger under cache/real/."""
-
-    def __init__(self, cache_dir: Path, index: Any) -> None:
-        self.dir = cache_dir / "real"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.index = index
-        self._mem: dict[int, dict[int, MinutiaeTemplate]] = {}
-
-    def finger(self, f: int) -> dict[int, MinutiaeTemplate]:
-        if f in self._mem:
-            return self._mem[f]
-        from synthbio.fingerprints.matching import extract_minutiae
-        from synthbio.fingerprints.minutiae import read_json, template_from_dict, template_to_dict
-        from synthbio.io.images import read_png
-
-        imps: list[DatasetImpression] = self.index.impressions[f]
-        key = [imp.sha256.get("png") for imp in imps]
-        path = self.dir / f"{f:05d}.json"
-        cached = _read_json(path)
-        if cached is not None and cached.get("png_sha256") == key:
-            out = {int(k): template_from_dict(v) for k, v in cached["templates"].items()}
-        else:
-            out = {}
-            for imp in imps:
-                image = read_png(imp.files["png"])
-                if image.ndim != 2:
-                    raise InputError(f"{imp.files['png']}: expected a grayscale fingerprint image")
-                dpi = read_json(imp.files["json"]).dpi if "json" in imp.files else 500
-                out[imp.index] = extract_minutiae(image, method="mindtct", dpi=dpi)
-            _write_cache(path, {"png_sha256": key, "templates": {str(k): template_to_dict(t) for k, t in out.items()}})
-        self._mem[f] = out
-        return out
 
 
 # --- baseline (real vs real) --------------------------------------------------------------
@@ -298,8 +129,6 @@ class _LazyPool:
             from concurrent.futures import ProcessPoolExecutor
             from multiprocessing import get_context
 
-            from synthbio.pipelines.fingerprint_dataset import single_threaded_worker
-
             self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
                                                  initializer=single_threaded_worker)
         return self._executor.map(fn, items)
@@ -327,10 +156,10 @@ def _baseline(config: FingerprintAttackConfig, index: Any, fingers: list[int], r
     per_finger = {f: [imp.index for imp in index.impressions[f]] for f in fingers}
     genuine, impostor = fvc_pairs(per_finger)[0], impostor_pairs(per_finger, config.impostors)
     sha = {(f, imp.index): imp.sha256.get("png") for f in fingers for imp in index.impressions[f]}
-    key = _digest({"genuine": [(sha[a], sha[b]) for a, b in genuine],
+    key = digest({"genuine": [(sha[a], sha[b]) for a, b in genuine],
                    "impostor": [(sha[a], sha[b]) for a, b in impostor]})
     path = cache_dir / "baseline.json"
-    cached = _read_json(path)
+    cached = read_cache(path)
     if cached is not None and cached.get("key") == key:
         return {k: np.asarray(cached[k], dtype=np.float64) for k in ("genuine", "impostor")}
     needed = sorted({p[0] for a, b in genuine + impostor for p in (a, b)})
@@ -346,29 +175,17 @@ def _baseline(config: FingerprintAttackConfig, index: Any, fingers: list[int], r
     for name, pairs in (("genuine", genuine), ("impostor", impostor)):
         job = bar.add_task(f"Bozorth3 {name}", total=len(pairs))
         out[name] = _score([(tpl(a), tpl(b)) for a, b in pairs], pool, bar, job)
-    _write_cache(path, {"key": key, "genuine": out["genuine"].tolist(), "impostor": out["impostor"].tolist()})
+    write_cache(path, {"key": key, "genuine": out["genuine"].tolist(), "impostor": out["impostor"].tolist()})
     return out
 
 
 # --- the attack ---------------------------------------------------------------------------
 
 
-def source_template(config: FingerprintAttackConfig, imp: DatasetImpression,
-                     real: dict[int, MinutiaeTemplate]) -> MinutiaeTemplate:
-    from synthbio.fingerprints.minutiae import read_json
-
-    if config.template_source == "mindtct":
-        return real[imp.index]
-    if "json" not in imp.files:
-        raise InputError(f"finger {imp.finger} impression {imp.index} has no ground-truth .json template")
-    return read_json(imp.files["json"])
-
-
 def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: Any, real: RealTemplates,
                   reconstructor: Any, out_dir: Path, run_key: str, pool: Any = None) -> list[dict[str, Any]]:
     """Reconstruct, extract and score every impression of a few fingers; returns their cache records."""
     from synthbio.fingerprints.matching import extract_minutiae
-    from synthbio.fingerprints.reconstruction import encode_png_dpi
 
     jobs = []  # (finger, impression, source template)
     for f in fingers:
@@ -380,7 +197,7 @@ def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: An
     for (f, imp, tpl), pixels in zip(jobs, images):
         rel = Path("reconstructions") / f"{f:05d}" / f"{imp.index:02d}.png"
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out_dir / rel, encode_png_dpi(pixels, tpl.dpi))
+        atomic_write_bytes(out_dir / rel, encode_png(pixels, dpi=tpl.dpi))
         recon[(f, imp.index)] = extract_minutiae(pixels, method="mindtct", dpi=tpl.dpi)
         per_imp[(f, imp.index)] = {"index": imp.index, "png": rel.as_posix(), "source_minutiae": len(tpl.minutiae),
                                    "recon_minutiae": len(recon[(f, imp.index)].minutiae),
@@ -410,7 +227,7 @@ def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: An
 
 
 def _run_key(config: FingerprintAttackConfig, reconstructor: Any) -> str:
-    return _digest({"reconstructor": reconstructor.cache_key(), "template_source": config.template_source,
+    return digest({"reconstructor": reconstructor.cache_key(), "template_source": config.template_source,
                     "cache": CACHE_VERSION})
 
 
@@ -428,7 +245,7 @@ def _attack_all(config: FingerprintAttackConfig, attacked: list[int], index: Any
     cache_dir = out_dir / "cache"
     todo = []
     for f in attacked:
-        rec = _read_json(cache_dir / "fingers" / f"{f:05d}.json")
+        rec = read_cache(cache_dir / "fingers" / f"{f:05d}.json")
         shas = [imp.sha256.get("png") for imp in index.impressions[f]]
         if rec is not None and rec.get("key") == run_key and rec.get("png_sha256") == shas:
             records[f] = rec
@@ -441,7 +258,7 @@ def _attack_all(config: FingerprintAttackConfig, attacked: list[int], index: Any
         if sum(len(index.impressions[g]) for g in group) < config.batch_size and n + 1 < len(todo):
             continue  # fill a generator batch across fingers
         for rec in _attack_group(config, group, index, real, reconstructor, out_dir, run_key, pool):
-            _write_cache(cache_dir / "fingers" / f"{rec['finger']:05d}.json", rec)
+            write_cache(cache_dir / "fingers" / f"{rec['finger']:05d}.json", rec)
             records[rec["finger"]] = rec
             bar.advance(job)
         group = []
@@ -493,8 +310,6 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
     ordered = [records[f] for f in attacked]
     results = compute_results(config, ordered, baseline, attacked=attacked, reconstructor=reconstructor,
                               split=split)
-    from synthbio.pipelines.fingerprint_attack_report import draw_figures, render_html
-
     figures = draw_figures(out_dir, config, index, ordered, baseline, real, reconstructor)
     results_path = out_dir / "results.json"
     R.write_text(results_path, json.dumps(R.json_safe(results), indent=2, sort_keys=True) + "\n")
@@ -503,13 +318,6 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
 
 
 # --- results ------------------------------------------------------------------------------
-
-
-
-
-def attack_scores(records: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """{'type1': [...], 'type2': [...]} Bozorth3 scores over the attacked fingers."""
-    return {k: np.asarray([s for r in records for _, _, s in r[k]], dtype=np.float64) for k in ("type1", "type2")}
 
 
 def operating_point(target_fmr: float, impostor: np.ndarray, scores: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -334,7 +334,7 @@ def train_classifier_job(config: TrainClassifierConfig, *,
                          progress: Callable[[int, int], None] | None = None) -> TrainClassifierResult:
     """Labels -> latents (cached in OUT) -> classifier in OUT/classifier, OUT/report.json, OUT/f1.png."""
     from synthbio.editing import attributes as attr
-    from synthbio.pipelines.report_html import json_safe
+    from synthbio.pipelines.common.report_html import json_safe
     from synthbio.utils.hashing import atomic_write_json
 
     out = Path(config.outdir)

@@ -18,7 +18,7 @@ from synthbio.fingerprints.minutiae import read_json, read_json_metadata
 from synthbio.fingerprints.iso19794 import read_fmr
 from synthbio.io.images import read_png
 from synthbio.io.manifest import read_manifest
-from synthbio.pipelines.fingerprint_dataset import (
+from synthbio.pipelines.fingerprints.generate import (
     FingerprintDatasetConfig,
     finger_seed,
     generate_dataset,
@@ -88,7 +88,7 @@ def test_fixed_class(tmp_path: Path) -> None:
 
 _CHILD = """
 import sys
-from synthbio.pipelines.fingerprint_dataset import FingerprintDatasetConfig, generate_dataset
+from synthbio.pipelines.fingerprints.generate import FingerprintDatasetConfig, generate_dataset
 generate_dataset(FingerprintDatasetConfig(outdir=sys.argv[1], fingers=int(sys.argv[2]),
     impressions=2, width=160, height=192, seed=7, workers=1), progress=False)
 """

@@ -6,11 +6,11 @@ of 0/N .. N-1/N exactly once, each complete, with disjoint identities and the
 same references. The merged directory gets every image and latents file
 (copied after checking its sha256), the manifests' records in identity order,
 samples.h5 rebuilt from the latents, and config.json with shard "0/1" and
-`merged_from`. Since references are global (see synthbio.pipelines.dataset),
+`merged_from`. Since references are global (see synthbio.pipelines.dataset.generate),
 no pair of identities from different shards needs re-checking: the merged
 dataset equals an unsharded run file for file.
 
-Ray: `generate_with_ray` runs `ray_shards` shards as Ray tasks (one CPU each)
+Ray (`synthbio.pipelines.dataset.generate.generate_with_ray`) runs `ray_shards` shards as Ray tasks (one CPU each)
 on the cluster at `ray_address` (or a local instance started for the call),
 each into `<outdir>.shards/<K>-of-<N>` (beside, not inside, the dataset, so
 the ImageFolder layout stays clean), then merges them into `outdir`. Each
@@ -29,22 +29,16 @@ from typing import Any
 
 from synthbio.errors import InputError, OutputDirError
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest, rewrite_manifest
-from synthbio.io.samples import SAMPLES_NAME
-from synthbio.pipelines.dataset import (
+from synthbio.pipelines.dataset.config import (
     CONFIG_NAME,
     REFERENCES_NAME,
     DatasetConfig,
-    DatasetResult,
-    build_samples_h5,
-    complete_identities,
     describe,
-    h5_attrs,
-    identity_dirname,
     parse_shard,
     read_config,
-    sample_labels,
     shard_identities,
 )
+from synthbio.pipelines.dataset.layout import build_samples_h5, complete_identities, h5_attrs, identity_dirname, sample_labels
 from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 
 
@@ -171,52 +165,3 @@ def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.Pa
     rewrite_manifest(out / MANIFEST_NAME, records)
     build_samples_h5(out, records, h5_attrs(want))
     return MergeResult(outdir=out, identities=len(owner), samples=len(records), shards=paths)
-
-
-# --- Ray backend --------------------------------------------------------------------------
-
-
-def shards_dir(outdir: str | os.PathLike[str]) -> Path:
-    """Where the Ray backend keeps its shards: beside the dataset, `<outdir>.shards/`."""
-    out = Path(outdir)
-    return out.with_name(out.name + ".shards")
-
-
-def run_shard(config: DatasetConfig) -> list[int]:
-    """One shard in this process (the body of a Ray task); returns the identities it made."""
-    from synthbio.pipelines.dataset import generate_dataset
-
-    return generate_dataset(config).generated
-
-
-def generate_with_ray(config: DatasetConfig, *, progress: bool = False) -> DatasetResult:
-    """Run `config.ray_shards` shards as Ray tasks, then merge them into `config.outdir`."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError("the ray backend needs Ray: pip install 'synthbio[ray]' (or `pip install ray`)") from None
-    if config.shard != "0/1":
-        raise InputError("--backend ray splits the whole run itself: leave --shard at 0/1")
-    n = config.ray_shards
-    base = shards_dir(config.outdir)
-    shard_cfgs = [
-        dataclasses.replace(config, backend="local", shard=f"{k}/{n}", outdir=os.fspath(base / f"{k}-of-{n}"))
-        for k in range(n)
-    ]
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False)
-    try:
-        task = ray.remote(num_cpus=1)(run_shard)
-        generated = ray.get([task.remote(c) for c in shard_cfgs])
-    finally:
-        if started:
-            ray.shutdown()
-    merged = merge_datasets([c.outdir for c in shard_cfgs], config.outdir)
-    done = sorted(i for g in generated for i in g)
-    out = merged.outdir
-    return DatasetResult(
-        outdir=out, identities=list(range(config.identities)), generated=done,
-        kept=sorted(set(range(config.identities)) - set(done)), redone=[],
-        manifest=out / MANIFEST_NAME, samples=out / SAMPLES_NAME, config=out / CONFIG_NAME,
-    )

@@ -40,8 +40,8 @@ from synthbio.errors import InputError
 from synthbio.fingerprints.matching import EXTRACTORS
 from synthbio.metrics.distributions import decidability, histogram, histogram_edges, summarize_scores
 from synthbio.metrics.verification import det_curve, summarize
-from synthbio.pipelines import report_html as R
-from synthbio.pipelines.fingerprint_dataset import DatasetImpression, load_dataset_index, single_threaded_worker
+from synthbio.pipelines.common import report_html as R
+from synthbio.pipelines.fingerprints.generate import DatasetImpression, load_dataset_index, single_threaded_worker
 from synthbio.utils.hashing import atomic_write_bytes
 
 CACHE_VERSION = 1

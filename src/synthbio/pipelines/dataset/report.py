@@ -39,8 +39,8 @@ from synthbio.io.manifest import MANIFEST_NAME, read_manifest
 from synthbio.io.samples import SAMPLES_NAME, read_samples
 from synthbio.metrics.distributions import histogram, histogram_edges, summarize_scores
 from synthbio.metrics.verification import error_rates, summarize
-from synthbio.pipelines import report_html as R
-from synthbio.pipelines.dataset import read_config
+from synthbio.pipelines.common import report_html as R
+from synthbio.pipelines.dataset.config import read_config
 from synthbio.utils.hashing import atomic_write_json
 
 _COLORS = {"genuine": "#2b7bba", "impostor": "#d9534f", "leak": "#6a3d9a"}
@@ -215,7 +215,7 @@ def evaluate_dataset(config: DatasetReportConfig) -> DatasetReport:
     near = None
     privacy = config.privacy_reference or content.get("privacy_reference")
     if privacy is not None:
-        from synthbio.pipelines.dataset_engines import embed_real_folder, nearest_real_similarity
+        from synthbio.pipelines.dataset.engines import embed_real_folder, nearest_real_similarity
 
         pt = config.privacy_threshold if config.privacy_reference else content.get("privacy_threshold")
         real, derived = embed_real_folder(model, privacy, batch_size=config.batch_size, device=config.device,

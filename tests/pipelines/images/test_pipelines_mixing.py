@@ -4,8 +4,8 @@ import pytest
 from synthbio.errors import InputError
 from synthbio.io.images import read_png
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
-from synthbio.pipelines.mixing import MixConfig, style_mix_with
+from synthbio.pipelines.images.demo import build_demo_generator
+from synthbio.pipelines.images.mix import MixConfig, style_mix_with
 
 
 @pytest.fixture(scope="module")

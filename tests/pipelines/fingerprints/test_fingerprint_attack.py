@@ -15,17 +15,17 @@ from synthbio.errors import InputError
 from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.encoders import Encoder, EncoderConfig
 from synthbio.nn.generator import Generator
-from synthbio.pipelines import fingerprint_attack as A
-from synthbio.pipelines.fingerprint_attack import (
+from synthbio.pipelines.fingerprints import attack as A
+from synthbio.pipelines.fingerprints.attack import (
     FingerprintAttackConfig,
     impostor_pairs,
     operating_point,
-    parse_finger_range,
     run_attack,
     select_fingers,
     training_split,
 )
-from synthbio.pipelines.fingerprint_dataset import FingerprintDatasetConfig, generate_dataset
+from synthbio.pipelines.fingerprints.attack_data import parse_finger_range
+from synthbio.pipelines.fingerprints.generate import FingerprintDatasetConfig, generate_dataset
 
 # --- pure parts ---------------------------------------------------------------------------
 

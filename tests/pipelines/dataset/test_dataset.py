@@ -15,10 +15,11 @@ from synthbio.errors import InputError, OutputDirError
 from synthbio.io.manifest import read_manifest, rewrite_manifest
 from synthbio.io.samples import read_samples
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.dataset import DatasetConfig, generate_dataset, shard_identities
-from synthbio.pipelines.dataset_merge import merge_datasets
-from synthbio.pipelines.dataset_report import DatasetReportConfig, evaluate_dataset
-from synthbio.pipelines.demo import build_demo_generator
+from synthbio.pipelines.dataset.config import DatasetConfig, shard_identities
+from synthbio.pipelines.dataset.generate import generate_dataset
+from synthbio.pipelines.dataset.merge import merge_datasets
+from synthbio.pipelines.dataset.report import DatasetReportConfig, evaluate_dataset
+from synthbio.pipelines.images.demo import build_demo_generator
 from synthbio.utils.hashing import sha256_file
 from synthbio.utils.seeds import z_from_seed
 
@@ -234,7 +235,7 @@ def test_report(face_dataset: Path, tmp_path: Path) -> None:
 def test_privacy_filter_rejects_real_lookalikes(face_dataset: Path, face_model: Path, tmp_path: Path) -> None:
     from synthbio.generation.sampling import map_seeds, synthesize
     from synthbio.io.images import to_uint8, write_png
-    from synthbio.pipelines.dataset import derived_seed
+    from synthbio.pipelines.dataset.config import derived_seed
 
     G = load_generator(face_model)
     ref_seeds = [int(s.attrs["seed"]) for s in read_samples(face_dataset / "samples.h5")[1] if s.label == "reference"]
@@ -271,7 +272,7 @@ def test_derived_privacy_threshold_never_below_the_model_threshold(face_model: P
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A matcher's genuine scores can put mean - 2 std below every impostor score; the derived
     threshold is then floored at the model's own decision threshold instead of rejecting all."""
-    from synthbio.pipelines import dataset_engines
+    from synthbio.pipelines.dataset import engines as dataset_engines
 
     (tmp_path / "real" / "p0").mkdir(parents=True)
     engine = dataset_engines.GeneratorEngine(_config(face_model, tmp_path / "o", privacy_reference=str(tmp_path / "real")))

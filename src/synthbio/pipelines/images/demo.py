@@ -19,7 +19,7 @@ import torch
 
 from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.generator import Generator
-from synthbio.pipelines.generate import GenerateConfig, GenerateResult, generate
+from synthbio.pipelines.images.generate import GenerateConfig, GenerateResult, generate
 
 DEMO_GENERATOR = GeneratorConfig(
     img_resolution=64, z_dim=64, w_dim=64, channel_base=1024, channel_max=64,

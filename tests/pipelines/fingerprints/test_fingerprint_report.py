@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from synthbio.errors import InputError
-from synthbio.pipelines.fingerprint_dataset import FingerprintDatasetConfig, generate_dataset
-from synthbio.pipelines.fingerprint_report import (
+from synthbio.pipelines.fingerprints.generate import FingerprintDatasetConfig, generate_dataset
+from synthbio.pipelines.fingerprints.evaluate import (
     FingerprintReportConfig,
     compute_metrics,
     evaluate_dataset,

@@ -1,10 +1,9 @@
 import torch
 
-from synthbio.checkpoints import load_generator
+from synthbio.checkpoints import load_generator, model_hash
 from synthbio.io.manifest import read_manifest
 from synthbio.io.samples import read_samples
-from synthbio.pipelines.demo import build_demo_generator, run_demo
-from synthbio.pipelines.generate import model_hash
+from synthbio.pipelines.images.demo import build_demo_generator, run_demo
 
 
 def test_demo_generator_is_deterministic_and_leaves_global_rng_alone():

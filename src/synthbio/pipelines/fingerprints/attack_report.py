@@ -1,4 +1,4 @@
-"""Figures and the HTML page of `synthbio fingerprints attack` (see `fingerprint_attack`)."""
+"""Figures and the HTML page of `synthbio fingerprints attack` (see `synthbio.pipelines.fingerprints.attack`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from synthbio.fingerprints.minutiae_map import minutiae_map_preview
+from synthbio.io.images import encode_png, make_grid, read_png
 from synthbio.metrics.distributions import histogram, histogram_edges
-from synthbio.pipelines import report_html as R
-from synthbio.pipelines.fingerprint_attack import (  # that module imports this one only when it runs
+from synthbio.pipelines.common import report_html as R
+from synthbio.pipelines.fingerprints.attack_data import (
     FingerprintAttackConfig,
     RealTemplates,
     attack_scores,
@@ -27,9 +29,6 @@ _LABELS = {"genuine": "genuine (real vs real)", "impostor": "impostor (real vs r
 def draw_figures(out_dir: Path, config: FingerprintAttackConfig, index: Any, records: list[dict[str, Any]],
                  baseline: dict[str, np.ndarray], real: RealTemplates, reconstructor: Any) -> list[tuple[str, str]]:
     """Score histograms and example triples; returns (file, caption) pairs."""
-    from synthbio.fingerprints.reconstruction import minutiae_map_preview
-    from synthbio.io.images import make_grid, read_png
-
     figs: list[tuple[str, str]] = []
     series = {**{k: baseline[k] for k in ("genuine", "impostor")}, **attack_scores(records)}
     fig = R.new_figure(6.5, 4.0)
@@ -68,8 +67,6 @@ def draw_figures(out_dir: Path, config: FingerprintAttackConfig, index: Any, rec
 
 
 def _png(a: np.ndarray) -> bytes:
-    from synthbio.io.images import encode_png
-
     return encode_png(a)
 
 

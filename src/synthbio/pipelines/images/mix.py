@@ -34,7 +34,7 @@ from synthbio.generation.sampling import (
     synthesize,
 )
 from synthbio.io.images import png_planes, save_grid, to_uint8, write_png
-from synthbio.pipelines.generate import make_outdir
+from synthbio.pipelines.images.generate import make_outdir
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_json
 from synthbio.utils.seeds import check_seed

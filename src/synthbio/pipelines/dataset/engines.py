@@ -38,11 +38,10 @@ import numpy as np
 import torch
 
 from synthbio.errors import InputError
-from synthbio.pipelines.dataset import (
-    DatasetConfig,
+from synthbio.pipelines.dataset.config import DatasetConfig, derived_seed
+from synthbio.pipelines.dataset.layout import (
     arrays_metadata,
     decode_arrays,
-    derived_seed,
     encode_arrays,
     sample_labels,
 )
@@ -112,7 +111,12 @@ def embed_real_folder(model: Any, folder: str, *, batch_size: int, device: Any, 
     With derive=True also the privacy threshold, mean - 2 std of the genuine
     similarities (pairs of images in one subfolder).
     """
-    from synthbio.identity.privacy import derive_threshold, embed_folder, genuine_similarities, image_files
+    from synthbio.identity.privacy import (
+        derive_threshold,
+        embed_folder,
+        genuine_similarities,
+        image_files,
+    )
 
     files = image_files(folder)
     real = embed_folder(model, files, batch_size=batch_size, device=device)
@@ -146,12 +150,10 @@ class GeneratorEngine:
     """References and variations from a generator G under an identity model."""
 
     def __init__(self, config: DatasetConfig) -> None:
+        from synthbio.checkpoints import load_generator, model_hash
         from synthbio.generation.sampling import check_truncation
         from synthbio.identity.models import build_identity_model
-        from synthbio.pipelines.generate import model_hash
         from synthbio.utils.devices import resolve_device
-
-        from synthbio.checkpoints import load_generator
 
         self.config = config
         self.device = resolve_device(config.device)

@@ -18,9 +18,9 @@ from synthbio.errors import InputError, OutputDirError
 from synthbio.faces.alignment import DLIB_5PT_TEMPLATE
 from synthbio.io.images import to_uint8
 from synthbio.nn.encoders import Encoder, EncoderConfig
-from synthbio.pipelines import attribute_classifier as ac
+from synthbio.pipelines.attributes import classifier as ac
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "inversion"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "inversion"))
 from encoder_helpers import tiny_generator  # noqa: E402
 
 NUM_SEQ = 24  # 6 subjects x 4 sequences

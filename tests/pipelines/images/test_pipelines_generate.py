@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+from synthbio.checkpoints import model_hash
 from synthbio.errors import InputError, OutputDirError
 from synthbio.io.images import read_png, to_uint8
 from synthbio.io.manifest import read_manifest
 from synthbio.io.samples import read_samples
 from synthbio.nn.config import GeneratorConfig
-from synthbio.pipelines.demo import build_demo_generator
-from synthbio.pipelines.generate import GenerateConfig, generate_with, model_hash
+from synthbio.pipelines.images.demo import build_demo_generator
+from synthbio.pipelines.images.generate import GenerateConfig, generate_with
 from synthbio.utils.hashing import sha256_file
 from synthbio.utils.seeds import z_from_seeds
 

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 import synthbio
+from synthbio.checkpoints import load_generator, model_hash
 from synthbio.errors import InputError, OutputDirError
 from synthbio.generation.sampling import (
     SeedableGenerator,
@@ -48,7 +49,7 @@ from synthbio.io.images import png_planes, read_png, save_grid, to_uint8, write_
 from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
 from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
 from synthbio.utils.devices import resolve_device
-from synthbio.utils.hashing import atomic_write_json, module_sha256, sha256_file
+from synthbio.utils.hashing import atomic_write_json, sha256_file
 from synthbio.utils.seeds import check_seed
 
 CONFIG_NAME = "config.json"
@@ -235,17 +236,10 @@ def _prepare_outdir(
 
 def load_model(config: GenerateConfig) -> tuple[SeedableGenerator, torch.device]:
     """Resolve the device and load the generator (CheckpointError / ModelNotFoundError on failure)."""
-    from synthbio.checkpoints import load_generator
-
     device = resolve_device(config.device)
     G = load_generator(config.model, device=device)
     G.eval().requires_grad_(False)  # type: ignore[attr-defined]
     return G, device
-
-
-def model_hash(G: SeedableGenerator) -> str:
-    """sha256 naming the generator's architecture and weights (not its file format)."""
-    return module_sha256(G, header=G.config.to_dict())  # type: ignore[arg-type,attr-defined]
 
 
 def describe(config: GenerateConfig) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Helpers every job shares: the HTML report pages and their figures."""

@@ -1,0 +1,200 @@
+"""What `synthbio dataset generate` is asked to make: its config, result, seeds and shards.
+
+See `synthbio.pipelines.dataset.generate` for the job and the on-disk layout
+(`synthbio.pipelines.dataset.layout`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import synthbio
+from synthbio.errors import InputError
+from synthbio.generation.sampling import check_noise_mode
+from synthbio.utils.seeds import check_seed
+
+CONFIG_NAME = "config.json"
+LATENTS_NAME = "latents.safetensors"
+REFERENCES_NAME = "references.safetensors"
+LAYOUT_VERSION = 1
+REFERENCE_LABEL = "reference"
+
+MODALITIES = ("face", "fingerprint")
+REFERENCE_METHODS = ("rejection", "langevin", "derivative-free")
+VARIATION_METHODS = {
+    "face": ("dispersion", "disco", "style-mixing"),
+    "fingerprint": ("procedural", "generator"),
+}
+BACKENDS = ("local", "ray")
+# Config fields that never change a file of the dataset: a directory may be resumed with other values.
+_RUNTIME_FIELDS = ("outdir", "shard", "backend", "ray_address", "ray_shards", "batch_size", "device")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """Everything `synthbio dataset generate` needs; saved in DIR/config.json.
+
+    model: generator (registry name or checkpoint path); None only for
+        procedural fingerprints, which need no generator.
+    identity_model: recogniser name (`synthbio.identity.models`), e.g.
+        "dlib-resnet", "pixel-random" (tests only), "nbis-bozorth3".
+    identities: N, identity ids 0..N-1. samples_per_identity: M >= 1
+        (the reference and M - 1 variations).
+    truncation_psi: truncation of reference (and style-mixing) latents.
+    inter_threshold: between references of two identities. Vector models: the
+        minimum angle in radians (None = 1.4, the ICT of Geissbuehler et al.);
+        template matchers: the maximum score (None = the model's threshold).
+    intra_threshold: between a variation and its reference. Vector models:
+        the maximum angle in radians; template matchers: the minimum score
+        (None = the model's threshold, in either case).
+    max_intra_similarity: two variations of one identity may be at most this
+        similar (drops near-duplicates; ArcBiFaceGAN uses cosine 0.853); None = no limit.
+    privacy_reference: an ImageFolder of REAL identities; references whose
+        similarity to any real image reaches privacy_threshold are rejected.
+        privacy_threshold None = derived from that folder (mean - 2 std of its
+        genuine similarities), but never below the identity model's decision
+        threshold (a matcher's genuine scores can put mean - 2 std below 0).
+    shard: "K/N": make only identities i with i % N == K.
+    backend: "local" (this process) or "ray" (ray_shards Ray tasks on the
+        cluster at ray_address, or a local Ray instance when None, then merged).
+    directions: direction files (`synthbio.editing.directions`) DisCo varies along.
+    fp_width, fp_height: sensor size of procedural fingerprints (500 dpi).
+    max_attempts: tries per variation before keeping the best one when the
+        intra-class check fails (recorded as passed=false).
+    """
+
+    outdir: str
+    model: str | None = None
+    identity_model: str = "pixel-random"
+    identity_weights: str | None = None
+    modality: str = "face"
+    identities: int = 10
+    samples_per_identity: int = 4
+    seed: int = 0
+    truncation_psi: float = 0.7
+    noise_mode: str = "const"
+    reference_method: str = "rejection"
+    variation_method: str = "style-mixing"
+    inter_threshold: float | None = None
+    intra_threshold: float | None = None
+    max_intra_similarity: float | None = None
+    privacy_reference: str | None = None
+    privacy_threshold: float | None = None
+    directions: tuple[str, ...] = ()
+    fp_width: int = 416
+    fp_height: int = 560
+    max_attempts: int = 4
+    shard: str = "0/1"
+    backend: str = "local"
+    ray_address: str | None = None
+    ray_shards: int = 2
+    batch_size: int = 8
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "outdir", os.fspath(self.outdir))
+        object.__setattr__(self, "truncation_psi", float(self.truncation_psi))
+        object.__setattr__(self, "directions", tuple(os.fspath(d) for d in self.directions))
+        check_seed(self.seed)
+        if self.modality not in MODALITIES:
+            raise InputError(f"modality {self.modality!r} is not one of {', '.join(MODALITIES)}")
+        methods = VARIATION_METHODS[self.modality]
+        if self.variation_method not in methods:
+            raise InputError(
+                f"variation method {self.variation_method!r} does not apply to {self.modality}s: use {', '.join(methods)}"
+            )
+        if self.reference_method not in REFERENCE_METHODS:
+            raise InputError(f"reference method {self.reference_method!r} is not one of {', '.join(REFERENCE_METHODS)}")
+        if self.model is None and self.variation_method != "procedural":
+            raise InputError("no generator given (--model); only procedural fingerprints need none")
+        if self.identities < 1:
+            raise InputError(f"--identities must be >= 1, got {self.identities}")
+        if self.samples_per_identity < 1:
+            raise InputError(f"--samples must be >= 1, got {self.samples_per_identity}")
+        if self.batch_size < 1 or self.max_attempts < 1 or self.ray_shards < 1:
+            raise InputError("batch size, max attempts and ray shards must be >= 1")
+        if self.backend not in BACKENDS:
+            raise InputError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        if self.fp_width < 64 or self.fp_height < 64:
+            raise InputError(f"fingerprint sensor {self.fp_width}x{self.fp_height} is too small (min 64x64)")
+        parse_shard(self.shard)
+        check_noise_mode(self.noise_mode)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["directions"] = list(self.directions)  # as JSON gives it back, so saved and new configs compare equal
+        return d
+
+    def content(self) -> dict[str, Any]:
+        """The fields that fix the dataset's files (all but outdir, shard and runtime knobs)."""
+        return {k: v for k, v in self.to_dict().items() if k not in _RUNTIME_FIELDS}
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    outdir: Path
+    identities: list[int]  # the identities of this shard
+    generated: list[int]  # identities made by this call
+    kept: list[int]  # identities found complete from an earlier call
+    redone: list[int]  # identities found partial or changed, made again
+    manifest: Path
+    samples: Path
+    config: Path
+
+
+# --- seeds, shards ----------------------------------------------------------------------
+
+
+def derived_seed(*words: int) -> int:
+    """A 32-bit seed from SeedSequence(words): independent streams per (dataset seed, identity, sample)."""
+    return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1)[0])
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """'K/N' -> (K, N) with 0 <= K < N; InputError naming the spec otherwise."""
+    parts = str(spec).split("/")
+    try:
+        k, n = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"shard {spec!r} must look like K/N, e.g. 0/4") from None
+    if n < 1 or not 0 <= k < n:
+        raise InputError(f"shard {spec!r}: need 0 <= K < N")
+    return k, n
+
+
+def shard_identities(identities: int, shard: str) -> list[int]:
+    """Identities of shard K/N: i with i % N == K."""
+    k, n = parse_shard(shard)
+    return list(range(k, identities, n))
+
+
+def describe(config: DatasetConfig) -> dict[str, Any]:
+    """config.json content (the resolved model hash is added by the job)."""
+    return {
+        "command": "dataset generate",
+        "config": config.to_dict(),
+        "content": config.content(),
+        "identities_in_shard": len(shard_identities(config.identities, config.shard)),
+        "layout_version": LAYOUT_VERSION,
+        "synthbio_version": synthbio.__version__,
+    }
+
+
+def read_config(outdir: Path) -> dict[str, Any]:
+    path = outdir / CONFIG_NAME
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{outdir} has no {CONFIG_NAME}: not a dataset made by `synthbio dataset generate`") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} is unreadable: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("content"), dict):
+        raise InputError(f"{path} is not a dataset config")
+    return data

@@ -1,0 +1,213 @@
+"""The folder `synthbio dataset generate` writes: names, per-identity latents, resume checks, samples.h5.
+
+    DIR/config.json                      the DatasetConfig and what it resolved to
+    DIR/00003/reference.png              ImageFolder layout: one folder per identity
+    DIR/00003/variation_0.png
+    DIR/00003/latents.safetensors        the identity's z / ws / embeddings
+    DIR/references.safetensors           every reference of the dataset (cache)
+    DIR/manifest.jsonl                   one line per written sample
+    DIR/samples.h5                       /<identity:05d>/<label>/ groups, rebuilt at the end
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import synthbio
+from synthbio.errors import InputError, OutputDirError
+from synthbio.io.images import encode_png
+from synthbio.io.manifest import ManifestWriter
+from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
+from synthbio.pipelines.dataset.config import CONFIG_NAME, LATENTS_NAME, REFERENCE_LABEL, read_config
+from synthbio.utils.hashing import atomic_write_bytes, sha256_bytes, sha256_file
+
+
+def sample_labels(m: int) -> list[str]:
+    return [REFERENCE_LABEL] + [f"variation_{i}" for i in range(m - 1)]
+
+
+def identity_dirname(identity: int) -> str:
+    return f"{identity:05d}"
+
+
+def image_relpath(identity: int, label: str) -> str:
+    return f"{identity_dirname(identity)}/{label}.png"
+
+
+def latents_relpath(identity: int) -> str:
+    return f"{identity_dirname(identity)}/{LATENTS_NAME}"
+
+
+# --- per-identity latents (safetensors: deterministic bytes) ---------------------------------
+
+
+def encode_arrays(arrays: dict[str, np.ndarray | None], metadata: dict[str, str] | None = None) -> bytes:
+    """safetensors bytes of the non-None arrays; equal inputs give equal bytes.
+
+    The metadata goes in ONE header entry (sorted JSON): safetensors keeps
+    metadata in a hash map whose order, and so the file's bytes, would
+    otherwise change from process to process.
+    """
+    from safetensors.numpy import save
+
+    meta = {"synthbio": json.dumps(metadata or {}, sort_keys=True)}
+    return save({k: np.ascontiguousarray(v) for k, v in arrays.items() if v is not None}, metadata=meta)
+
+
+def arrays_metadata(path: Path) -> dict[str, str]:
+    """The metadata `encode_arrays` stored ({} when absent or unreadable)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = json.loads((f.metadata() or {}).get("synthbio", "{}"))
+    except Exception:  # safetensors raises its own error types for corrupt files
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def decode_arrays(path: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load
+
+    try:
+        return load(path.read_bytes())
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise InputError(f"cannot read {os.fspath(path)!r}: {exc}") from None
+
+
+# --- resuming -----------------------------------------------------------------------------
+
+
+def check_same_run(outdir: Path, want: dict[str, Any], have_records: bool) -> None:
+    if not (outdir / CONFIG_NAME).exists():
+        if have_records:
+            raise OutputDirError(f"{outdir} holds a manifest but no {CONFIG_NAME}: not a dataset of this tool")
+        return
+    try:
+        have = read_config(outdir)
+    except InputError as exc:
+        raise OutputDirError(str(exc)) from None
+    keys = sorted(set(have["content"]) | set(want["content"]))
+    diffs = [k for k in keys if have["content"].get(k) != want["content"].get(k)]
+    for key in ("model_sha256", "layout_version"):
+        if key in have and key in want and have[key] != want[key]:
+            diffs.append(key)
+    if have["config"].get("shard") != want["config"]["shard"]:
+        diffs.append("shard")
+    if diffs:
+        raise OutputDirError(
+            f"{outdir} holds another dataset (different {', '.join(diffs)}); use another --outdir or the same settings"
+        )
+
+
+def _record_is_intact(outdir: Path, rec: dict[str, Any]) -> bool:
+    try:
+        for path_key, sha_key in (("path", "sha256"), ("latents", "latents_sha256")):
+            p = outdir / rec[path_key]
+            if not p.is_file() or sha256_file(p) != rec[sha_key]:
+                return False
+    except (KeyError, TypeError):
+        return False
+    return True
+
+
+def complete_identities(
+    outdir: Path, records: Iterable[dict[str, Any]], labels: list[str]
+) -> tuple[dict[int, list[dict[str, Any]]], set[int]]:
+    """Split manifest records into (complete identities -> records in label order, partial identity ids)."""
+    by_id: dict[int, dict[str, dict[str, Any]]] = {}
+    for rec in records:
+        ident, label = rec.get("identity"), rec.get("label")
+        if isinstance(ident, int) and isinstance(label, str):
+            by_id.setdefault(ident, {}).setdefault(label, rec)
+    complete: dict[int, list[dict[str, Any]]] = {}
+    partial: set[int] = set()
+    for ident, recs in by_id.items():
+        if sorted(recs) == sorted(labels) and all(_record_is_intact(outdir, r) for r in recs.values()):
+            complete[ident] = [recs[label] for label in labels]
+        else:
+            partial.add(ident)
+    return complete, partial
+
+
+def remove_temp_files(outdir: Path) -> None:
+    """Temp files of atomic writes cut short by a kill (`.<name>.*.tmp`)."""
+    for folder in [outdir, *[p for p in outdir.iterdir() if p.is_dir()]]:
+        for p in folder.glob(".*.tmp"):
+            p.unlink(missing_ok=True)
+
+
+# --- writing one identity -----------------------------------------------------------------
+
+
+def write_identity(outdir: Path, sample: Any, manifest: ManifestWriter, run: dict[str, Any]) -> None:
+    """Write images, then latents, then (last) the manifest lines of one identity.
+
+    sample: an `IdentitySamples` (synthbio.pipelines.dataset.engines).
+    """
+    ident = sample.identity
+    (outdir / identity_dirname(ident)).mkdir(exist_ok=True)
+    files = []
+    for label, image in zip(sample.labels, sample.images_uint8):
+        data = encode_png(image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image)
+        rel = image_relpath(ident, label)
+        atomic_write_bytes(outdir / rel, data)
+        files.append((rel, sha256_bytes(data)))
+    meta = {"identity": str(ident), "labels": ",".join(sample.labels)}
+    latents = encode_arrays({"z": sample.z, "ws": sample.ws, "embedding": sample.embeddings}, metadata=meta)
+    atomic_write_bytes(outdir / latents_relpath(ident), latents)
+    latents_sha = sha256_bytes(latents)
+    for k, (label, (rel, sha)) in enumerate(zip(sample.labels, files)):
+        manifest.append({
+            "identity": ident, "label": label, "seed": sample.seeds[k], **run,
+            "path": rel, "sha256": sha,
+            "latents": latents_relpath(ident), "latents_sha256": latents_sha,
+            "attrs": dict(sample.attrs[k]),
+        })
+
+
+# --- samples.h5 ---------------------------------------------------------------------------
+
+
+def h5_attrs(want: dict[str, Any]) -> dict[str, Any]:
+    """File attributes of samples.h5 (nothing shard-specific, so a merge equals an unsharded run)."""
+    c = want["content"]
+    return {
+        "generator": c["model"] or "procedural",
+        "generator_sha256": want.get("model_sha256") or "none",
+        "embedding_model": c["identity_model"],
+        "modality": c["modality"],
+        "dataset_seed": c["seed"],
+        "truncation_psi": c["truncation_psi"],
+        "reference_method": c["reference_method"],
+        "variation_method": c["variation_method"],
+        "synthbio_version": synthbio.__version__,
+    }
+
+
+def build_samples_h5(outdir: Path, records: list[dict[str, Any]], attrs: dict[str, Any]) -> int:
+    """Rebuild DIR/samples.h5 from the latents files the manifest lists (identity, label order)."""
+    by_id: dict[int, list[dict[str, Any]]] = {}
+    for rec in records:
+        by_id.setdefault(int(rec["identity"]), []).append(rec)
+
+    def samples() -> Iterable[SampleLatents]:
+        for ident in sorted(by_id):
+            arrays = decode_arrays(outdir / by_id[ident][0]["latents"])
+            for k, rec in enumerate(by_id[ident]):
+                z, ws, emb = arrays.get("z"), arrays.get("ws"), arrays.get("embedding")
+                extra = {a: v for a, v in (rec.get("attrs") or {}).items() if v is not None}
+                yield SampleLatents(
+                    identity=ident, label=rec["label"],
+                    z=None if z is None else z[k], w=None if ws is None else ws[k, 0],
+                    w_plus=None if ws is None else ws[k], embedding=None if emb is None else emb[k],
+                    attrs={"seed": int(rec["seed"]), **extra},
+                )
+
+    return write_samples(outdir / SAMPLES_NAME, samples(), attrs=attrs)
