@@ -42,10 +42,12 @@ class ModelEntry:
     """One named model. Exactly one of `url` / `package_path` is set.
 
     sha256: published digest of the file, None where the publisher gives none.
-    fmt: 'nvlabs-pkl', 'rosinality-pt' or 'native' (generators); 'pytorch-state-dict'.
+    fmt: 'nvlabs-pkl', 'rosinality-pt' or 'native' (generators); 'pytorch-state-dict';
+        'facenet-pytorch-wheel' (a wheel whose data/*.pt state dicts are read in place).
     package_path: folder relative to the synthbio package (native format).
     kind: 'generator', or 'feature-extractor' (networks that metrics load, such as
-        the FID Inception; `resolution` is then their input size).
+        the FID Inception; `resolution` is then their input size), or 'face-detector'
+        (`resolution` 0: any image size).
     """
 
     name: str
@@ -114,6 +116,14 @@ _ENTRIES = (
                url="https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/vgg.pth",
                sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
                description="LPIPS v0.1 per-channel weights over VGG16 features (Zhang et al. 2018)"),
+    # MTCNN P/R/O-Net state dicts (the Caffe models as converted by facenet-pytorch), read from inside
+    # this wheel; PyPI publishes its sha256.
+    ModelEntry(name="mtcnn-facenet", resolution=0, fmt="facenet-pytorch-wheel", kind="face-detector",
+               url="https://files.pythonhosted.org/packages/ed/2e/2d56386bc2f834cdc683743903852cf1428b4e5ee119f16cf808b589d3cd/"
+                   "facenet_pytorch-2.6.0-py3-none-any.whl",
+               sha256="ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca",
+               description="MTCNN face detector with 5 landmarks (Zhang et al. 2016), weights from the "
+                           "facenet-pytorch 2.6.0 wheel"),
 )
 
 # Shipped inside the package (native folders under synthbio/models/; cards beside the weights).
