@@ -116,7 +116,7 @@ def test_detection_errors() -> None:
     from synthbio.faces.detection import detect_faces
 
     with pytest.raises(InputError, match="detector"):
-        detect_faces(np.zeros((64, 64, 3), np.uint8), detector="mtcnn")
+        detect_faces(np.zeros((64, 64, 3), np.uint8), detector="retina")
     with pytest.raises(InputError, match="uint8"):
         detect_faces(np.zeros((64, 64, 3), np.float32))
     assert detect_faces(np.full((80, 80), 128, np.uint8), upsample=0) == []

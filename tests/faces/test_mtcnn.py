@@ -176,3 +176,36 @@ def test_published_weights_on_astronaut(one_thread):
     dlib_eyes = np.stack([d5[2:4].mean(0), d5[0:2].mean(0)])  # image-left eye, image-right eye
     iod = np.linalg.norm(dlib_eyes[1] - dlib_eyes[0])
     assert np.abs(lm[:2] - dlib_eyes).max() < 0.1 * iod
+
+
+def test_mtcnn_landmark_crops():
+    from synthbio.faces.alignment import (ARCFACE_TEMPLATE, DLIB_5PT_TEMPLATE, _mean_face_points, arcface_matrix,
+                                          dlib5_from_mtcnn5, estimated_points)
+
+    # MTCNN points placed exactly on the ArcFace template give the identity crop.
+    m = arcface_matrix(ARCFACE_TEMPLATE, landmark_kind="mtcnn5")
+    np.testing.assert_allclose(m, [[1, 0, 0], [0, 1, 0]], atol=1e-9)
+    # The mean face's own points map back to dlib's template (scaled and moved alike).
+    pts = _mean_face_points() * 300 + [40, 25]
+    np.testing.assert_allclose(dlib5_from_mtcnn5(pts), DLIB_5PT_TEMPLATE * 300 + [40, 25], atol=1e-9)
+    # and a dlib-5 face and its MTCNN equivalent give the same ArcFace points.
+    dlib_pts = DLIB_5PT_TEMPLATE * 300 + [40, 25]
+    a = estimated_points(dlib_pts)
+    b = estimated_points(pts, landmark_kind="mtcnn5")
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-6)
+    with pytest.raises(InputError, match="unknown landmark kind"):
+        estimated_points(pts, landmark_kind="68")
+
+
+@needs_wheel
+def test_mtcnn_through_detect_faces(one_thread):
+    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the astronaut photo")
+    from synthbio.faces.alignment import align_face
+    from synthbio.faces.detection import detect_faces
+
+    img = np.ascontiguousarray(skimage_data.astronaut())
+    faces = detect_faces(img, detector="mtcnn", weights=_wheel())
+    assert len(faces) == 1 and faces[0].landmark_kind == "mtcnn5"
+    crop = align_face(img, faces[0].landmarks, style="arcface", landmark_kind="mtcnn5")
+    assert crop.shape == (112, 112, 3) and crop.std() > 20

@@ -17,6 +17,12 @@ template's 5 points onto the detected ones; eye centres are the detected
 corner midpoints plus the template's (mapped) offset from corner midpoint to
 contour mean, the nose tip likewise from the nose bottom; mouth corners are the template's, mapped. This is exact for a
 mean-shaped face and ignores expression (an open mouth) and strong pitch.
+
+MTCNN's 5 points (`landmark_kind="mtcnn5"`: eye centres, nose tip, mouth
+corners, image left before right) are exactly the points ArcFace and FFHQ
+need and are used as they are; dlib's chip, which needs dlib's points, maps
+the mean face's 5 dlib points through the similarity that best fits the
+mean face's eye centres, nose tip and mouth corners onto MTCNN's.
 """
 
 from __future__ import annotations
@@ -57,11 +63,19 @@ ARCFACE_TEMPLATE = np.array(
 )
 
 
+LANDMARK_KINDS: tuple[str, ...] = ("dlib5", "mtcnn5")
+
+
 def check_landmarks(landmarks: np.ndarray) -> np.ndarray:
     lm = np.asarray(landmarks, dtype=np.float64)
     if lm.shape != (5, 2) or not np.isfinite(lm).all():
-        raise InputError(f"landmarks must be 5 finite (x, y) points from dlib's 5-point model, got shape {lm.shape}")
+        raise InputError(f"landmarks must be 5 finite (x, y) points (dlib's or MTCNN's 5-point order), got shape {lm.shape}")
     return lm
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in LANDMARK_KINDS:
+        raise InputError(f"unknown landmark kind {kind!r}: use one of {', '.join(LANDMARK_KINDS)}")
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -95,9 +109,23 @@ def invert_affine(m: np.ndarray) -> np.ndarray:
     return np.linalg.inv(full)[:2]
 
 
-def estimated_points(landmarks: np.ndarray) -> dict[str, np.ndarray]:
+def _mean_face_points() -> np.ndarray:
+    """The mean face's eye centres (image left, right), nose tip and mouth corners, dlib template frame: [5, 2]."""
+    return np.vstack([_LEFT_EYE_CONTOUR.mean(0), _RIGHT_EYE_CONTOUR.mean(0), _NOSE_TIP, _MOUTH_CORNERS])
+
+
+def dlib5_from_mtcnn5(landmarks: np.ndarray) -> np.ndarray:
+    """dlib-order 5 points [5, 2] for a face given by MTCNN's 5 points (mean-face similarity, module doc)."""
+    t = similarity_transform(_mean_face_points(), check_landmarks(landmarks))
+    return _apply(t, DLIB_5PT_TEMPLATE)
+
+
+def estimated_points(landmarks: np.ndarray, *, landmark_kind: str = "dlib5") -> dict[str, np.ndarray]:
     """Eye centres (image left/right), nose tip and mouth corners from 5 landmarks (module docstring)."""
+    _check_kind(landmark_kind)
     lm = check_landmarks(landmarks)
+    if landmark_kind == "mtcnn5":
+        return {"eye_left": lm[0], "eye_right": lm[1], "nose_tip": lm[2], "mouth": lm[3:5]}
     t = similarity_transform(DLIB_5PT_TEMPLATE, lm)
     lin = t[:, :2]
     left_corners, right_corners = lm[2:4].mean(0), lm[0:2].mean(0)
@@ -114,7 +142,8 @@ def estimated_points(landmarks: np.ndarray) -> dict[str, np.ndarray]:
 # --- crop matrices (output pixel -> input pixel) ------------------------------------------
 
 
-def dlib_chip_matrix(landmarks: np.ndarray, *, size: int = 150, padding: float = 0.25) -> np.ndarray:
+def dlib_chip_matrix(landmarks: np.ndarray, *, size: int = 150, padding: float = 0.25,
+                     landmark_kind: str = "dlib5") -> np.ndarray:
     """dlib.get_face_chip_details(shape, size, padding) as a [2, 3] output->input map.
 
     dlib fits a similarity from the padded template (scaled to `size`) to the
@@ -122,7 +151,8 @@ def dlib_chip_matrix(landmarks: np.ndarray, *, size: int = 150, padding: float =
     image of the chip centre, and maps the chip's corner pixels (0, 0),
     (size-1, 0), (0, size-1) onto that square's rotated corners.
     """
-    lm = check_landmarks(landmarks)
+    _check_kind(landmark_kind)
+    lm = dlib5_from_mtcnn5(landmarks) if landmark_kind == "mtcnn5" else check_landmarks(landmarks)
     chip_pts = (padding + DLIB_5PT_TEMPLATE) / (2 * padding + 1) * size
     t = similarity_transform(chip_pts, lm)
     angle = math.atan2(t[1, 0], t[0, 0])
@@ -139,17 +169,17 @@ def dlib_chip_matrix(landmarks: np.ndarray, *, size: int = 150, padding: float =
     return np.linalg.solve(a, rotated).T
 
 
-def arcface_matrix(landmarks: np.ndarray, *, size: int = 112) -> np.ndarray:
+def arcface_matrix(landmarks: np.ndarray, *, size: int = 112, landmark_kind: str = "dlib5") -> np.ndarray:
     """The standard 5-point similarity to the ArcFace template, as output->input [2, 3]."""
-    p = estimated_points(landmarks)
+    p = estimated_points(landmarks, landmark_kind=landmark_kind)
     src = np.vstack([p["eye_left"], p["eye_right"], p["nose_tip"], p["mouth"]])
     dst = ARCFACE_TEMPLATE * (size / 112.0)
     return invert_affine(similarity_transform(src, dst))
 
 
-def ffhq_quad(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ffhq_quad(landmarks: np.ndarray, *, landmark_kind: str = "dlib5") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The FFHQ recipe's oriented square: centre c, half-axes x (rightwards), y (downwards)."""
-    p = estimated_points(landmarks)
+    p = estimated_points(landmarks, landmark_kind=landmark_kind)
     eye_avg = (p["eye_left"] + p["eye_right"]) / 2
     eye_to_eye = p["eye_right"] - p["eye_left"]
     eye_to_mouth = p["mouth"].mean(0) - eye_avg
@@ -161,12 +191,12 @@ def ffhq_quad(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return c, x, y
 
 
-def ffhq_matrix(landmarks: np.ndarray, *, size: int = 1024) -> np.ndarray:
+def ffhq_matrix(landmarks: np.ndarray, *, size: int = 1024, landmark_kind: str = "dlib5") -> np.ndarray:
     """FFHQ crop as output->input [2, 3]: output square [0, size] onto the quad c +- x +- y.
 
     Pixel centres: output index i has continuous position i + 0.5.
     """
-    c, x, y = ffhq_quad(landmarks)
+    c, x, y = ffhq_quad(landmarks, landmark_kind=landmark_kind)
     m = np.zeros((2, 3))
     m[:, 0] = 2 * x / size
     m[:, 1] = 2 * y / size
@@ -223,7 +253,8 @@ CROP_STYLES: tuple[str, ...] = ("ffhq", "arcface", "dlib")
 _DEFAULT_SIZE = {"ffhq": 1024, "arcface": 112, "dlib": 150}
 
 
-def crop_matrix(landmarks: np.ndarray, *, style: str, size: int | None = None) -> tuple[np.ndarray, int]:
+def crop_matrix(landmarks: np.ndarray, *, style: str, size: int | None = None,
+                landmark_kind: str = "dlib5") -> tuple[np.ndarray, int]:
     """Output->input [2, 3] map and output side for one crop style ('ffhq', 'arcface', 'dlib')."""
     if style not in CROP_STYLES:
         raise InputError(f"unknown crop style {style!r}: use one of {', '.join(CROP_STYLES)}")
@@ -231,10 +262,10 @@ def crop_matrix(landmarks: np.ndarray, *, style: str, size: int | None = None) -
     if side < 8:
         raise InputError(f"crop size must be at least 8 pixels, got {side}")
     if style == "ffhq":
-        return ffhq_matrix(landmarks, size=side), side
+        return ffhq_matrix(landmarks, size=side, landmark_kind=landmark_kind), side
     if style == "arcface":
-        return arcface_matrix(landmarks, size=side), side
-    return dlib_chip_matrix(landmarks, size=side), side
+        return arcface_matrix(landmarks, size=side, landmark_kind=landmark_kind), side
+    return dlib_chip_matrix(landmarks, size=side, landmark_kind=landmark_kind), side
 
 
 def image_to_tensor(image_uint8: np.ndarray) -> Tensor:
@@ -248,10 +279,11 @@ def tensor_to_image(images: Tensor) -> np.ndarray:
     return x.to(torch.uint8).cpu().numpy()
 
 
-def align_face(image_uint8: np.ndarray, landmarks: np.ndarray, *, style: str = "ffhq", size: int | None = None) -> np.ndarray:
-    """Crop of one face from an [H, W, 3] uint8 photo: [size, size, 3] uint8."""
+def align_face(image_uint8: np.ndarray, landmarks: np.ndarray, *, style: str = "ffhq", size: int | None = None,
+               landmark_kind: str = "dlib5") -> np.ndarray:
+    """Crop of one face from an [H, W, 3] uint8 photo: [size, size, 3] uint8 (landmarks of `landmark_kind`)."""
     img = np.asarray(image_uint8)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise InputError(f"image must be an [H, W, 3] uint8 RGB array, got {img.dtype} {img.shape}")
-    m, side = crop_matrix(landmarks, style=style, size=size)
+    m, side = crop_matrix(landmarks, style=style, size=size, landmark_kind=landmark_kind)
     return tensor_to_image(warp_affine(image_to_tensor(img), m, side))

@@ -1,10 +1,12 @@
-"""Face detection and 5-point landmarks with dlib (HOG detector, optional CNN detector).
+"""Face detection and 5-point landmarks: dlib (HOG detector, optional CNN detector) or MTCNN.
 
 dlib and the `face-recognition-models` files are optional (`pip install
 'synthbio[faces]'`); they are imported when a detector is first built, and a
 missing package gives a ModelNotFoundError that says what to install.
 Landmarks: dlib's 5-point model (public domain), order described in
-`synthbio.faces.alignment`.
+`synthbio.faces.alignment`; with `detector="mtcnn"` MTCNN's own 5 points
+(`synthbio.faces.mtcnn`, plain PyTorch, no dlib needed), marked by
+`Face.landmark_kind` so that crops use them as they are.
 """
 
 from __future__ import annotations
@@ -21,20 +23,22 @@ from synthbio.faces.dlib_resnet import face_recognition_models_dir
 
 LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"
 CNN_DETECTOR = "mmod_human_face_detector.dat"
-DETECTORS: tuple[str, ...] = ("hog", "cnn")
+DETECTORS: tuple[str, ...] = ("hog", "cnn", "mtcnn")
 
 
 @dataclass(frozen=True)
 class Face:
     """One detected face: box (left, top, right, bottom) in pixels, detector score,
-    landmarks float [5, 2] (x, y)."""
+    landmarks float [5, 2] (x, y) in the order `landmark_kind` names ('dlib5' or 'mtcnn5')."""
 
     box: tuple[int, int, int, int]
     score: float
     landmarks: np.ndarray
+    landmark_kind: str = "dlib5"
 
     def to_json(self) -> dict[str, Any]:
-        return {"box": list(self.box), "score": self.score, "landmarks": self.landmarks.round(2).tolist()}
+        return {"box": list(self.box), "score": self.score, "landmarks": self.landmarks.round(2).tolist(),
+                "landmark_kind": self.landmark_kind}
 
 
 def _dlib() -> Any:
@@ -81,17 +85,41 @@ def landmarks_5(image_uint8: np.ndarray, box: tuple[int, int, int, int], *, mode
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def detect_faces(image_uint8: np.ndarray, *, detector: str = "hog", upsample: int = 1, min_score: float = 0.0) -> list[Face]:
+@functools.lru_cache(maxsize=2)
+def _mtcnn(weights: str | None) -> Any:
+    from synthbio.faces.mtcnn import load_mtcnn
+
+    return load_mtcnn(weights)
+
+
+def detect_faces_mtcnn(image_uint8: np.ndarray, *, weights: str | Path | None = None, min_score: float = 0.0,
+                       min_face_size: float = 20.0) -> list[Face]:
+    """MTCNN faces in one RGB image, best score first (boxes rounded to pixels, landmarks as found)."""
+    from synthbio.faces.mtcnn import MTCNNConfig
+    from synthbio.faces.mtcnn_cascade import detect
+
+    img = check_image_uint8(image_uint8)
+    det = detect(_mtcnn(None if weights is None else str(weights)), img, MTCNNConfig(min_face_size=min_face_size))[0]
+    return [Face(box=tuple(int(round(v)) for v in box), score=float(score), landmarks=lm, landmark_kind="mtcnn5")
+            for box, score, lm in zip(det.boxes, det.scores, det.landmarks) if score >= min_score]
+
+
+def detect_faces(image_uint8: np.ndarray, *, detector: str = "hog", upsample: int = 1, min_score: float = 0.0,
+                 weights: str | Path | None = None) -> list[Face]:
     """Faces in one RGB image, best score first.
 
-    detector: 'hog' (dlib's frontal HOG + linear SVM, ~20 ms) or 'cnn'
-    (dlib's MMOD CNN, slower on a CPU, finds more poses). upsample: image
-    doublings before detection (finds faces smaller than ~80 px).
+    detector: 'hog' (dlib's frontal HOG + linear SVM, ~20 ms), 'cnn'
+    (dlib's MMOD CNN, slower on a CPU, finds more poses) or 'mtcnn' (MTCNN
+    with its own 5 landmarks; `weights`: its wheel or folder, default the
+    registry entry). upsample: image doublings before a dlib detector (finds
+    faces smaller than ~80 px); MTCNN searches down to 20 px faces itself.
     """
     if detector not in DETECTORS:
         raise InputError(f"unknown face detector {detector!r}: use one of {', '.join(DETECTORS)}")
     if upsample < 0:
         raise InputError(f"upsample must be >= 0, got {upsample}")
+    if detector == "mtcnn":
+        return detect_faces_mtcnn(image_uint8, weights=weights, min_score=min_score)
     img = check_image_uint8(image_uint8)
     det = _detector(detector)
     found: list[tuple[tuple[int, int, int, int], float]] = []

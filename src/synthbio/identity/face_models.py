@@ -137,10 +137,14 @@ def embed_face(model: Any, image_uint8: np.ndarray, face: Face) -> Any:
     """
     if getattr(model, "kind", None) != "vector":
         raise InputError(f"identity model {getattr(model, 'name', model)!r} does not embed faces")
+    kind = face.landmark_kind  # dlib's or MTCNN's 5 points: each crop reads them its own way
     with torch.no_grad():
         if isinstance(model, DlibResNetModel):
-            return model.embed_chips(image_to_tensor(align_face(image_uint8, face.landmarks, style="dlib")))
+            return model.embed_chips(image_to_tensor(align_face(image_uint8, face.landmarks, style="dlib",
+                                                                landmark_kind=kind)))
         if isinstance(model, IResNetModel):
             size = model.net.config.input_size
-            return model.embed_aligned(image_to_tensor(align_face(image_uint8, face.landmarks, style="arcface", size=size)))
-        return model.embed(image_to_tensor(align_face(image_uint8, face.landmarks, style="ffhq", size=256)))
+            return model.embed_aligned(image_to_tensor(align_face(image_uint8, face.landmarks, style="arcface",
+                                                                  size=size, landmark_kind=kind)))
+        return model.embed(image_to_tensor(align_face(image_uint8, face.landmarks, style="ffhq", size=256,
+                                                      landmark_kind=kind)))
