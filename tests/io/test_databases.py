@@ -243,3 +243,20 @@ def test_bad_indexes_and_queries(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no images"):
         build_database("imagefolder", tmp_path / "empty")
+
+
+def test_select_many(tmp_path):
+    from synthbio.io.databases import select_many
+
+    for ident in ("a", "b"):
+        for i in range(2):
+            _png(tmp_path / "faces" / ident / f"{i}.png")
+    _png(tmp_path / "single.png")
+    build_database("imagefolder", tmp_path / "faces").write(tmp_path / "db.sqlite")
+    got = select_many([str(tmp_path / "single.png"), str(tmp_path / "db.sqlite")], protocol="enroll-probe",
+                      group="eval/probe")
+    assert [s.file.name for s in got] == ["single.png", "1.png", "1.png"]
+    with pytest.raises(InputError, match="select from a database index or a folder"):
+        select_many([str(tmp_path / "single.png")], protocol="default")
+    with pytest.raises(InputError, match="does not exist"):
+        select_many([str(tmp_path / "nope")])

@@ -100,3 +100,30 @@ def select_samples(selection: ImageSelection, *, check: bool = True) -> list[Sam
         if check:
             check_files(samples, database=db)
     return samples
+
+
+def select_many(sources: list[str] | tuple[str, ...], *, protocol: str | None = None, group: str | None = None,
+                where: Mapping[str, AttrValue] | None = None, root: str | None = None,
+                check: bool = True) -> list[Sample]:
+    """The samples of several inputs, in the order given: image files as they are, folders and indexes
+    through `select_samples` with the same protocol / group / conditions.
+
+    The database flags need at least one folder or index among the inputs.
+    """
+    if not sources:
+        raise InputError("no input images given (image files, folders, or a database index)")
+    out: list[Sample] = []
+    narrowed = bool(protocol or group or where or root)
+    used_db = False
+    for src in sources:
+        p = Path(src)
+        if p.is_file() and not is_index_file(p):
+            out += select_samples(ImageSelection(src), check=check)
+            continue
+        used_db = True
+        out += select_samples(ImageSelection(src, protocol=protocol, group=group, where=dict(where or {}), root=root),
+                              check=check)
+    if narrowed and not used_db:
+        raise InputError("--protocol, --group, --where and --db-root select from a database index or a folder; "
+                         "the inputs are image files only")
+    return out
