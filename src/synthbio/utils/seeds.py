@@ -90,3 +90,15 @@ def generators_from_seeds(seeds: Sequence[int], *, device: torch.device | str = 
         g.manual_seed(check_seed(s))
         out.append(g)
     return out
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """'K/N' -> (K, N) with 0 <= K < N; InputError naming the spec otherwise."""
+    parts = str(spec).split("/")
+    try:
+        k, n = (int(p) for p in parts)
+    except ValueError:
+        raise InputError(f"shard {spec!r} must look like K/N, e.g. 0/4") from None
+    if n < 1 or not 0 <= k < n:
+        raise InputError(f"shard {spec!r}: need 0 <= K < N")
+    return k, n

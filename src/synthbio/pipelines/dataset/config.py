@@ -18,7 +18,7 @@ import numpy as np
 import synthbio
 from synthbio.errors import InputError
 from synthbio.generation.sampling import check_noise_mode
-from synthbio.utils.seeds import check_seed
+from synthbio.utils.seeds import check_seed, parse_shard  # parse_shard: shared with other sharded jobs
 
 CONFIG_NAME = "config.json"
 LATENTS_NAME = "latents.safetensors"
@@ -155,18 +155,6 @@ class DatasetResult:
 def derived_seed(*words: int) -> int:
     """A 32-bit seed from SeedSequence(words): independent streams per (dataset seed, identity, sample)."""
     return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1)[0])
-
-
-def parse_shard(spec: str) -> tuple[int, int]:
-    """'K/N' -> (K, N) with 0 <= K < N; InputError naming the spec otherwise."""
-    parts = str(spec).split("/")
-    try:
-        k, n = (int(p) for p in parts)
-    except ValueError:
-        raise InputError(f"shard {spec!r} must look like K/N, e.g. 0/4") from None
-    if n < 1 or not 0 <= k < n:
-        raise InputError(f"shard {spec!r}: need 0 <= K < N")
-    return k, n
 
 
 def shard_identities(identities: int, shard: str) -> list[int]:
