@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-directions_app = typer.Typer(help="Compute editing directions (SeFa, PCA in W, SVM on labels or classifier scores).",
-                             no_args_is_help=True)
+directions_app = typer.Typer(help="Compute editing directions (SeFa, PCA in W, SVM on labels or classifier scores, "
+                                  "covariates of projected database samples).", no_args_is_help=True)
 
 _MODEL = typer.Option("--model", "-m", help="Registry name or checkpoint path (native folder, .pkl, .pt).")
 _OUTDIR = typer.Option("--outdir", "-o", help="Output directory.")
@@ -177,6 +177,38 @@ def classifier_directions_command(
     for name, (path, res) in classifier_directions_job(cfg).items():
         _console().print(f"{name}: {path} (held-out accuracy {res.val_accuracy:.3f}, "
                          f"{res.num_positive}+{res.num_negative} extremes)", highlight=False)
+
+
+@directions_app.command("covariates")
+def covariates_command(
+    collections: Annotated[list[str], typer.Argument(help="samples.h5 of `synthbio project-database` (one or more).")],
+    outdir: Annotated[str, _OUTDIR],
+    covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated presets (pose, illumination, smile, "
+                                            "surprise, squint, disgust, scream) or NAME:ATTR:NEG,..:POS,..:NEUTRAL,.. "
+                                            "(separate those with ';').")] = "pose,illumination,smile",
+    neutralise: Annotated[str, typer.Option("--neutralise", help="none | remove | neutral: take each direction out "
+                                            "of the latents (or set it to its neutral mean) before fitting the next.")
+                          ] = "none",
+    svm_c: Annotated[float, typer.Option("--svm-c", help="Linear SVM regularisation C.")] = 1.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Pose / illumination / expression directions from projected database samples and their attributes."""
+    import json
+
+    from synthbio.pipelines.attributes import CovariatesConfig, fit_covariate_directions
+
+    sep = ";" if ";" in covariates else ","
+    specs = tuple(c.strip() for c in covariates.split(sep) if c.strip())
+    cfg = CovariatesConfig(collections=tuple(collections), outdir=outdir, covariates=specs, neutralise=neutralise,
+                           svm_c=svm_c, seed=seed)
+    report = fit_covariate_directions(cfg)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for name, r in report["covariates"].items():
+        _console().print(f"{name}: {outdir}/{r['file']} (held-out accuracy {r['val_accuracy']:.3f}; samples "
+                         f"{r['samples']}; neutral -> positive {r['scale']:.3f})", highlight=False)
 
 
 def _names(text: Optional[str]) -> tuple[str, ...]:  # noqa: UP007

@@ -29,6 +29,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "edit",
     "project",
     "encoders",
+    "db",
+    "project_database",
+    "plots",
 )
 
 

@@ -1,4 +1,5 @@
-"""From labelled faces to edit directions: `synthbio train-classifier`, `synthbio directions classifier`."""
+"""From labelled faces to edit directions: `synthbio train-classifier`, `synthbio directions classifier`,
+and covariate directions from projected database samples: `synthbio directions covariates`."""
 
 from synthbio.pipelines.attributes.classifier import (
     ClassifierDirectionsConfig,
@@ -7,11 +8,15 @@ from synthbio.pipelines.attributes.classifier import (
     classifier_directions_job,
     train_classifier_job,
 )
+from synthbio.pipelines.attributes.covariates import CovariatesConfig, fit_covariate_directions, parse_covariate
 
 __all__ = [
     "ClassifierDirectionsConfig",
+    "CovariatesConfig",
     "TrainClassifierConfig",
     "TrainClassifierResult",
     "classifier_directions_job",
+    "fit_covariate_directions",
+    "parse_covariate",
     "train_classifier_job",
 ]
