@@ -51,3 +51,27 @@ def test_db_errors_are_one_line(tmp_path, run_cli):
     assert code == 2 and "no protocol 'Q'" in err
     code, _, err = run_cli("db", "samples", str(tmp_path / "mp.sqlite"), "--protocol", "U", "--group", "dev/enrol")
     assert code == 2 and "must be 'enroll' or 'probe'" in err
+
+
+def test_real_image_commands_take_a_database(tmp_path, run_cli):
+    """project, faces embed: the same --protocol / --group / --where flags select from an index or a folder."""
+    _fake_multipie(tmp_path / "mp")
+    index = str(tmp_path / "mp.sqlite")
+    run_cli("db", "build", "multipie", str(tmp_path / "mp"), "-o", index)
+    code, out, err = run_cli("project", index, "--protocol", "E_lit", "--group", "dev/probe", "--model", "m",
+                             "-o", str(tmp_path / "p"), "--dry-run")
+    assert code == 0, err
+    targets = json.loads(out)["targets"]
+    assert [t.rsplit("/", 1)[1] for t in targets] == ["002_02_01_051_07.png", "002_03_02_051_07.png"]
+    code, out, err = run_cli("faces", "embed", index, "--protocol", "U", "--group", "dev", "--where", "shot=7",
+                             "--aligned", "-m", "pixel-random", "-o", str(tmp_path / "e.json"))
+    assert code == 0, err
+    emb = json.loads((tmp_path / "e.json").read_text())
+    assert emb["identities"] == ["002"] and len(emb["embeddings"]) == 1  # the probe of session 2 under flash 7
+    # a folder works the same way (ImageFolder protocols), and a missing group is one clear line
+    code, _, err = run_cli("project", str(tmp_path / "mp"), "--protocol", "default", "--group", "dev", "--model",
+                           "m", "-o", str(tmp_path / "q"), "--dry-run")
+    assert code == 2 and "has no group 'dev'; groups: all" in err
+    code, _, err = run_cli("project", str(tmp_path / "mp" / "x.png"), "--protocol", "U", "--model", "m",
+                           "-o", str(tmp_path / "q"), "--dry-run")
+    assert code == 2 and "does not exist" in err

@@ -65,7 +65,7 @@ def test_train_resume_and_invert(run_cli, gen_dir: Path, tmp_path: Path) -> None
     (["train-encoder", "--generator", "G", "--outdir", "x", "--task", "minutiae"], "--data"),
     (["train-encoder", "--generator", "G", "--outdir", "x", "--channels", "a,b"], "--channels"),
     (["train-encoder", "--resume", "/nonexistent/run"], "config.json"),
-    (["invert", "--encoder", "E", "--outdir", "x", "/nonexistent/img.png"], "no such file"),
+    (["invert", "--encoder", "E", "--outdir", "x", "/nonexistent/img.png"], "does not exist"),
 ])
 def test_bad_input_exits_2(run_cli, args: list[str], message: str) -> None:
     code, _, err = run_cli(*args)

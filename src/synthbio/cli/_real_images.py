@@ -32,8 +32,17 @@ def selection(source: str, protocol: str | None, group: str | None, where: list[
 
 def resolve_inputs(sources: list[str], protocol: str | None, group: str | None, where: list[str] | None,
                    db_root: str | None) -> list[str]:
-    """Image file paths of positional inputs (files, folders, indexes) under the shared options."""
+    """Image file paths of positional inputs (files, folders, indexes) under the shared options.
+
+    Plain file lists without database options pass through as given (the job checks them itself).
+    """
+    from pathlib import Path
+
     from synthbio.io.databases import parse_where, select_many
+    from synthbio.io.databases.selection import is_index_file
+
+    if not (protocol or group or where or db_root) and not any(Path(s).is_dir() or is_index_file(s) for s in sources):
+        return list(sources)
 
     return [str(s.file) for s in select_many(sources, protocol=protocol, group=group, where=parse_where(where),
                                              root=db_root)]

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from synthbio.cli._real_images import DbRootOption, GroupOption, ProtocolOption, WhereOption
+
 _DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps.")
 
 
@@ -84,9 +86,13 @@ def train_encoder_command(  # noqa: PLR0913 (one option per EncoderTrainConfig f
 
 
 def invert_command(
-    images: Annotated[list[str], typer.Argument(help="Image files or folders of images.")],
+    images: Annotated[list[str], typer.Argument(help="Image files, folders of images, or a database index.")],
     encoder: Annotated[str, typer.Option("--encoder", "-e", help="Encoder folder or registry name.")],
     outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output directory (PNGs + samples.h5).")],
+    protocol: ProtocolOption = None,
+    group: GroupOption = None,
+    where: WhereOption = None,
+    db_root: DbRootOption = None,
     generator: Annotated[Optional[str], typer.Option("--generator", "-g", help="Generator (default: the one the encoder was trained against).")] = None,  # noqa: UP007,E501
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass (never changes results).")] = 8,  # noqa: E501
     device: Annotated[str, _DEVICE] = "cpu",
@@ -100,19 +106,26 @@ def invert_command(
     from synthbio.checkpoints.encoders import load_encoder
     from synthbio.checkpoints.loading import load_generator
     from synthbio.errors import OutputDirError
-    from synthbio.inversion.invert import expand_image_paths, invert_images
+    from synthbio.inversion.invert import invert_images
+    from synthbio.io.databases import parse_where, select_many
+    from synthbio.io.databases.selection import is_index_file
     from synthbio.io.samples import SAMPLES_NAME
     from synthbio.utils.devices import resolve_device
 
-    paths = expand_image_paths(images)
+    samples = select_many(images, protocol=protocol, group=group, where=parse_where(where), root=db_root)
+    # Folders and indexes name identities (and attributes); loose image files are numbered in order.
+    from_db = not any(Path(i).is_file() and not is_index_file(i) for i in images)
     if (Path(outdir) / SAMPLES_NAME).exists() and not overwrite:
         raise OutputDirError(f"--outdir {outdir!r} already holds {SAMPLES_NAME} (use --overwrite to replace it)")
     dev = resolve_device(device)
     enc, meta = load_encoder(encoder, device=dev)
     gen_name = generator or str(meta.get("generator", ""))
     G = load_generator(gen_name, device=dev)
-    written = invert_images(enc, G, paths, outdir, batch_size=batch_size,
-                            attrs={"encoder": str(encoder), "generator": gen_name})
+    written = invert_images(enc, G, [s.file for s in samples], outdir, batch_size=batch_size,
+                            attrs={"encoder": str(encoder), "generator": gen_name},
+                            identities=[s.identity_index for s in samples] if from_db else None,
+                            sample_attrs=[{**s.attributes, "key": s.key, "identity": s.identity} for s in samples]
+                            if from_db else None)
     Console(stderr=True).print(f"{len(written)} images inverted into {outdir}", highlight=False)
 
 

@@ -8,9 +8,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from synthbio.cli._real_images import DbRootOption, GroupOption, ProtocolOption, WhereOption
+
 faces_app = typer.Typer(help="Face detection, alignment and recognition (dlib, ArcFace, AdaFace).", no_args_is_help=True)
 
-_DETECTOR = typer.Option("--detector", help="hog (dlib HOG, fast) | cnn (dlib MMOD CNN).")
+_DETECTOR = typer.Option("--detector", help="hog (dlib HOG, fast) | cnn (dlib MMOD CNN) | mtcnn (MTCNN, own 5 points).")
 _UPSAMPLE = typer.Option("--upsample", help="Image doublings before detection (finds smaller faces).")
 _MODEL = typer.Option("--model", "-m", help="dlib-resnet | arcface-r100 | adaface-ir101 | pixel-random.")
 _WEIGHTS = typer.Option("--weights", help="Weight file or registry name (required for arcface/adaface).")
@@ -23,7 +25,7 @@ def _best_face(image, path: str, detector: str, upsample: int):  # noqa: ANN001,
 
     faces = detect_faces(image, detector=detector, upsample=upsample)
     if not faces:
-        raise InputError(f"no face found in {path} (try --upsample 2 or --detector cnn)")
+        raise InputError(f"no face found in {path} (try --upsample 2, --detector cnn or --detector mtcnn)")
     return faces[0]
 
 
@@ -98,14 +100,19 @@ def crop_command(
     target.parent.mkdir(parents=True, exist_ok=True)
     for i, face in enumerate(chosen):
         path = target if len(chosen) == 1 else target.with_name(f"{target.stem}_{i}{target.suffix or '.png'}")
-        write_png(path, align_face(img, face.landmarks, style=style, size=size))
+        write_png(path, align_face(img, face.landmarks, style=style, size=size, landmark_kind=face.landmark_kind))
         typer.echo(str(path))
 
 
 @faces_app.command("embed")
 def embed_command(
-    images: Annotated[list[str], typer.Argument(help="Image files (one embedding each: the best face).")],
+    images: Annotated[list[str], typer.Argument(help="Image files, folders or a database index (one embedding per "
+                                                "image: its best face).")],
     out: Annotated[str, typer.Option("--out", "-o", help="Output .npy (float32 [N, D]) or .json.")],
+    protocol: ProtocolOption = None,
+    group: GroupOption = None,
+    where: WhereOption = None,
+    db_root: DbRootOption = None,
     model_name: Annotated[str, _MODEL] = "dlib-resnet",
     weights: Annotated[Optional[str], _WEIGHTS] = None,  # noqa: UP007
     aligned: Annotated[bool, _ALIGNED] = False,
@@ -119,17 +126,22 @@ def embed_command(
     from synthbio.errors import InputError
     from synthbio.utils.hashing import atomic_write_json
 
+    from synthbio.io.databases import parse_where, select_many
+
     if not out.endswith((".npy", ".json")):
         raise InputError(f"--out {out!r} must end in .npy or .json")
+    samples = select_many(images, protocol=protocol, group=group, where=parse_where(where), root=db_root)
     model = _vector_model(model_name, weights)
-    emb = torch.cat([_embedding(model, p, aligned=aligned, detector=detector, upsample=upsample) for p in images])
+    emb = torch.cat([_embedding(model, str(s.file), aligned=aligned, detector=detector, upsample=upsample)
+                     for s in samples])
     arr = emb.float().cpu().numpy()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     if out.endswith(".npy"):
         np.save(out, arr)
     else:
-        atomic_write_json(out, {"model": model.name, "images": list(images), "embeddings": arr.tolist()})
-    typer.echo(f"{len(images)} embedding(s) of dimension {arr.shape[1]} ({model.name}): {out}")
+        atomic_write_json(out, {"model": model.name, "images": [str(s.file) for s in samples],
+                                "identities": [s.identity for s in samples], "embeddings": arr.tolist()})
+    typer.echo(f"{len(samples)} embedding(s) of dimension {arr.shape[1]} ({model.name}): {out}")
 
 
 @faces_app.command("compare")

@@ -7,11 +7,18 @@ from typing import Annotated, Optional
 
 import typer
 
+from synthbio.cli._real_images import DbRootOption, GroupOption, ProtocolOption, WhereOption, resolve_inputs
+
 
 def project_command(
-    targets: Annotated[list[str], typer.Argument(help="Target images (PNG, JPEG, ...) or .npy arrays [C, H, W].")],
+    targets: Annotated[list[str], typer.Argument(help="Target images (PNG, JPEG, ...), .npy arrays [C, H, W], "
+                                                 "folders, or a database index.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Registry name or checkpoint path.")],
     outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output directory.")],
+    protocol: ProtocolOption = None,
+    group: GroupOption = None,
+    where: WhereOption = None,
+    db_root: DbRootOption = None,
     space: Annotated[str, typer.Option("--space", help="w (one w for all layers, official) | wplus.")] = "w",
     steps: Annotated[int, typer.Option("--steps", help="Optimisation steps.")] = 1000,
     loss: Annotated[str, typer.Option("--loss", help="Reconstruction loss, e.g. vgg, l2, 'l2+0.1*orientation'.")
@@ -44,6 +51,7 @@ def project_command(
     from synthbio.inversion.projector import ProjectorConfig
     from synthbio.pipelines.projection.project import ProjectImagesConfig, project_images
 
+    targets = resolve_inputs(targets, protocol, group, where, db_root)
     projector = ProjectorConfig(space=space, num_steps=steps, checkpoint_every=save_every, branch=branch,
                                 class_idx=class_idx, optimize_noise=not no_noise, precision=precision)
     config = ProjectImagesConfig(model=model, targets=tuple(targets), outdir=outdir, projector=projector,

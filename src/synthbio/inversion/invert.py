@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -30,23 +31,6 @@ from synthbio.io.images import to_uint8, write_png
 from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
 from synthbio.nn.encoders import Encoder
 
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
-
-
-def expand_image_paths(items: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given, folders expanded to their images (sorted); InputError naming a missing path."""
-    out: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise InputError(f"image {os.fspath(item)!r}: no such file or folder")
-    if not out:
-        raise InputError("no input images (folders given hold no .png/.jpg/... files)")
-    return out
 
 
 def load_image(path: Path, *, resolution: int, channels: int) -> Tensor:
@@ -69,9 +53,14 @@ def _safe_stem(path: Path) -> str:
 
 @torch.no_grad()
 def invert_images(encoder: Encoder, G: torch.nn.Module, paths: Sequence[str | os.PathLike[str]],
-                  outdir: str | os.PathLike[str], *, batch_size: int = 8, attrs: dict[str, str] | None = None
-                  ) -> list[Path]:
-    """Encode each image, render it with G, write PNGs and samples.h5; returns the PNG paths."""
+                  outdir: str | os.PathLike[str], *, batch_size: int = 8, attrs: dict[str, str] | None = None,
+                  identities: Sequence[int] | None = None,
+                  sample_attrs: Sequence[Mapping[str, Any]] | None = None) -> list[Path]:
+    """Encode each image, render it with G, write PNGs and samples.h5; returns the PNG paths.
+
+    identities / sample_attrs: per image, the identity and attributes to store in samples.h5
+    (a database's samples); default: identity = the image's index, no attributes.
+    """
     cfg = encoder.config
     if cfg.num_ws != G.num_ws or cfg.w_dim != G.w_dim:
         raise InputError(f"the encoder predicts {cfg.num_ws} x {cfg.w_dim} ws, the generator takes "
@@ -82,6 +71,9 @@ def invert_images(encoder: Encoder, G: torch.nn.Module, paths: Sequence[str | os
     if batch_size < 1:
         raise InputError(f"batch size must be >= 1, got {batch_size}")
     files = [Path(p) for p in paths]
+    for what, seq in (("identities", identities), ("sample_attrs", sample_attrs)):
+        if seq is not None and len(seq) != len(files):
+            raise InputError(f"{len(files)} images but {len(seq)} {what}")
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     device = encoder.w_avg.device
@@ -89,6 +81,7 @@ def invert_images(encoder: Encoder, G: torch.nn.Module, paths: Sequence[str | os
     written: list[Path] = []
     samples: list[SampleLatents] = []
     nan_z = np.full(G.z_dim, np.nan, dtype=np.float32)
+    repeated = identities is not None and len(set(identities)) < len(identities)
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
         x = torch.stack([load_image(p, resolution=cfg.resolution, channels=cfg.in_channels) for p in chunk])
@@ -100,7 +93,10 @@ def invert_images(encoder: Encoder, G: torch.nn.Module, paths: Sequence[str | os
             png = out / f"{index:05d}_{_safe_stem(path)}.png"
             write_png(png, img[:, :, 0] if img.shape[2] == 1 else img)
             written.append(png)
-            samples.append(SampleLatents(identity=index, label="inv", z=nan_z, w=w.mean(0), w_plus=w,
-                                         attrs={"source": os.fspath(path)}))
+            ident = index if identities is None else int(identities[index])
+            extra = {} if sample_attrs is None else dict(sample_attrs[index])
+            label = f"inv{index:05d}" if repeated else "inv"  # several images of one identity need their own labels
+            samples.append(SampleLatents(identity=ident, label=label, z=nan_z, w=w.mean(0), w_plus=w,
+                                         attrs={**extra, "source": os.fspath(path)}))
     write_samples(out / SAMPLES_NAME, samples, attrs={"kind": "encoder-inversion", **(attrs or {})})
     return written

@@ -105,8 +105,8 @@ def select_samples(selection: ImageSelection, *, check: bool = True) -> list[Sam
 def select_many(sources: list[str] | tuple[str, ...], *, protocol: str | None = None, group: str | None = None,
                 where: Mapping[str, AttrValue] | None = None, root: str | None = None,
                 check: bool = True) -> list[Sample]:
-    """The samples of several inputs, in the order given: image files as they are, folders and indexes
-    through `select_samples` with the same protocol / group / conditions.
+    """The samples of several inputs, in the order given: files as they are (identity: the file's stem),
+    folders and indexes through `select_samples` with the same protocol / group / conditions.
 
     The database flags need at least one folder or index among the inputs.
     """
@@ -117,8 +117,8 @@ def select_many(sources: list[str] | tuple[str, ...], *, protocol: str | None = 
     used_db = False
     for src in sources:
         p = Path(src)
-        if p.is_file() and not is_index_file(p):
-            out += select_samples(ImageSelection(src), check=check)
+        if p.is_file() and not is_index_file(p):  # an image (or another target file, e.g. .npy) as it is
+            out.append(Sample(key=p.stem, path=p.name, file=p, identity=p.stem, identity_index=0, attributes={}))
             continue
         used_db = True
         out += select_samples(ImageSelection(src, protocol=protocol, group=group, where=dict(where or {}), root=root),
