@@ -75,3 +75,15 @@ def test_real_image_commands_take_a_database(tmp_path, run_cli):
     code, _, err = run_cli("project", str(tmp_path / "mp" / "x.png"), "--protocol", "U", "--model", "m",
                            "-o", str(tmp_path / "q"), "--dry-run")
     assert code == 2 and "does not exist" in err
+    # dataset generate: the privacy reference is selected the same way (seen in the resolved config)
+    code, out, err = run_cli("dataset", "generate", "-o", str(tmp_path / "ds"), "--identities", "2", "--model", "G",
+                             "--privacy-reference", index, "--protocol", "U", "--group", "dev", "--where", "shot=7",
+                             "--dry-run")
+    assert code == 0, err
+    cfg = json.loads(out)
+    cfg = cfg.get("config", cfg)
+    assert (cfg["privacy_protocol"], cfg["privacy_group"], cfg["privacy_where"]) == ("U", "dev", ["shot=7"])
+    code, _, err = run_cli("dataset", "generate", "-o", str(tmp_path / "ds"), "--identities", "2", "--model", "G",
+                           "--protocol", "U",
+                           "--dry-run")
+    assert code == 2 and "give it" in err

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from synthbio.cli._real_images import GroupOption, ProtocolOption, WhereOption
+
 dataset_app = typer.Typer(
     name="dataset",
     help="Identity-labelled synthetic datasets: references, variations, shards, merge, report.",
@@ -35,7 +37,10 @@ def generate_command(
     intra_threshold: Annotated[Optional[float], typer.Option("--intra-threshold", help="Within an identity: max angle (rad) or min score.")] = None,  # noqa: UP007,E501
     max_intra_similarity: Annotated[Optional[float], typer.Option("--max-intra-similarity", help="Two variations of one identity may be at most this similar (vector models).")] = None,  # noqa: UP007,E501
     direction: Annotated[Optional[list[str]], typer.Option("--direction", help="Direction file for DisCo (repeat for several).")] = None,  # noqa: UP007,E501
-    privacy_reference: Annotated[Optional[str], typer.Option("--privacy-reference", help="ImageFolder of real identities to keep away from.")] = None,  # noqa: UP007,E501
+    privacy_reference: Annotated[Optional[str], typer.Option("--privacy-reference", help="Real identities to keep away from: an ImageFolder or a database index (with --protocol / --group / --where).")] = None,  # noqa: UP007,E501
+    protocol: ProtocolOption = None,
+    group: GroupOption = None,
+    where: WhereOption = None,
     privacy_threshold: Annotated[Optional[float], typer.Option("--privacy-threshold", help="Similarity limit to real images (default: mean - 2 std of their genuine similarities).")] = None,  # noqa: UP007,E501
     fp_width: Annotated[int, typer.Option("--fp-width", help="Procedural fingerprint sensor width (500 dpi).")] = 416,
     fp_height: Annotated[int, typer.Option("--fp-height", help="Procedural fingerprint sensor height (500 dpi).")] = 560,
@@ -58,6 +63,7 @@ def generate_command(
         modality=modality, identities=identities, samples_per_identity=samples, seed=seed, truncation_psi=truncation,
         noise_mode=noise_mode, reference_method=references, variation_method=variations,
         inter_threshold=inter_threshold, intra_threshold=intra_threshold, privacy_reference=privacy_reference,
+        privacy_protocol=protocol, privacy_group=group, privacy_where=tuple(where or ()),
         max_intra_similarity=max_intra_similarity, directions=tuple(direction or ()),
         privacy_threshold=privacy_threshold, fp_width=fp_width, fp_height=fp_height, shard=shard, backend=backend,
         ray_address=ray_address, ray_shards=ray_shards, batch_size=batch_size, device=device,
@@ -97,7 +103,10 @@ def report_command(
     outdir: Annotated[Optional[str], typer.Option("--outdir", "-o", help="Report directory (default: DATASET_report).")] = None,  # noqa: UP007,E501
     identity_model: Annotated[Optional[str], typer.Option("--identity-model", help="Score with this model (default: the dataset's).")] = None,  # noqa: UP007,E501
     identity_weights: Annotated[Optional[str], typer.Option("--identity-weights", help="Weights of that model.")] = None,  # noqa: UP007
-    privacy_reference: Annotated[Optional[str], typer.Option("--privacy-reference", help="Real ImageFolder for the leakage section.")] = None,  # noqa: UP007,E501
+    privacy_reference: Annotated[Optional[str], typer.Option("--privacy-reference", help="Real images for the leakage section: an ImageFolder or a database index (with --protocol / --group / --where).")] = None,  # noqa: UP007,E501
+    protocol: ProtocolOption = None,
+    group: GroupOption = None,
+    where: WhereOption = None,
     privacy_threshold: Annotated[Optional[float], typer.Option("--privacy-threshold", help="Leakage threshold (default: derived).")] = None,  # noqa: UP007,E501
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per embedding pass.")] = 16,
     device: Annotated[str, _DEVICE] = "cpu",
@@ -109,7 +118,8 @@ def report_command(
 
     config = DatasetReportConfig(
         dataset=dataset, outdir=outdir, identity_model=identity_model, identity_weights=identity_weights,
-        privacy_reference=privacy_reference, privacy_threshold=privacy_threshold, batch_size=batch_size, device=device,
+        privacy_reference=privacy_reference, privacy_protocol=protocol, privacy_group=group,
+        privacy_where=tuple(where or ()), privacy_threshold=privacy_threshold, batch_size=batch_size, device=device,
     )
     report = evaluate_dataset(config)
     v = report.metrics["verification"] or {}

@@ -261,6 +261,27 @@ def test_privacy_filter_rejects_real_lookalikes(face_dataset: Path, face_model: 
     records = read_manifest(out / "manifest.jsonl").records
     assert len(records) == 2 and not {r["seed"] for r in records} & set(ref_seeds[:2])
     assert all(r["attrs"]["nearest_real"] <= threshold for r in records)
+    # The same real people as a database group (an outsider in another group is left out): same dataset.
+    from synthbio.io.databases import build_database
+
+    for k in range(2):
+        for j in range(2):
+            (tmp_path / "real_db" / f"person{k}").mkdir(parents=True, exist_ok=True)
+            write_png(tmp_path / "real_db" / f"person{k}" / f"{j}.png", imgs[k])
+    (tmp_path / "real_db" / "outsider").mkdir()
+    write_png(tmp_path / "real_db" / "outsider" / "0.png", imgs[0])
+    rows = ["path,identity,protocol,group"] + [f"person{k}/{j}.png,person{k},privacy,eval" for k in range(2)
+                                               for j in range(2)] + ["outsider/0.png,outsider,privacy,train"]
+    (tmp_path / "real_db" / "metadata.csv").write_text("\n".join(rows) + "\n")
+    build_database("csv", tmp_path / "real_db").write(tmp_path / "real.sqlite")
+    via_db = tmp_path / "private_db"
+    generate_dataset(_config(face_model, via_db, privacy_reference=str(tmp_path / "real.sqlite"),
+                             privacy_protocol="privacy", privacy_group="eval", privacy_threshold=threshold,
+                             samples_per_identity=1, identities=2))
+    assert [(r["seed"], r["attrs"]["nearest_real"]) for r in read_manifest(via_db / "manifest.jsonl").records] == \
+        [(r["seed"], r["attrs"]["nearest_real"]) for r in records]
+    with pytest.raises(InputError, match="give it"):
+        _config(face_model, via_db, privacy_protocol="privacy")
     rep = evaluate_dataset(DatasetReportConfig(dataset=str(face_dataset), outdir=str(tmp_path / "rep"),
                                                privacy_reference=str(tmp_path / "real")))
     leak = rep.metrics["leakage"]

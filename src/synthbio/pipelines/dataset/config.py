@@ -35,6 +35,7 @@ VARIATION_METHODS = {
 BACKENDS = ("local", "ray")
 # Config fields that never change a file of the dataset: a directory may be resumed with other values.
 _RUNTIME_FIELDS = ("outdir", "shard", "backend", "ray_address", "ray_shards", "batch_size", "device")
+_PRIVACY_SELECTION = ("privacy_protocol", "privacy_group", "privacy_where")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ class DatasetConfig:
         (None = the model's threshold, in either case).
     max_intra_similarity: two variations of one identity may be at most this
         similar (drops near-duplicates; ArcBiFaceGAN uses cosine 0.853); None = no limit.
-    privacy_reference: an ImageFolder of REAL identities; references whose
+    privacy_reference: REAL identities: an ImageFolder, or a database index
+        (`synthbio db build`) narrowed by privacy_protocol / privacy_group /
+        privacy_where ('name=value' attribute conditions); references whose
         similarity to any real image reaches privacy_threshold are rejected.
         privacy_threshold None = derived from that folder (mean - 2 std of its
         genuine similarities), but never below the identity model's decision
@@ -86,6 +89,9 @@ class DatasetConfig:
     intra_threshold: float | None = None
     max_intra_similarity: float | None = None
     privacy_reference: str | None = None
+    privacy_protocol: str | None = None
+    privacy_group: str | None = None
+    privacy_where: tuple[str, ...] = ()
     privacy_threshold: float | None = None
     directions: tuple[str, ...] = ()
     fp_width: int = 416
@@ -102,6 +108,9 @@ class DatasetConfig:
         object.__setattr__(self, "outdir", os.fspath(self.outdir))
         object.__setattr__(self, "truncation_psi", float(self.truncation_psi))
         object.__setattr__(self, "directions", tuple(os.fspath(d) for d in self.directions))
+        object.__setattr__(self, "privacy_where", tuple(self.privacy_where))
+        if self.privacy_reference is None and (self.privacy_protocol or self.privacy_group or self.privacy_where):
+            raise InputError("--protocol, --group and --where select real images of --privacy-reference; give it")
         check_seed(self.seed)
         if self.modality not in MODALITIES:
             raise InputError(f"modality {self.modality!r} is not one of {', '.join(MODALITIES)}")
@@ -130,11 +139,26 @@ class DatasetConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["directions"] = list(self.directions)  # as JSON gives it back, so saved and new configs compare equal
+        d["privacy_where"] = list(self.privacy_where)
         return d
 
     def content(self) -> dict[str, Any]:
-        """The fields that fix the dataset's files (all but outdir, shard and runtime knobs)."""
-        return {k: v for k, v in self.to_dict().items() if k not in _RUNTIME_FIELDS}
+        """The fields that fix the dataset's files (all but outdir, shard and runtime knobs).
+
+        The database selection of the privacy reference is left out while unused, so that datasets
+        made before it existed still resume.
+        """
+        return {k: v for k, v in self.to_dict().items() if k not in _RUNTIME_FIELDS
+                and not (k in _PRIVACY_SELECTION and v in (None, []))}
+
+    def privacy_selection(self) -> Any:
+        """The real images of the privacy filter as an ImageSelection (None without a reference)."""
+        from synthbio.io.databases import ImageSelection, parse_where
+
+        if self.privacy_reference is None:
+            return None
+        return ImageSelection(self.privacy_reference, protocol=self.privacy_protocol, group=self.privacy_group,
+                              where=parse_where(list(self.privacy_where)))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ similarity; variations are not screened (the report shows their leakage).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,24 +106,23 @@ def _add_task(bar: Any, text: str, total: int | None) -> Any:
 # --- privacy ------------------------------------------------------------------------------
 
 
-def embed_real_folder(model: Any, folder: str, *, batch_size: int, device: Any, derive: bool) -> tuple[Any, float | None]:
-    """Features of every image under `folder` (an ImageFolder: one subfolder per real identity).
+def embed_real_folder(model: Any, folder: Any, *, batch_size: int, device: Any, derive: bool) -> tuple[Any, float | None]:
+    """Features of every real image of `folder`: an ImageFolder path (one subfolder per real identity)
+    or an `ImageSelection` (a database index with protocol / group, or a folder).
 
     With derive=True also the privacy threshold, mean - 2 std of the genuine
-    similarities (pairs of images in one subfolder).
+    similarities (pairs of images of one identity).
     """
-    from synthbio.identity.privacy import (
-        derive_threshold,
-        embed_folder,
-        genuine_similarities,
-        image_files,
-    )
+    from synthbio.identity.privacy import derive_threshold, embed_folder, genuine_similarities
+    from synthbio.io.databases import ImageSelection, select_samples
 
-    files = image_files(folder)
+    selection = folder if isinstance(folder, ImageSelection) else ImageSelection(os.fspath(folder))
+    samples = select_samples(selection)
+    files = [s.file for s in samples]
     real = embed_folder(model, files, batch_size=batch_size, device=device)
     if not derive:
         return real, None
-    labels = [p.parent.name for p in files]
+    labels = [s.identity for s in samples]
     if model.kind == "vector":
         return real, derive_threshold(genuine_similarities(real, labels))
     scores: list[float] = []
@@ -247,7 +247,7 @@ class GeneratorEngine:
         """Features of the real identities and the privacy threshold (given, or mean - 2 std)."""
         if self._real is None:
             assert self.config.privacy_reference is not None
-            self._real, derived = embed_real_folder(self.model, self.config.privacy_reference,
+            self._real, derived = embed_real_folder(self.model, self.config.privacy_selection(),
                                                     batch_size=self.config.batch_size, device=self.device,
                                                     derive=self.config.privacy_threshold is None)
             t = self.config.privacy_threshold

@@ -52,8 +52,10 @@ class DatasetReportConfig:
 
     outdir: report folder (None = `<dataset>_report`). identity_model: score
     with another model (None = the dataset's). privacy_reference /
-    privacy_threshold: real ImageFolder for the leakage section (None = the
-    dataset's, if it used one; threshold None = derived mean - 2 std).
+    privacy_threshold: real images for the leakage section, an ImageFolder or
+    a database index narrowed by privacy_protocol / privacy_group /
+    privacy_where (None = the dataset's, if it used one; threshold None =
+    derived mean - 2 std).
     """
 
     dataset: str
@@ -61,6 +63,9 @@ class DatasetReportConfig:
     identity_model: str | None = None
     identity_weights: str | None = None
     privacy_reference: str | None = None
+    privacy_protocol: str | None = None
+    privacy_group: str | None = None
+    privacy_where: tuple[str, ...] = ()
     privacy_threshold: float | None = None
     max_impostor_pairs: int = 200_000
     max_template_identities: int = 200
@@ -213,16 +218,22 @@ def evaluate_dataset(config: DatasetReportConfig) -> DatasetReport:
         fmr, fnmr = error_rates(gen, imp, t)
         m["verification"] = {**summarize(gen, imp).to_dict(), "fmr_at_threshold": fmr, "fnmr_at_threshold": fnmr}
     near = None
+    # The real images: those given here, else the dataset's own privacy reference (with its selection).
+    source = config if config.privacy_reference else content
     privacy = config.privacy_reference or content.get("privacy_reference")
     if privacy is not None:
+        from synthbio.io.databases import ImageSelection, parse_where
         from synthbio.pipelines.dataset.engines import embed_real_folder, nearest_real_similarity
 
+        get = (lambda k: getattr(source, k)) if source is config else source.get
+        selection = ImageSelection(os.fspath(privacy), protocol=get("privacy_protocol"), group=get("privacy_group"),
+                                   where=parse_where(list(get("privacy_where") or ())))
         pt = config.privacy_threshold if config.privacy_reference else content.get("privacy_threshold")
-        real, derived = embed_real_folder(model, privacy, batch_size=config.batch_size, device=config.device,
+        real, derived = embed_real_folder(model, selection, batch_size=config.batch_size, device=config.device,
                                           derive=pt is None)
         pt = float(derived if pt is None else pt)
         near = np.asarray(nearest_real_similarity(model, features, real), dtype=np.float64)
-        m["leakage"] = {"reference": os.fspath(privacy), "threshold": pt, "nearest_real": summarize_scores(near).to_dict(),
+        m["leakage"] = {"reference": selection.describe(), "threshold": pt, "nearest_real": summarize_scores(near).to_dict(),
                         "at_or_above_threshold": float((near >= pt).mean())}
     out = config.report_dir()
     out.mkdir(parents=True, exist_ok=True)
