@@ -89,3 +89,24 @@ def test_bad_inputs_exit_2_naming_the_input(run_cli, world: dict[str, Path], tmp
     code, _, err = run_cli("directions", "classifier", "--model", str(world["G"]), "--classifier",
                            str(tmp_path / "nope"), "--outdir", str(tmp_path / "d"))
     assert code == 2 and "nope" in err
+
+
+def test_train_from_a_database_index(run_cli, world: dict[str, Path], tmp_path: Path) -> None:
+    """The CK+ folder indexed once (`db build ckplus`): peak frames, labels from the samples' attributes."""
+    index = tmp_path / "ck.sqlite"
+    code, _, err = run_cli("db", "build", "ckplus", str(world["ckplus"]), "-o", str(index))
+    assert code == 0, err
+    out = tmp_path / "clf_db"
+    args = ["train-classifier", "--database", str(index), "--protocol", "peak", "--group", "all",
+            "--labels", "AU12,emotion=happy", "--encoder", str(world["encoder"]), "--hidden", "16", "--epochs", "5",
+            "--outdir", str(out)]
+    code, _, err = run_cli(*args)
+    assert code == 0, err
+    assert "24 images inverted now, 24 labelled" in err
+    report = json.loads((out / "report.json").read_text())
+    assert [r["name"] for r in report["labels"]] == ["AU12", "emotion=happy"]
+    code, _, err = run_cli(*args[:-2], "--labels", "emotion", "--outdir", str(tmp_path / "x"))
+    assert code == 2 and "learn one of its values with --labels emotion=VALUE" in err
+    code, _, err = run_cli("train-classifier", "--csv", "l.csv", "--images", "i", "--protocol", "peak",
+                           "--encoder", str(world["encoder"]), "--outdir", str(tmp_path / "y"))
+    assert code == 2 and "select samples of a database" in err

@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from synthbio.cli._real_images import GroupOption, ProtocolOption, WhereOption
+
 directions_app = typer.Typer(help="Compute editing directions (SeFa, PCA in W, SVM on labels or classifier scores, "
                                   "covariates of projected database samples).", no_args_is_help=True)
 
@@ -221,7 +223,11 @@ def train_classifier_command(  # noqa: PLR0913 (one option per TrainClassifierCo
     csv: Annotated[Optional[str], typer.Option("--csv", help="Labels CSV: a key column + 0/1 label columns.")] = None,  # noqa: UP007,E501
     images: Annotated[Optional[str], typer.Option("--images", help="Folder the CSV's file names point into.")] = None,  # noqa: UP007,E501
     key_column: Annotated[str, typer.Option("--key-column", help="CSV column naming the image file.")] = "filename",
-    labels: Annotated[Optional[str], typer.Option("--labels", help="Comma-separated: CK+ 'AU12,happy' or CSV columns (default: all).")] = None,  # noqa: UP007,E501
+    database: Annotated[Optional[str], typer.Option("--database", help="Database index (or folder): its samples labelled by their attributes.")] = None,  # noqa: UP007,E501
+    protocol: ProtocolOption = None,
+    group: GroupOption = None,
+    where: WhereOption = None,
+    labels: Annotated[Optional[str], typer.Option("--labels", help="Comma-separated: CK+ 'AU12,happy', CSV columns (default: all), or database attributes ('smile', 'expression=smile').")] = None,  # noqa: UP007,E501
     encoder: Annotated[Optional[str], typer.Option("--encoder", "-e", help="Invert with this encoder (fast).")] = None,  # noqa: UP007,E501
     project: Annotated[bool, typer.Option("--project", help="Invert by optimisation into --generator.")] = False,
     generator: Annotated[Optional[str], typer.Option("--generator", "-g", help="Generator for --project.")] = None,  # noqa: UP007,E501
@@ -239,19 +245,21 @@ def train_classifier_command(  # noqa: PLR0913 (one option per TrainClassifierCo
     device: Annotated[str, _DEVICE] = "cpu",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
-    """Train a latent attribute classifier from labelled faces (CK+ or CSV), inverting each image once."""
+    """Train a latent attribute classifier from labelled faces (CK+, CSV or a database), inverting each image once."""
     import json
 
     from synthbio.errors import InputError
     from synthbio.pipelines.attributes.classifier import TrainClassifierConfig, train_classifier_job
 
-    if (ckplus is None) == (csv is None):
-        raise InputError("give exactly one label source: --ckplus DIR or --csv FILE (with --images DIR)")
+    if sum(x is not None for x in (ckplus, csv, database)) != 1:
+        raise InputError("give exactly one label source: --ckplus DIR, --csv FILE (with --images DIR) or "
+                         "--database INDEX")
     if not all(h.isdigit() for h in _names(hidden)):
         raise InputError(f"--hidden {hidden!r} must be comma-separated widths, e.g. '256,128' ('' = linear)")
     cfg = TrainClassifierConfig(
-        outdir=outdir, source="ckplus" if ckplus else "csv", labels=ckplus or csv or "", images=images,
-        key_column=key_column, label_names=_names(labels), encoder=encoder, project=project, generator=generator,
+        outdir=outdir, source="ckplus" if ckplus else "csv" if csv else "database",
+        labels=ckplus or csv or database or "", images=images, key_column=key_column, protocol=protocol, group=group,
+        where=tuple(where or ()), label_names=_names(labels), encoder=encoder, project=project, generator=generator,
         steps=steps, loss=loss, latents=latents, align=align, input_mode=input_mode,
         hidden=tuple(int(h) for h in _names(hidden)), epochs=epochs, lr=lr, val_fraction=val_fraction, seed=seed,
         batch_size=batch_size, device=device)

@@ -34,7 +34,7 @@ import torch
 
 from synthbio.errors import InputError, OutputDirError
 
-SOURCES = ("ckplus", "csv")
+SOURCES = ("ckplus", "csv", "database")
 CACHE_NAME = "latents.npz"
 CLASSIFIER_DIR = "classifier"
 _DLIB5_FROM_68 = (45, 42, 36, 39, 33)  # dlib's 5 points (faces.alignment) in CK+'s 68-point scheme
@@ -44,9 +44,12 @@ _DLIB5_FROM_68 = (45, 42, 36, 39, 33)  # dlib's 5 points (faces.alignment) in CK
 class TrainClassifierConfig:
     """`synthbio train-classifier`; saved as OUT/config.json.
 
-    source: 'ckplus' (labels = CK+ root) or 'csv' (labels = CSV, images = its folder).
+    source: 'ckplus' (labels = CK+ root), 'csv' (labels = CSV, images = its folder) or
+        'database' (labels = a database index or folder; its samples of protocol / group /
+        where, labelled by their attributes).
     label_names: CK+ 'AU12', 'happy' or CSV columns; () = every CSV column, or every
-        AU with >= min_positives positive and negative sequences.
+        AU with >= min_positives positive and negative sequences. For a database: 0/1
+        (or -1/1) attributes by name, or 'NAME=VALUE' (1 where the attribute equals VALUE).
     Latents from one of: encoder, project (into `generator`, `steps`, `loss`), latents
         (a file, one row per label row: CK+ sequences in load_ckplus order, CSV rows).
     seed: split, init, batches, and the projector (label row i draws from seed + i).
@@ -57,6 +60,9 @@ class TrainClassifierConfig:
     labels: str
     images: str | None = None
     key_column: str = "filename"
+    protocol: str | None = None
+    group: str | None = None
+    where: tuple[str, ...] = ()
     label_names: tuple[str, ...] = ()
     min_positives: int = 5
     encoder: str | None = None
@@ -81,6 +87,11 @@ class TrainClassifierConfig:
 
         object.__setattr__(self, "label_names", tuple(str(n) for n in self.label_names))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        object.__setattr__(self, "where", tuple(self.where))
+        if self.source == "database" and not self.label_names:
+            raise InputError("a database source needs the attributes to learn (--labels smile or expression=smile)")
+        if self.source != "database" and (self.protocol or self.group or self.where):
+            raise InputError("--protocol, --group and --where select samples of a database (--database INDEX)")
         if self.source not in SOURCES:
             raise InputError(f"label source {self.source!r} is not one of {', '.join(SOURCES)}")
         if self.source == "csv" and not self.images and not self.latents:
@@ -101,7 +112,7 @@ class TrainClassifierConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["label_names"], d["hidden"] = list(self.label_names), list(self.hidden)
+        d["label_names"], d["hidden"], d["where"] = list(self.label_names), list(self.hidden), list(self.where)
         return d
 
 
@@ -178,6 +189,35 @@ def read_csv_labels(path: str, images: str | None, names: Sequence[str] = (), *,
         raise InputError(f"images folder {images!r} (for labels CSV {path!r}) does not exist")
     return LabelledImages(keys=list(table.keys), paths=[root / k for k in table.keys], names=list(table.names),
                           values=values, landmarks=[None] * len(table.keys))
+
+
+def read_database_labels(source: str, names: Sequence[str], *, protocol: str | None = None,
+                         group: str | None = None, where: Sequence[str] = ()) -> LabelledImages:
+    """Samples of a database selection labelled by attributes: NAME (0/1 or -1/1 values) or NAME=VALUE."""
+    from synthbio.io.databases import ImageSelection, parse_where, select_samples
+    from synthbio.io.databases.index import coerce_value
+
+    samples = select_samples(ImageSelection(source, protocol=protocol, group=group, where=parse_where(list(where))))
+    values = np.full([len(samples), len(names)], np.nan)
+    for j, name in enumerate(names):
+        attr, eq, wanted = name.partition("=")
+        present = [s.attributes.get(attr) for s in samples]
+        if all(v is None for v in present):
+            known = sorted({k for s in samples for k in s.attributes})
+            raise InputError(f"no selected sample of {source!r} has attribute {attr!r} "
+                             f"(attributes: {', '.join(known) or 'none'})")
+        for i, v in enumerate(present):
+            if v is None:
+                continue
+            if eq:
+                values[i, j] = float(v == coerce_value(wanted))
+            elif v in (0, 1, -1):
+                values[i, j] = float(v == 1)
+            else:
+                raise InputError(f"attribute {attr!r} of sample {samples[i].key!r} is {v!r}, not 0/1 (or -1/1); "
+                                 f"learn one of its values with --labels {attr}=VALUE")
+    return LabelledImages(keys=[s.key for s in samples], paths=[s.file for s in samples], names=list(names),
+                          values=values, landmarks=[None] * len(samples))
 
 
 def load_face(path: Path, *, resolution: int, channels: int, landmarks: np.ndarray | None = None) -> torch.Tensor:
@@ -344,6 +384,9 @@ def train_classifier_job(config: TrainClassifierConfig, *,
         raise OutputDirError(f"cannot use {config.outdir!r} as output directory: {exc.strerror}") from None
     if config.source == "ckplus":
         data = read_ckplus_labels(config.labels, config.label_names, min_positives=config.min_positives)
+    elif config.source == "database":
+        data = read_database_labels(config.labels, config.label_names, protocol=config.protocol, group=config.group,
+                                    where=config.where)
     else:
         data = read_csv_labels(config.labels, config.images, config.label_names, key_column=config.key_column)
     if not (rows := [i for i in range(len(data.keys)) if np.isfinite(data.values[i]).any()]):
