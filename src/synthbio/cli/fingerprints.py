@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from synthbio.cli._real_images import DbRootOption, GroupOption, ProtocolOption, WhereOption
+
 fingerprints_app = typer.Typer(
     name="fingerprints",
     help="Synthetic fingerprint datasets (SFinGe-style) and their evaluation with NBIS / LEADER / NFIQ2.",
@@ -60,13 +62,18 @@ def generate_command(
 
 @fingerprints_app.command("evaluate")
 def evaluate_command(
-    dataset: Annotated[str, typer.Argument(help="A directory made by `synthbio fingerprints generate`.")],
+    dataset: Annotated[str, typer.Argument(help="A directory made by `synthbio fingerprints generate`, or a "
+                                           "database index of real prints (`synthbio db build fvc`).")],
+    protocol: ProtocolOption = None,
+    group: GroupOption = None,
+    where: WhereOption = None,
+    db_root: DbRootOption = None,
     workers: Annotated[Optional[int], _WORKERS] = None,  # noqa: UP007
     extractors: Annotated[
         str, typer.Option("--extractors", help="Comma-separated minutiae extractors: leader, mindtct.")
     ] = "leader,mindtct",
     outdir: Annotated[
-        Optional[str], typer.Option("--outdir", "-o", help="Report directory (default: DATASET/report).")  # noqa: UP007
+        Optional[str], typer.Option("--outdir", "-o", help="Report directory (default: DATASET/report; INDEX_report).")  # noqa: UP007,E501
     ] = None,
 ) -> None:
     """NFIQ2, minutiae precision/recall, Bozorth3 EER/FMR100/FMR1000 and DET: DATASET/report/index.html."""
@@ -77,6 +84,10 @@ def evaluate_command(
     config = FingerprintReportConfig(
         dataset=dataset,
         outdir=outdir,
+        protocol=protocol,
+        group=group,
+        where=tuple(where or ()),
+        db_root=db_root,
         extractors=tuple(e.strip() for e in extractors.split(",") if e.strip()),
         workers=_default_workers(workers),
     )

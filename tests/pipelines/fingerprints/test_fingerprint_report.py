@@ -119,3 +119,34 @@ def test_bad_config(tmp_path: Path) -> None:
         FingerprintReportConfig(dataset="x", extractors=("fingerjet",))
     with pytest.raises(InputError, match="manifest"):
         evaluate_dataset(FingerprintReportConfig(dataset=str(tmp_path), extractors=("mindtct",)), progress=False)
+
+
+def test_evaluate_real_prints_from_a_database(tiny_dataset: Path, tmp_path: Path) -> None:
+    """The same prints as FVC-named files of a database: the same scores, without ground-truth measures."""
+    import shutil
+
+    from synthbio.io.databases import build_database
+    from synthbio.pipelines.fingerprints.generate import load_dataset_index
+
+    index = load_dataset_index(tiny_dataset)
+    for f in index.fingers:
+        for imp in index.impressions[f]:
+            shutil.copy(imp.files["png"], tmp_path / f"{f + 1}_{imp.index + 1}.png")
+    (tmp_path / "other").mkdir()  # names that are not <finger>_<impression> are not prints of the database
+    build_database("fvc", tmp_path).write(tmp_path / "fvc.sqlite")
+    synthetic = evaluate_dataset(FingerprintReportConfig(dataset=str(tiny_dataset), extractors=("mindtct",)),
+                                 progress=False).metrics
+    rep = evaluate_dataset(FingerprintReportConfig(dataset=str(tmp_path / "fvc.sqlite"), protocol="fvc",
+                                                   group="eval", extractors=("mindtct",)), progress=False)
+    assert rep.html == tmp_path / "fvc_report" / "index.html"
+    m = rep.metrics
+    for key in ("nfiq2",):
+        assert m[key] == synthetic[key]
+    real, synth = m["extractors"]["mindtct"], synthetic["extractors"]["mindtct"]
+    assert real["genuine_scores"] == synth["genuine_scores"] and real["impostor_scores"] == synth["impostor_scores"]
+    assert real["recall"] is None or real["recall"] != real["recall"]  # no ground truth: not measured
+    targets = {t["name"]: t["met"] for t in m["targets"]}
+    assert targets["ground-truth minutiae per impression (mean)"] is None
+    assert not (tmp_path / "fvc_report" / "classes.png").exists()
+    with pytest.raises(InputError, match="select real prints of a database index"):
+        FingerprintReportConfig(dataset=str(tiny_dataset), protocol="fvc")
