@@ -118,8 +118,8 @@ def main() -> None:
 
     ref = RefMTCNN(keep_all=True, device="cpu")
     ours = load_mtcnn(ref_dir)
-    print(f"| photo | size | faces ref / ours | matched | max box diff (px) | max landmark diff (px) | "
-          f"max score diff | ref ms | ours ms | ref/ours |")
+    print("| photo | size | faces ref / ours | matched | max box diff (px) | max landmark diff (px) | "
+          "max score diff | ref ms | ours ms | ref/ours |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     worst_box = worst_lm = worst_score = 0.0
     total_ref = total_ours = total_matched = 0

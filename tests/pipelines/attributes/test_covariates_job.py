@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from synthbio.editing.directions import load_direction
 from synthbio.errors import InputError

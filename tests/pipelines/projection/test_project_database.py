@@ -123,3 +123,21 @@ def test_cli_sigkill_then_resume(db, tmp_path):
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x.w_plus, y.w_plus)
     assert json.loads((out / "config.json").read_text())["samples"] == 6
+
+
+@pytest.mark.slow  # starts a Ray instance (~10 s of start-up alone on 2 cores)
+def test_ray_backend_equals_local(db, tmp_path):
+    ray = pytest.importorskip("ray", reason="ray is not installed (optional extra synthbio[ray])")
+    local = project_database(_config(db, tmp_path / "local"), progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        res = project_database(_config(db, tmp_path / "ray", backend="ray", ray_shards=2), progress=False)
+    finally:
+        ray.shutdown()
+    assert res.complete and res.projected == [0, 1, 2, 3]
+    assert sorted(p.name for p in (tmp_path / "ray").glob("manifest-*")) == ["manifest-0-of-2.jsonl",
+                                                                            "manifest-1-of-2.jsonl"]
+    _, a = read_samples(local.samples_path)
+    _, b = read_samples(res.samples_path)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.w_plus, y.w_plus)

@@ -29,11 +29,10 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from synthbio.errors import InputError, OutputDirError
@@ -180,7 +179,7 @@ def project_database(config: ProjectDatabaseConfig, *, loss: ReconstructionLossL
     from safetensors.torch import save_file
 
     from synthbio.checkpoints.loading import load_generator
-    from synthbio.inversion.projector import compute_w_stats, project
+    from synthbio.inversion.projector import branch_index, compute_w_stats, project
     from synthbio.io.manifest import ManifestWriter
     from synthbio.pipelines.projection.project import _build_loss, load_target
     from synthbio.utils.devices import resolve_device
@@ -189,8 +188,6 @@ def project_database(config: ProjectDatabaseConfig, *, loss: ReconstructionLossL
     samples = select_samples(config.selection)
     device = resolve_device(config.device)
     G = load_generator(config.model, device=device).eval()
-    from synthbio.inversion.projector import branch_index
-
     b = branch_index(G, config.projector.branch)
     channels = dict(G.config.branches)[G.branch_names[b]]
     record = {"config": config.run_record(), "generator_sha256": module_sha256(G), "samples": len(samples),
