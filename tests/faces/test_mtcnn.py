@@ -209,3 +209,22 @@ def test_mtcnn_through_detect_faces(one_thread):
     assert len(faces) == 1 and faces[0].landmark_kind == "mtcnn5"
     crop = align_face(img, faces[0].landmarks, style="arcface", landmark_kind="mtcnn5")
     assert crop.shape == (112, 112, 3) and crop.std() > 20
+
+
+@needs_wheel
+def test_faces_cli_with_mtcnn(tmp_path, run_cli, one_thread):
+    skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the astronaut photo")
+    import json
+
+    import PIL.Image
+
+    PIL.Image.fromarray(skimage_data.astronaut()).save(tmp_path / "astro.png")
+    code, out, err = run_cli("faces", "detect", str(tmp_path / "astro.png"), "--detector", "mtcnn",
+                             "--detector-weights", str(_wheel()), "--json")
+    assert code == 0, err
+    faces = json.loads(out)["faces"]
+    assert len(faces) == 1 and faces[0]["landmark_kind"] == "mtcnn5" and faces[0]["score"] > 0.99
+    code, out, err = run_cli("faces", "crop", str(tmp_path / "astro.png"), "--detector", "mtcnn", "--detector-weights",
+                             str(_wheel()), "--style", "arcface", "-o", str(tmp_path / "crop.png"))
+    assert code == 0, err
+    assert PIL.Image.open(tmp_path / "crop.png").size == (112, 112)

@@ -13,23 +13,26 @@ from synthbio.cli._real_images import DbRootOption, GroupOption, ProtocolOption,
 faces_app = typer.Typer(help="Face detection, alignment and recognition (dlib, ArcFace, AdaFace).", no_args_is_help=True)
 
 _DETECTOR = typer.Option("--detector", help="hog (dlib HOG, fast) | cnn (dlib MMOD CNN) | mtcnn (MTCNN, own 5 points).")
+_DETECTOR_WEIGHTS = typer.Option("--detector-weights", help="MTCNN weights: the facenet-pytorch wheel or a folder "
+                                 "with pnet.pt, rnet.pt, onet.pt (default: registry entry mtcnn-facenet).")
 _UPSAMPLE = typer.Option("--upsample", help="Image doublings before detection (finds smaller faces).")
 _MODEL = typer.Option("--model", "-m", help="dlib-resnet | arcface-r100 | adaface-ir101 | pixel-random.")
 _WEIGHTS = typer.Option("--weights", help="Weight file or registry name (required for arcface/adaface).")
 _ALIGNED = typer.Option("--aligned", help="Inputs are FFHQ-aligned faces (e.g. generated): no detector, fixed crop.")
 
 
-def _best_face(image, path: str, detector: str, upsample: int):  # noqa: ANN001, ANN202
+def _best_face(image, path: str, detector: str, upsample: int, weights: Optional[str] = None):  # noqa: ANN001, ANN202, UP007
     from synthbio.errors import InputError
     from synthbio.faces.detection import detect_faces
 
-    faces = detect_faces(image, detector=detector, upsample=upsample)
+    faces = detect_faces(image, detector=detector, upsample=upsample, weights=weights)
     if not faces:
         raise InputError(f"no face found in {path} (try --upsample 2, --detector cnn or --detector mtcnn)")
     return faces[0]
 
 
-def _embedding(model, path: str, *, aligned: bool, detector: str, upsample: int):  # noqa: ANN001, ANN202
+def _embedding(model, path: str, *, aligned: bool, detector: str, upsample: int,  # noqa: ANN001, ANN202
+               weights: Optional[str] = None):  # noqa: UP007
     import torch
 
     from synthbio.faces.alignment import image_to_tensor
@@ -40,7 +43,7 @@ def _embedding(model, path: str, *, aligned: bool, detector: str, upsample: int)
     if aligned:
         with torch.no_grad():
             return model.embed(image_to_tensor(image))
-    return embed_face(model, image, _best_face(image, path, detector, upsample))
+    return embed_face(model, image, _best_face(image, path, detector, upsample, weights))
 
 
 def _vector_model(name: str, weights: Optional[str]):  # noqa: ANN202, UP007
@@ -57,6 +60,7 @@ def _vector_model(name: str, weights: Optional[str]):  # noqa: ANN202, UP007
 def detect_command(
     images: Annotated[list[str], typer.Argument(help="Image files.")],
     detector: Annotated[str, _DETECTOR] = "hog",
+    detector_weights: Annotated[Optional[str], _DETECTOR_WEIGHTS] = None,  # noqa: UP007
     upsample: Annotated[int, _UPSAMPLE] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per image.")] = False,
 ) -> None:
@@ -64,7 +68,7 @@ def detect_command(
     from synthbio.faces.detection import detect_faces, read_rgb
 
     for path in images:
-        faces = detect_faces(read_rgb(path), detector=detector, upsample=upsample)
+        faces = detect_faces(read_rgb(path), detector=detector, upsample=upsample, weights=detector_weights)
         if as_json:
             typer.echo(json.dumps({"image": path, "faces": [f.to_json() for f in faces]}))
             continue
@@ -81,6 +85,7 @@ def crop_command(
     size: Annotated[Optional[int], typer.Option("--size", help="Output side (default 1024 / 112 / 150).")] = None,  # noqa: UP007
     all_faces: Annotated[bool, typer.Option("--all", help="Crop every face, not only the best one.")] = False,
     detector: Annotated[str, _DETECTOR] = "hog",
+    detector_weights: Annotated[Optional[str], _DETECTOR_WEIGHTS] = None,  # noqa: UP007
     upsample: Annotated[int, _UPSAMPLE] = 1,
 ) -> None:
     """Aligned crop(s) of the face(s) in an image."""
@@ -93,7 +98,7 @@ def crop_command(
     if target.is_dir():
         raise OutputDirError(f"--out {out!r} is a folder; give a PNG file name")
     img = read_rgb(image)
-    faces = detect_faces(img, detector=detector, upsample=upsample)
+    faces = detect_faces(img, detector=detector, upsample=upsample, weights=detector_weights)
     if not faces:
         raise InputError(f"no face found in {image} (try --upsample 2 or --detector cnn)")
     chosen = faces if all_faces else faces[:1]
@@ -117,6 +122,7 @@ def embed_command(
     weights: Annotated[Optional[str], _WEIGHTS] = None,  # noqa: UP007
     aligned: Annotated[bool, _ALIGNED] = False,
     detector: Annotated[str, _DETECTOR] = "hog",
+    detector_weights: Annotated[Optional[str], _DETECTOR_WEIGHTS] = None,  # noqa: UP007
     upsample: Annotated[int, _UPSAMPLE] = 1,
 ) -> None:
     """Face embeddings of images, written as .npy or .json."""
@@ -132,8 +138,8 @@ def embed_command(
         raise InputError(f"--out {out!r} must end in .npy or .json")
     samples = select_many(images, protocol=protocol, group=group, where=parse_where(where), root=db_root)
     model = _vector_model(model_name, weights)
-    emb = torch.cat([_embedding(model, str(s.file), aligned=aligned, detector=detector, upsample=upsample)
-                     for s in samples])
+    emb = torch.cat([_embedding(model, str(s.file), aligned=aligned, detector=detector, upsample=upsample,
+                                weights=detector_weights) for s in samples])
     arr = emb.float().cpu().numpy()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     if out.endswith(".npy"):
@@ -152,6 +158,7 @@ def compare_command(
     weights: Annotated[Optional[str], _WEIGHTS] = None,  # noqa: UP007
     aligned: Annotated[bool, _ALIGNED] = False,
     detector: Annotated[str, _DETECTOR] = "hog",
+    detector_weights: Annotated[Optional[str], _DETECTOR_WEIGHTS] = None,  # noqa: UP007
     upsample: Annotated[int, _UPSAMPLE] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
@@ -159,8 +166,8 @@ def compare_command(
     from synthbio.identity.models import angle_distance
 
     model = _vector_model(model_name, weights)
-    ea = _embedding(model, image_a, aligned=aligned, detector=detector, upsample=upsample)
-    eb = _embedding(model, image_b, aligned=aligned, detector=detector, upsample=upsample)
+    ea = _embedding(model, image_a, aligned=aligned, detector=detector, upsample=upsample, weights=detector_weights)
+    eb = _embedding(model, image_b, aligned=aligned, detector=detector, upsample=upsample, weights=detector_weights)
     cos = model.similarity(ea, eb)
     result = {
         "model": model.name,
