@@ -1,4 +1,4 @@
-"""Impressions of a master fingerprint, as a live-scan sensor would capture them.
+"""Impressions of a master fingerprint, as a sensor would capture them.
 
 Per impression (SFinGe step 3; Cappelli, Maio, Maltoni 2001-2004):
 
@@ -9,21 +9,24 @@ Per impression (SFinGe step 3; Cappelli, Maio, Maltoni 2001-2004):
    ``Delta``; a smooth *brake* function blends the two in between,
    ``p' = p + Delta(p) * brake(r(p))``;
 2. partial contact: an elliptic contact region inside the silhouette;
-3. pressure and moisture: ridge thickness through a threshold shift of the
-   soft ridge map, ridge breaks (dry skin) from a blotchy noise field;
-4. creases and scratches: thin light lines; background, blur and noise.
+3. skin and contact (:mod:`synthbio.fingerprints.skin`): pressure and
+   moisture fields, ragged ridge edges, pores, dry breaks, wet bridges,
+   incipient ridges, creases, scars and scratches, with every change of the
+   ridge topology accounted for;
+4. the sensor (:mod:`synthbio.fingerprints.sensors`): optical, capacitive,
+   rolled ink or latent look; background, blur and noise.
 
 The image is made by inverse mapping (sensor pixel -> master point, the
 distortion inverted by fixed-point iteration on a coarse grid) and
 ``cv2.remap``; ground-truth minutiae and singularities are forward-mapped by
 the same functions, their angles turned by the local Jacobian, and kept only
-inside the crop and the contact region.
+inside the crop and the contact region and outside creases and scars.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -33,6 +36,8 @@ from synthbio.errors import InputError
 from synthbio.fingerprints.groundtruth import iso_angle
 from synthbio.fingerprints.master import MasterFingerprint
 from synthbio.fingerprints.orientation import smooth_random_field
+from synthbio.fingerprints.sensors import check_sensor, render
+from synthbio.fingerprints.skin import Artefacts, SkinConfig, skin_ink
 from synthbio.fingerprints.types import Minutia, MinutiaeTemplate, Singularity
 
 Range = tuple[float, float]
@@ -54,6 +59,10 @@ class ImpressionConfig:
     pressure_range: 0 = light touch (thin ridges, small contact),
         1 = heavy (thick ridges, large contact).
     moisture_range: 0 = dry (broken ridges), 1 = wet (thick, merging ridges).
+    sensor: capture technology, one of ``optical``, ``capacitive``, ``ink``,
+        ``latent`` (:mod:`synthbio.fingerprints.sensors`); see
+        :data:`SENSOR_PRESETS` for the full settings of each.
+    skin: the skin and contact model (:class:`SkinConfig`).
     contact_fraction: contact ellipse axes relative to the silhouette's.
     contact_offset_px: maximal shift of the contact centre (downwards up to
         this, upwards and sideways up to half / all of it).
@@ -61,7 +70,8 @@ class ImpressionConfig:
     ink_variation: depth of the broad light/dark areas of uneven pressure.
     noise_std_range: Gaussian sensor noise in grey levels.
     blur_sigma_range: Gaussian blur sigma in pixels.
-    max_creases, max_scratches: counts drawn uniformly in [0, max].
+    max_creases, max_scratches: counts drawn uniformly in [0, max] (white
+        lines; true minutiae under them are hidden).
     background_range: grey level of the sensor background.
     ridge_grey_range: grey level of a fully inked ridge.
     visible_margin_px: ground truth closer than this to the crop edge or the
@@ -80,17 +90,19 @@ class ImpressionConfig:
     rigid_fraction: float = 0.35
     transition_fraction: float = 0.45
     pressure_range: Range = (0.1, 0.9)
-    moisture_range: Range = (0.15, 0.85)
+    moisture_range: Range = (0.05, 0.8)
+    sensor: str = "optical"
+    skin: SkinConfig = field(default_factory=SkinConfig)
     contact_fraction: Range = (0.6, 0.95)
     contact_offset_px: float = 40.0
     contact_wobble: float = 0.06
-    ink_variation: float = 0.3
-    noise_std_range: Range = (2.0, 6.0)
-    blur_sigma_range: Range = (0.4, 1.0)
+    ink_variation: float = 0.15
+    noise_std_range: Range = (3.0, 9.0)
+    blur_sigma_range: Range = (0.5, 0.9)
     max_creases: int = 3
-    max_scratches: int = 2
-    background_range: Range = (205.0, 245.0)
-    ridge_grey_range: Range = (15.0, 70.0)
+    max_scratches: int = 1
+    background_range: Range = (238.0, 252.0)
+    ridge_grey_range: Range = (5.0, 50.0)
     visible_margin_px: float = 10.0
 
 
@@ -100,8 +112,11 @@ class Impression:
 
     image: uint8 [H, W], dark ridges on a light background.
     minutiae / singularities: ground truth in this image's coordinates,
-        only those visible (inside the crop and the contact region).
+        only those visible (inside the crop and the contact region, not
+        under a crease, scar or scratch).
     transform: the parameters drawn (JSON-serialisable).
+    artefacts: where the skin conditions changed the ridge topology (a
+        matcher may find minutiae there that the finger does not have).
     """
 
     image: np.ndarray
@@ -109,6 +124,7 @@ class Impression:
     singularities: list[Singularity]
     transform: dict[str, Any]
     dpi: int = 500
+    artefacts: Artefacts = field(default_factory=Artefacts)
 
     def template(self) -> MinutiaeTemplate:
         h, w = self.image.shape
@@ -240,20 +256,6 @@ def _sensor_maps(g: _Geometry, width: int, height: int, step: int = 8) -> tuple[
     return np.ascontiguousarray(mx[:height, :width]), np.ascontiguousarray(my[:height, :width])
 
 
-def _lines(rng: np.random.Generator, height: int, width: int, count: int, *, horizontal: bool, scale: float) -> np.ndarray:
-    """Anti-aliased light lines (creases: long, near-horizontal; scratches: any)."""
-    canvas = np.zeros((height, width), np.uint8)
-    for _ in range(count):
-        cx, cy = rng.uniform(0, width), rng.uniform(0.2 * height, 0.95 * height)
-        a = rng.normal(0, 0.25) if horizontal else rng.uniform(0, math.pi)
-        half = rng.uniform(0.2, 0.6) * width
-        p0 = (int(cx - half * math.cos(a)), int(cy - half * math.sin(a)))
-        p1 = (int(cx + half * math.cos(a)), int(cy + half * math.sin(a)))
-        thick = max(1, int(round(rng.uniform(1, 3.5 if horizontal else 2) * scale)))
-        cv2.line(canvas, p0, p1, int(rng.uniform(150, 255)), thick, cv2.LINE_AA)
-    return canvas.astype(np.float32) / 255.0
-
-
 def make_impression(
     master: MasterFingerprint, seed: int, index: int, config: ImpressionConfig = ImpressionConfig()
 ) -> Impression:
@@ -267,6 +269,8 @@ def make_impression(
         lo, hi = getattr(config, name)
         if lo > hi:
             raise InputError(f"ImpressionConfig.{name} = {(lo, hi)} has min > max")
+    check_sensor(config.sensor)
+    config.skin.check()
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
 
     def u(r: Range) -> float:
@@ -286,39 +290,24 @@ def make_impression(
     ramp = 12.0 * scale / min(g.contact_axes)
     contact = np.clip((1.0 - rho / edge) / ramp, 0.0, 1.0)
 
-    # Pressure and moisture shift the ridge/valley threshold: heavy or wet
-    # gives thick ridges, light or dry thin ones (ridge map is ~sinusoidal).
-    thresh = 0.5 - 0.22 * (pressure - 0.5) - 0.18 * (moisture - 0.5)
-    ink = np.clip((ridges - thresh) / 0.3 + 0.5, 0.0, 1.0)
-    dryness = max(0.0, 0.5 - moisture) * 2.0  # 0..1
-    if dryness > 0:
-        blotch = smooth_random_field(rng, h, w, cells=int(max(w, h) / (7 * scale)))
-        ink *= 1.0 - dryness * np.clip((blotch - 0.3) / 0.4, 0.0, 1.0)
+    in_view = contact > 0.5
+    period_map = cv2.remap(master.period, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    period = float(period_map[in_view].mean()) if in_view.any() else float(master.period.mean())
+    all_xy = np.stack(forward_map(g, *_minutia_xy(master.minutiae)), 1) if master.minutiae else np.zeros((0, 2))
     n_creases = int(rng.integers(0, config.max_creases + 1))
     n_scratches = int(rng.integers(0, config.max_scratches + 1))
-    if n_creases or n_scratches:
-        lines = np.maximum(
-            _lines(rng, h, w, n_creases, horizontal=True, scale=scale),
-            _lines(rng, h, w, n_scratches, horizontal=False, scale=scale),
-        )
-        ink *= 1.0 - lines
-    # Uneven pressure: broad lighter and darker areas.
-    ink *= 1.0 - config.ink_variation * (0.5 + 0.5 * smooth_random_field(rng, h, w, cells=3))
-    ink *= contact
+    skin = skin_ink(ridges, contact, period, rng, config.skin, pressure=pressure, moisture=moisture,
+                    minutiae_xy=all_xy, creases=n_creases, scratches=n_scratches, scale=scale)
 
     background = u(config.background_range)
     ridge_grey = u(config.ridge_grey_range)
-    bg = background + 6.0 * smooth_random_field(rng, h, w, cells=2)
-    img = bg - (bg - ridge_grey) * ink
     blur = u(config.blur_sigma_range) * scale
-    img = img.astype(np.float32)
-    if blur > 0.05:
-        img = cv2.GaussianBlur(img, (0, 0), blur)
     noise_std = u(config.noise_std_range)
-    img += rng.standard_normal((h, w), dtype=np.float32) * noise_std
-    image = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    image = render(skin.ink, config.sensor, rng, background=background, ridge_grey=ridge_grey, blur_sigma=blur,
+                   noise_std=noise_std, ink_variation=config.ink_variation, scale=scale)
 
-    minutiae = _map_minutiae(g, master.minutiae, config, scale, edge)
+    minutiae = _map_minutiae(g, master.minutiae, config, scale, edge, skin.hide)
+    skin.artefacts.hidden = _count_hidden(g, master.minutiae, config, scale, edge, skin.hide)
     singularities = _map_singularities(g, master.singularities, config, scale, edge)
     transform = {
         "dx": g.shift[0],
@@ -333,7 +322,8 @@ def make_impression(
         "transition_fraction": g.transition,
         "pressure": pressure,
         "moisture": moisture,
-        "threshold": thresh,
+        "sensor": config.sensor,
+        "ridge_period": period,
         "creases": n_creases,
         "scratches": n_scratches,
         "background": background,
@@ -341,7 +331,7 @@ def make_impression(
         "blur_sigma": blur,
         "noise_std": noise_std,
     }
-    return Impression(image, minutiae, singularities, transform, dpi=master.dpi)
+    return Impression(image, minutiae, singularities, transform, dpi=master.dpi, artefacts=skin.artefacts)
 
 
 def _visible(
@@ -368,19 +358,48 @@ def _visible(
     return in_crop & in_contact
 
 
+def _minutia_xy(minutiae: list[Minutia]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([m.x for m in minutiae], np.float64), np.array([m.y for m in minutiae], np.float64)
+
+
+def _uncovered(sx: np.ndarray, sy: np.ndarray, hide: np.ndarray, margin: float) -> np.ndarray:
+    """True where no crease, scar or scratch lies within ``margin`` px of (sx, sy)."""
+    if not hide.any():
+        return np.ones(len(sx), bool)
+    near = cv2.dilate(hide.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(margin) + 1,) * 2))
+    ix = np.clip(np.round(sx).astype(int), 0, hide.shape[1] - 1)
+    iy = np.clip(np.round(sy).astype(int), 0, hide.shape[0] - 1)
+    return near[iy, ix] == 0
+
+
+def _count_hidden(
+    g: _Geometry, minutiae: list[Minutia], config: ImpressionConfig, scale: float, edge: np.ndarray, hide: np.ndarray
+) -> int:
+    """True minutiae inside the crop and the contact that a white line covers."""
+    if not minutiae:
+        return 0
+    x, y = _minutia_xy(minutiae)
+    sx, sy = forward_map(g, x, y)
+    seen = _visible(g, x, y, sx, sy, config, scale, edge)
+    return int((seen & ~_uncovered(sx, sy, hide, 4.0 * scale)).sum())
+
+
 def _map_minutiae(
-    g: _Geometry, minutiae: list[Minutia], config: ImpressionConfig, scale: float, edge: np.ndarray
+    g: _Geometry, minutiae: list[Minutia], config: ImpressionConfig, scale: float, edge: np.ndarray,
+    hide: np.ndarray | None = None,
 ) -> list[Minutia]:
     if not minutiae:
         return []
-    x = np.array([m.x for m in minutiae], np.float64)
-    y = np.array([m.y for m in minutiae], np.float64)
+    x, y = _minutia_xy(minutiae)
     a = np.array([m.angle for m in minutiae], np.float64)
     sx, sy = forward_map(g, x, y)
     # Angle through the local Jacobian: map a short step along the direction.
     eps = 1.0
     ex, ey = forward_map(g, x + eps * np.cos(a), y - eps * np.sin(a))
     keep = _visible(g, x, y, sx, sy, config, scale, edge)
+    if hide is not None:
+        # A line cutting the ridges next to a minutia makes it unreadable.
+        keep &= _uncovered(sx, sy, hide, 4.0 * scale)
     out = []
     for i in np.nonzero(keep)[0]:
         m = minutiae[i]
