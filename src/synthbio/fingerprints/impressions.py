@@ -294,10 +294,11 @@ def make_impression(
     period_map = cv2.remap(master.period, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     period = float(period_map[in_view].mean()) if in_view.any() else float(master.period.mean())
     all_xy = np.stack(forward_map(g, *_minutia_xy(master.minutiae)), 1) if master.minutiae else np.zeros((0, 2))
-    n_creases = int(rng.integers(0, config.max_creases + 1))
-    n_scratches = int(rng.integers(0, config.max_scratches + 1))
-    skin = skin_ink(ridges, contact, period, rng, config.skin, pressure=pressure, moisture=moisture,
-                    minutiae_xy=all_xy, creases=n_creases, scratches=n_scratches, scale=scale)
+    # The skin has its own stream: its settings never shift the sensor's draws.
+    skin_rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index), 1]))
+    skin = skin_ink(ridges, contact, period, skin_rng, config.skin, pressure=pressure, moisture=moisture,
+                    minutiae_xy=all_xy, max_creases=config.max_creases, max_scratches=config.max_scratches,
+                    scale=scale)
 
     background = u(config.background_range)
     ridge_grey = u(config.ridge_grey_range)
@@ -324,8 +325,8 @@ def make_impression(
         "moisture": moisture,
         "sensor": config.sensor,
         "ridge_period": period,
-        "creases": n_creases,
-        "scratches": n_scratches,
+        "creases": sum(line["kind"] == "crease" for line in skin.artefacts.lines),
+        "scratches": sum(line["kind"] == "scratch" for line in skin.artefacts.lines),
         "background": background,
         "ridge_grey": ridge_grey,
         "blur_sigma": blur,
@@ -422,3 +423,45 @@ def _map_singularities(
             angle = iso_angle(float(ex[0] - sx[0]), float(ey[0] - sy[0]))
         out.append(Singularity(float(sx[0]), float(sy[0]), s.kind, angle))
     return out
+
+
+def _presets() -> dict[str, ImpressionConfig]:
+    base = ImpressionConfig()
+    skin = base.skin
+    return {
+        # Dark ridges on a near-white field (FTIR prism), the default.
+        "optical": base,
+        # Solid state: grey field, lower contrast, noisier, coarser pixels;
+        # dry fingers break up more (capacitance needs moist contact), pores
+        # show less.
+        "capacitive": replace(
+            base, sensor="capacitive", background_range=(175.0, 215.0), ridge_grey_range=(55.0, 105.0),
+            noise_std_range=(4.0, 9.0), blur_sigma_range=(0.6, 1.0), moisture_range=(0.0, 0.85),
+            skin=replace(skin, dry_break_fraction=0.7, pore_visibility=(0.1, 0.4))),
+        # Rolled ink: nail-to-nail contact, more distortion, uneven ink with
+        # some filled valleys, black ridges on white paper.
+        "ink": replace(
+            base, sensor="ink", contact_fraction=(0.85, 1.0), contact_offset_px=20.0, distortion=1.4,
+            rotation_std_deg=6.0, max_rotation_deg=15.0, background_range=(242.0, 255.0),
+            ridge_grey_range=(0.0, 30.0), noise_std_range=(1.0, 3.0), blur_sigma_range=(0.6, 1.1),
+            ink_variation=0.35, max_scratches=0,
+            skin=replace(skin, wet_bridge_fraction=0.15, pore_visibility=(0.2, 0.6))),
+        # Latent-like: small partial contact anywhere on the finger, faint
+        # ridges over a structured surface, blurred and noisy.
+        "latent": replace(
+            base, sensor="latent", contact_fraction=(0.35, 0.6), contact_offset_px=90.0,
+            background_range=(150.0, 200.0), ridge_grey_range=(70.0, 110.0), noise_std_range=(5.0, 12.0),
+            blur_sigma_range=(0.8, 1.5), ink_variation=0.45, max_creases=1, max_scratches=0,
+            skin=replace(skin, dry_break_fraction=0.7, pore_visibility=(0.0, 0.3))),
+    }
+
+
+#: Named sensor presets of the impression pipeline (full `ImpressionConfig`s).
+SENSOR_PRESETS: dict[str, ImpressionConfig] = _presets()
+
+
+def sensor_preset(name: str, *, width: int | None = None, height: int | None = None) -> ImpressionConfig:
+    """The preset ``name`` (see :data:`SENSOR_PRESETS`), optionally at another sensor size."""
+    check_sensor(name)
+    cfg = SENSOR_PRESETS[name]
+    return replace(cfg, width=cfg.width if width is None else width, height=cfg.height if height is None else height)

@@ -203,7 +203,9 @@ def _pores(
     if count == 0 or len(crest) == 0:
         return keep
     idx = rng.choice(crest, size=min(count, len(crest)), replace=False)
-    diam = rng.uniform(*config.pore_diameter_um, size=len(idx)) / UM_PER_PX_500DPI * scale
+    # A pore is narrower than its ridge (about half a period wide): it opens
+    # the ridge's surface without cutting it.
+    diam = np.minimum(rng.uniform(*config.pore_diameter_um, size=len(idx)) / UM_PER_PX_500DPI * scale, 0.3 * period)
     depth = rng.uniform(*config.pore_visibility, size=len(idx))
     holes = np.zeros((h, w), np.float32)
     for i, d, v in zip(idx.tolist(), diam.tolist(), depth.tolist()):
@@ -223,6 +225,7 @@ def _lines(
     Returns (coverage float32 [H, W] in [0, 1], their polylines).
     """
     canvas = np.zeros((height, width), np.float32)
+    axis = np.full((height, width), 255, np.uint8)  # 0 on the centre lines
     lines: list[dict[str, object]] = []
     for _ in range(count):
         cx, cy = rng.uniform(0.1 * width, 0.9 * width), rng.uniform(0.15 * height, 0.95 * height)
@@ -237,13 +240,20 @@ def _lines(
         pts = np.stack([xs, ys], 1)
         cv2.polylines(canvas, [np.round(pts * 4).astype(np.int32)], False, 1.0, max(1, int(round(thick))),
                       cv2.LINE_AA, shift=2)
-        lines.append({"kind": kind, "points": [[round(float(x), 1), round(float(y), 1)] for x, y in pts],
-                      "half_width": round(thick / 2.0, 2)})
+        cv2.polylines(axis, [np.round(pts * 4).astype(np.int32)], False, 0, 1, cv2.LINE_8, shift=2)
+        lines.append({"kind": kind, "points": [[round(float(x), 1), round(float(y), 1)] for x, y in pts]})
     if kind == "scar" and count:
         # Ragged scar edges: threshold the blurred line against coarse noise.
         soft = cv2.GaussianBlur(canvas, (0, 0), 1.5 * scale)
         canvas = _band(soft + 0.25 * unit_noise(rng, height, width, 2.0 * scale) - 0.35, 0.2)
-    return np.clip(canvas, 0.0, 1.0), lines
+    canvas = np.clip(canvas, 0.0, 1.0)
+    if count:
+        # Half width as drawn: the farthest covered pixel from the centre lines.
+        dist = cv2.distanceTransform(axis, cv2.DIST_L2, 5)
+        reach = float(dist[canvas > 0.05].max()) if (canvas > 0.05).any() else 0.0
+        for line in lines:
+            line["half_width"] = round(reach + 1.0, 2)
+    return canvas, lines
 
 
 def _artefact_points(changed: np.ndarray, kind_maps: dict[str, np.ndarray], min_area: int) -> list[list[float | str]]:
@@ -272,8 +282,8 @@ def skin_ink(
     pressure: float,
     moisture: float,
     minutiae_xy: np.ndarray,
-    creases: int = 0,
-    scratches: int = 0,
+    max_creases: int = 0,
+    max_scratches: int = 0,
     scale: float = 1.0,
 ) -> SkinInk:
     """Ink of one contact.
@@ -287,14 +297,19 @@ def skin_ink(
         pressure, moisture: the impression's levels in [0, 1] (0.5 = normal).
         minutiae_xy: float [N, 2] true minutiae on the sensor grid (all, also
             those outside the contact), kept clear of breaks and bridges.
-        creases, scratches: how many flexion creases and sensor scratches
-            to draw (white lines; scratches are straight and thin).
+        max_creases, max_scratches: flexion creases and sensor scratches
+            drawn, uniform in [0, max] (white lines; scratches are straight
+            and thin).
         scale: dpi / 500.
     """
     config.check()
     h, w = ridges.shape
-    pfield = np.clip(pressure + config.pressure_variation * smooth_random_field(rng, h, w, cells=3), 0.0, 1.0)
-    mfield = np.clip(moisture + config.moisture_variation * smooth_random_field(rng, h, w, cells=4), 0.0, 1.0)
+    # One generator per condition: switching one condition off leaves the
+    # others exactly as they were (the tests compare such pairs of prints).
+    r_field, r_edge, r_pore, r_mottle, r_break, r_wet, r_inc, r_lines = (
+        np.random.default_rng(int(s)) for s in rng.integers(0, 2**63, size=8))
+    pfield = np.clip(pressure + config.pressure_variation * smooth_random_field(r_field, h, w, cells=3), 0.0, 1.0)
+    mfield = np.clip(moisture + config.moisture_variation * smooth_random_field(r_field, h, w, cells=4), 0.0, 1.0)
     # Heavy or wet contact widens the ridges, light or dry contact thins them
     # (the profile is about sinusoidal, so a threshold shift is a width change).
     radius = np.full(len(minutiae_xy), config.protect_periods * period, np.float32)
@@ -311,13 +326,13 @@ def skin_ink(
     if config.edge_noise > 0:
         # Ragged edges everywhere but at the true minutiae, where a spur or a
         # notch could move or hide them.
-        r = ridges + config.edge_noise * smooth_guard * unit_noise(rng, h, w, config.edge_noise_sigma_px * scale)
+        r = ridges + config.edge_noise * smooth_guard * unit_noise(r_edge, h, w, config.edge_noise_sigma_px * scale)
     soft = config.edge_softness
     core = np.clip((r - thresh) / soft + 0.5, 0.0, 1.0)
     if config.pore_density_per_mm[1] > 0:
-        core = core * _pores(rng, ridges, guard * (contact > 0.5), period, config, scale)
+        core = core * _pores(r_pore, ridges, guard * (contact > 0.5), period, config, scale)
     if config.mottle > 0:
-        speck = np.clip(unit_noise(rng, h, w, 0.7 * scale), 0.0, None)
+        speck = np.clip(unit_noise(r_mottle, h, w, 0.7 * scale), 0.0, None)
         core = core * (1.0 - min(config.mottle, 0.49) * np.clip(speck / 2.0, 0.0, 1.0))
     inked = np.clip(contact * 2.0, 0.0, 1.0)  # the outline itself stays a little soft
     texture = (core * inked).astype(np.float32)
@@ -330,42 +345,44 @@ def skin_ink(
     if config.dry_break_fraction > 0:
         # Breaks: blobs about a ridge width across, as many as the dryness asks for.
         frac = config.dry_break_fraction * dry
-        gaps = _band(normal_cdf(unit_noise(rng, h, w, size)) - (1.0 - frac), 0.02) * guard
+        gaps = _band(normal_cdf(unit_noise(r_break, h, w, size)) - (1.0 - frac), 0.02) * guard
         ink = ink * (1.0 - gaps)
         kind_maps["break"] = gaps
     if config.wet_bridge_fraction > 0:
         frac = config.wet_bridge_fraction * wet
-        wet_blobs = _band(normal_cdf(unit_noise(rng, h, w, 1.5 * size)) - (1.0 - frac), 0.05) * guard
+        wet_blobs = _band(normal_cdf(unit_noise(r_wet, h, w, 1.5 * size)) - (1.0 - frac), 0.05) * guard
         filled = np.clip((r - (thresh - 0.5 * wet_blobs)) / soft + 0.5, 0.0, 1.0)
         ink = np.maximum(ink, filled * wet_blobs)
         kind_maps["bridge"] = wet_blobs
     if config.incipient_fraction > 0:
-        patches = _band(normal_cdf(unit_noise(rng, h, w, 1.5 * period)) - (1.0 - config.incipient_fraction), 0.05)
-        dotted = _band(unit_noise(rng, h, w, size), 0.3)
+        patches = _band(normal_cdf(unit_noise(r_inc, h, w, 1.5 * period)) - (1.0 - config.incipient_fraction), 0.05)
+        dotted = _band(unit_noise(r_inc, h, w, size), 0.3)
         line = _band(0.06 - ridges, 0.04)  # a thin line along the valley bottom
         inc = 0.9 * patches * dotted * line * guard
         ink = np.maximum(ink, inc)
         kind_maps["incipient"] = patches * line * guard
 
     artefacts = Artefacts()
-    n_scars = int(rng.uniform() < config.scar_probability)
+    creases = int(r_lines.integers(0, max_creases + 1))
+    scratches = int(r_lines.integers(0, max_scratches + 1))
+    n_scars = int(r_lines.uniform() < config.scar_probability)
     hide = np.zeros((h, w), np.float32)
     for kind, count, widths in (("crease", creases, config.crease_width_px), ("scar", n_scars, config.scar_width_px),
                                 ("scratch", scratches, (1.0, 2.0))):
         if count:
-            cover, lines = _lines(rng, h, w, count, widths=widths, scale=scale, kind=kind)
+            cover, lines = _lines(r_lines, h, w, count, widths=widths, scale=scale, kind=kind)
             ink = ink * (1.0 - cover)
             hide = np.maximum(hide, cover)
             artefacts.lines.extend(lines)
     ink = (ink * inked).astype(np.float32)
 
-    inside = contact > 0.5
+    inside = contact > 0.0  # everywhere ink can be, also on the fading outline
     before, after = texture > 0.5, ink > 0.5
     lined = hide > 0.05
     if kind_maps:
         removed = before & ~after & inside & ~lined
         added = after & ~before & inside & ~lined
-        min_area = max(1, int(round(2 * scale * scale)))
+        min_area = 1  # one pixel can join two ridges
         breaks = {k: v for k, v in kind_maps.items() if k == "break"}
         fills = {k: v for k, v in kind_maps.items() if k != "break"}
         if breaks:
