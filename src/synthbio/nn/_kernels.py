@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from synthbio.nn import conv_gradfix
 from synthbio.nn._resample import FilterTaps
 
 # On CPU, convolutions over at most this many pixels run as one matmul: oneDNN re-lays out
@@ -45,9 +46,10 @@ def conv(x: Tensor, w: Tensor, *, stride: int = 1, padding: tuple[int, int] = (0
             and padding in ((0, 0), (w.shape[2] // 2, w.shape[3] // 2)):
         y = conv_gemm(x, w, stride=stride, padding=padding, transpose=transpose)
         return y if bias is None else y.add_(bias.reshape(1, -1, 1, 1))
+    # Through conv_gradfix: plain F.conv* unless the trainer enabled it (R1 / path length on CUDA).
     if transpose:
-        return F.conv_transpose2d(x, w, bias, stride=stride, padding=padding, groups=groups)
-    return F.conv2d(x, w, bias, stride=stride, padding=padding, groups=groups)
+        return conv_gradfix.conv_transpose2d(x, w, bias, stride=stride, padding=padding, groups=groups)
+    return conv_gradfix.conv2d(x, w, bias, stride=stride, padding=padding, groups=groups)
 
 
 def conv_gemm(x: Tensor, w: Tensor, *, stride: int, padding: tuple[int, int], transpose: bool) -> Tensor:

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from synthbio.nn import conv_gradfix
+
 
 class FilterTaps(NamedTuple):
     """A separable filter f[y, x] = y_taps[y] * x_taps[x] as Python floats (no flip, no gain)."""
@@ -182,7 +184,7 @@ def _upfirdn2d_separable(x: Tensor, taps: FilterTaps, *, up: tuple[int, int], do
         tx = torch.tensor(taps.x if flip_filter else taps.x[::-1], dtype=torch.float64)
         k = (torch.outer(ty, tx) * gain).to(device=x.device, dtype=x.dtype)
         c = x.shape[1]
-        return F.conv2d(x, k[None, None].expand(c, 1, *k.shape), padding=(py0, px0), groups=c)
+        return conv_gradfix.conv2d(x, k[None, None].expand(c, 1, *k.shape), padding=(py0, px0), groups=c)
     g = math.sqrt(gain)  # split the 2D gain evenly between the axes
     # conv2d correlates; a true convolution (flip_filter=False) reverses the taps.
     tx = [t * g for t in (taps.x if flip_filter else taps.x[::-1])]
@@ -203,7 +205,7 @@ def _upfirdn2d_full(x: Tensor, f: Tensor, *, up: tuple[int, int], down: tuple[in
     f = (f * gain).to(x.dtype)
     if not flip_filter:
         f = f.flip([0, 1])
-    x = F.conv2d(x, f[None, None].expand(c, 1, *f.shape), groups=c)
+    x = conv_gradfix.conv2d(x, f[None, None].expand(c, 1, *f.shape), groups=c)
     return x[:, :, ::dy, ::dx]
 
 

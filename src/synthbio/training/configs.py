@@ -23,6 +23,7 @@ from typing import Any
 
 from synthbio.errors import InputError
 from synthbio.nn.config import DiscriminatorConfig, GeneratorConfig
+from synthbio.training.speed import check_gradfix
 
 AUG_MODES = ("ada", "noaug", "fixed")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -101,6 +102,10 @@ class TrainConfig:
     (default dataset.json inside the data set, as the official tool).
     precision: 'auto' = bf16 on CUDA, fp32 elsewhere. resume: an OUTDIR (uses
     OUTDIR/latest) or a folder holding training_state.pt.
+    gradfix: 'auto' | 'on' | 'off', the convolutions' double backward as
+    plain convolutions in R1 / path length ('auto' = on CUDA);
+    compile: torch.compile the main phases' G synthesis and D
+    (:mod:`synthbio.training.speed`).
     """
 
     data: str
@@ -140,9 +145,12 @@ class TrainConfig:
     d_reg_interval: int = 16
     grid: int = 16
     workers: int = 0
+    gradfix: str = "auto"
+    compile: bool = False
 
     def __post_init__(self) -> None:
         get_preset(self.config)
+        check_gradfix(self.gradfix)
         if self.aug not in AUG_MODES:
             raise InputError(f"--aug {self.aug!r}: use one of {', '.join(AUG_MODES)}")
         if self.aug == "fixed" and self.p is None:

@@ -33,11 +33,13 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError, OutputDirError
+from synthbio.nn import conv_gradfix
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
 from synthbio.training import distributed as dist_utils
 from synthbio.training import losses
 from synthbio.training import snapshots as snaps
+from synthbio.training import speed
 from synthbio.training.configs import TrainConfig, TrainPlan, lazy_regularization_adam, resolve_plan
 from synthbio.training.distributed import DistInfo
 from synthbio.training.ema import ema_beta, update_ema
@@ -151,6 +153,9 @@ class _Trainer:
         self.plan = plan_for(config, dataset, world_size=info.world_size, device_type=device.type)
         self.branch_names = self.plan.G.branch_names
         self.G, self.D, self.G_ema = build_networks(self.plan, seed=config.seed, device=device)
+        self.gradfix = speed.use_gradfix(config.gradfix, device)
+        self.synthesis_main, self.D_main = speed.main_phase_modules(self.G, self.D, compile=config.compile,
+                                                                    device=device)
         self.G_opt, self.D_opt = build_optimizers(self.plan, config, self.G, self.D)
         self.augment_pipe = _build_augment(config, device)
         self.ada = None
@@ -208,7 +213,7 @@ class _Trainer:
         idx = torch.randint(len(self.dataset), [n], generator=self.host_gen).tolist()
         return torch.stack([self.dataset.get_label(i) for i in idx]).to(self.device)
 
-    def _run_G(self, z: Tensor, c: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+    def _run_G(self, z: Tensor, c: Tensor, *, main: bool = True) -> tuple[dict[str, Tensor], Tensor]:
         """Latents -> ({branch: image}, ws), with style mixing and random noise."""
         cc = self._c_or_none(c)
         # The mapping network stays in float32 (as the official mixed-precision setup): it is
@@ -221,16 +226,16 @@ class _Trainer:
                 if cutoff < ws.shape[1]:
                     ws2 = self.G.mapping(self._randn(list(z.shape)), cc, update_emas=False)
                     ws = losses.mix_styles(ws, ws2, cutoff)
-        imgs = self.G.synthesis(ws, noise_mode="random", generator=self.gen)
+        imgs = (self.synthesis_main if main else self.G.synthesis)(ws, noise_mode="random", generator=self.gen)
         return losses.as_branch_dict(imgs, self.branch_names), ws
 
-    def _run_D(self, imgs: dict[str, Tensor], c: Tensor) -> dict[str, Tensor]:
+    def _run_D(self, imgs: dict[str, Tensor], c: Tensor, *, main: bool = True) -> dict[str, Tensor]:
         """Augment all branches with one shared transform, then each branch's D -> {branch: logits [N,1]}."""
         if self.augment_pipe is not None:
             aug = self.augment_pipe(imgs, generator=self.gen)
             imgs = aug if isinstance(aug, dict) else {self.branch_names[0]: aug}
         cc = self._c_or_none(c)
-        return {name: self.D[name](imgs[name], cc) for name in self.branch_names}
+        return {name: (self.D_main if main else self.D)[name](imgs[name], cc) for name in self.branch_names}
 
     def _backward(self, loss: Tensor) -> None:
         self.scaler.scale(loss).backward()
@@ -271,7 +276,7 @@ class _Trainer:
     def _phase_G_reg(self, real_c: Tensor) -> None:
         n = max(real_c.shape[0] // self.config.pl_batch_shrink, 1)
         with self._autocast():
-            imgs, ws = self._run_G(self._randn([n, self.plan.G.z_dim]), self._fake_c(real_c[:n]))
+            imgs, ws = self._run_G(self._randn([n, self.plan.G.z_dim]), self._fake_c(real_c[:n]), main=False)
         noise = losses.path_length_noise(imgs, generator=self.gen)
         lengths = losses.path_lengths(imgs, ws, noise, grad_scale=self._grad_scale())
         penalty, self.pl_mean = losses.g_path_length_penalty(lengths, self.pl_mean, decay=self.config.pl_decay)
@@ -301,7 +306,7 @@ class _Trainer:
     def _phase_D_reg(self, reals: dict[str, Tensor], real_c: Tensor) -> None:
         inputs = {k: v.detach().requires_grad_(True) for k, v in reals.items()}
         with self._autocast():
-            logits = self._run_D(inputs, real_c)
+            logits = self._run_D(inputs, real_c, main=False)
         loss = real_c.new_zeros([], dtype=torch.float32)
         for name in self.branch_names:
             r1 = losses.d_r1_penalty(logits[name], inputs[name], grad_scale=self._grad_scale())
@@ -322,7 +327,8 @@ class _Trainer:
     def _phase(self, module: torch.nn.Module, opt: torch.optim.Optimizer, run: Any) -> Any:
         opt.zero_grad(set_to_none=True)
         module.requires_grad_(True)
-        out = run()
+        with conv_gradfix.enabled(self.gradfix):
+            out = run()
         module.requires_grad_(False)
         self._opt_step(module, opt)
         return out

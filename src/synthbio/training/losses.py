@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from synthbio.nn import conv_gradfix
+
 Images = Tensor | Mapping[str, Tensor]
 
 
@@ -55,7 +57,9 @@ def d_r1_penalty(real_logits: Tensor, real_inputs: Tensor | list[Tensor], *, gra
     """
     inputs = [real_inputs] if isinstance(real_inputs, Tensor) else list(real_inputs)
     outputs = real_logits.sum() * grad_scale if grad_scale != 1 else real_logits.sum()
-    grads = torch.autograd.grad(outputs=[outputs], inputs=inputs, create_graph=True, only_inputs=True)
+    # Only d/dx is wanted here: gradfix convolutions skip their weight gradients in this pass.
+    with conv_gradfix.no_weight_gradients():
+        grads = torch.autograd.grad(outputs=[outputs], inputs=inputs, create_graph=True, only_inputs=True)
     penalty = real_logits.new_zeros([real_logits.shape[0]], dtype=torch.float32)
     for g in grads:
         g = g.float() / grad_scale if grad_scale != 1 else g.float()

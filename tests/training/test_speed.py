@@ -1,0 +1,93 @@
+"""Training speed switches: gradfix gives the same training, compile runs, bad modes are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from synthbio.checkpoints.native import load_generator_native
+from synthbio.errors import InputError
+from synthbio.nn import conv_gradfix
+from synthbio.nn.config import DiscriminatorConfig
+from synthbio.nn.discriminator import Discriminator
+from synthbio.training import losses, speed
+from synthbio.training.loop import train
+
+from test_loop import tiny, write_images
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_r1_through_gradfix_equals_autograd_on_a_discriminator() -> None:
+    """R1 on a real (resnet, 16 px) D: the penalty and its gradients into D's weights agree."""
+    torch.manual_seed(0)
+    D = Discriminator(DiscriminatorConfig(c_dim=0, img_resolution=16, img_channels=1, channel_base=64,
+                                          channel_max=16, mbstd_group_size=2)).double()
+    x0 = torch.randn(4, 1, 16, 16, dtype=torch.float64)
+    out = []
+    for on in (False, True):
+        D.zero_grad(set_to_none=True)
+        x = x0.clone().requires_grad_(True)
+        with conv_gradfix.enabled(on):
+            penalty = losses.d_r1_penalty(D(x, None), x)
+            penalty.sum().backward()
+        out.append((penalty.detach(), [p.grad.clone() for p in D.parameters() if p.grad is not None]))
+    torch.testing.assert_close(out[0][0], out[1][0], rtol=1e-6, atol=1e-9)
+    assert len(out[0][1]) == len(out[1][1]) > 0
+    for a, b in zip(out[0][1], out[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)  # D keeps some float32 internals
+
+
+def test_training_with_gradfix_on_matches_off(tmp_path: Path) -> None:
+    """Eight steps with R1 and path length (both at step 0): the same G either way, to float rounding."""
+    data = write_images(tmp_path / "data", n=8, channels=1)
+    results = []
+    for mode in ("off", "on"):
+        cfg = tiny(data, tmp_path / mode, gradfix=mode, d_reg_interval=4, g_reg_interval=2)
+        train(cfg)
+        results.append(load_generator_native(tmp_path / mode / "latest"))
+    for (name, a), b in zip(results[0].state_dict().items(), results[1].state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4, msg=name)
+
+
+def test_gradfix_modes() -> None:
+    assert speed.use_gradfix("auto", torch.device("cuda")) and not speed.use_gradfix("auto", torch.device("cpu"))
+    assert speed.use_gradfix("on", torch.device("cpu")) and not speed.use_gradfix("off", torch.device("cuda"))
+    with pytest.raises(InputError, match="--gradfix"):
+        speed.use_gradfix("sometimes", torch.device("cpu"))
+
+
+def test_compile_switch_is_safe_on_cpu(tmp_path: Path) -> None:
+    """compile=True on CPU trains exactly as eager (the modules stay eager there)."""
+    data = write_images(tmp_path / "data", n=8, channels=1)
+    gs = []
+    for flag in (False, True):
+        train(tiny(data, tmp_path / str(flag), compile=flag, kimg=0.016))
+        gs.append(load_generator_native(tmp_path / str(flag) / "latest"))
+    for a, b in zip(gs[0].state_dict().values(), gs[1].state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_discriminator_traces_under_dynamo_with_the_same_values() -> None:
+    """The compiled path's graph capture (backend 'eager': no C++ build) gives D's values and gradients."""
+    torch.manual_seed(0)
+    D = Discriminator(DiscriminatorConfig(c_dim=0, img_resolution=16, img_channels=1, channel_base=64,
+                                          channel_max=16, mbstd_group_size=2))
+    x = torch.randn(4, 1, 16, 16)
+    compiled = speed.compile_module(D, torch.device("cpu"), backend="eager")
+    assert speed.compile_module(D, torch.device("cpu")) is D
+    ref = D(x, None)
+    (g_ref,) = torch.autograd.grad(ref.sum(), [next(D.parameters())])
+    out = compiled(x, None)
+    (g_out,) = torch.autograd.grad(out.sum(), [next(D.parameters())])
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(g_out, g_ref)
