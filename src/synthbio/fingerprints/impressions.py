@@ -101,7 +101,7 @@ class ImpressionConfig:
     blur_sigma_range: Range = (0.5, 0.9)
     max_creases: int = 3
     max_scratches: int = 1
-    background_range: Range = (238.0, 252.0)
+    background_range: Range = (242.0, 254.0)
     ridge_grey_range: Range = (5.0, 50.0)
     visible_margin_px: float = 10.0
 

@@ -103,5 +103,11 @@ def render(
         img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     if blur_sigma > 0.05:
         img = cv2.GaussianBlur(img, (0, 0), blur_sigma)
-    img += rng.standard_normal((h, w), dtype=np.float32) * noise_std
+    noise = rng.standard_normal((h, w), dtype=np.float32) * noise_std
+    if kind == "optical":
+        # Where nothing touches the prism it reflects fully: the field saturates
+        # and shows almost no grain; the noise lives where the skin is.
+        near_skin = cv2.GaussianBlur(np.clip(ink * 3.0, 0.0, 1.0), (0, 0), 6.0 * scale)
+        noise *= 0.15 + 0.85 * np.clip(near_skin * 2.0, 0.0, 1.0)
+    img += noise
     return np.clip(img + 0.5, 0, 255).astype(np.uint8)
