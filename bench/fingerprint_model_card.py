@@ -7,7 +7,11 @@ Compares generated prints with held-out procedural prints the generator never sa
   vs held-out), which is the floor a perfect generator would reach;
 - NFIQ2 and MINDTCT minutiae counts of generated and held-out images, both brought
   to 500 dpi the same way (the generator's pixels are `--dpi` dpi; real prints are
-  first brought to the generator's resolution, so both sides lose the same detail).
+  first brought to the generator's resolution, so both sides lose the same detail);
+- the blob check: the share of samples holding a dark region wider than a ridge and
+  larger than `--blob-area` pixels (`synthbio.fingerprints.quality.dark_blobs`, ridge
+  period `--blob-period` px at the generator's resolution), on all `--num` generated
+  samples and on the held-out prints (which should show none either).
 
     python bench/fingerprint_model_card.py --model fingerprint-default \
         --real /work/fpdata/heldout128 --train /work/fpdata/train128 --num 1000 --out card.json
@@ -27,7 +31,7 @@ import torch
 
 from synthbio.checkpoints.loading import load_generator
 from synthbio.fingerprints.matching import extract_minutiae
-from synthbio.fingerprints.quality import nfiq2
+from synthbio.fingerprints.quality import dark_blobs, nfiq2
 from synthbio.generation.sampling import map_seeds, synthesize
 from synthbio.metrics.feature_extractors import make_extractor
 from synthbio.metrics.fid import feature_stats, folder_batches, frechet_distance, list_images, uint8_to_float
@@ -60,6 +64,13 @@ def quality(images: list[np.ndarray], dpi: int) -> dict[str, float]:
             "minutiae_mean": float(np.mean(m)), "minutiae_std": float(np.std(m)), "n": len(images)}
 
 
+def blob_check(images: list[np.ndarray], *, period: float, area: int) -> dict[str, object]:
+    counts = [dark_blobs(i, ridge_period_px=period, min_area_px=area) for i in images]
+    flagged = [i for i, c in enumerate(counts) if c]
+    return {"share": len(flagged) / max(len(images), 1), "flagged": flagged[:50], "n": len(images),
+            "ridge_period_px": period, "min_area_px": area}
+
+
 def fd_between(extractor, a: list[Path], b_batches) -> float:
     sa = feature_stats(folder_batches(a, batch_size=64), extractor)
     sb = feature_stats(b_batches, extractor)
@@ -75,6 +86,8 @@ def main() -> None:
     ap.add_argument("--quality-num", type=int, default=200)
     ap.add_argument("--dpi", type=int, default=250, help="dpi of the generator's pixels")
     ap.add_argument("--psi", type=float, default=1.0)
+    ap.add_argument("--blob-period", type=float, default=5.0, help="ridge period in the generator's pixels")
+    ap.add_argument("--blob-area", type=int, default=100, help="smallest dark blob counted, pixels")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     t0 = time.time()
@@ -91,7 +104,11 @@ def main() -> None:
         train = random.Random(0).sample(train, min(args.num, len(train)))
         train_batches = folder_batches(train, batch_size=64)
         result["fd_train_vs_heldout"] = fd_between(extractor, real, train_batches)
-    real_u8 = [np.asarray(PIL.Image.open(p).convert("L")) for p in real[: args.quality_num]]
+    result["blobs_generated"] = blob_check(fake, period=args.blob_period, area=args.blob_area)
+    held = [np.asarray(PIL.Image.open(p).convert("L")) for p in real]
+    result["blobs_heldout"] = blob_check(held, period=args.blob_period, area=args.blob_area)
+    print("blobs", result["blobs_generated"]["share"], result["blobs_heldout"]["share"], flush=True)
+    real_u8 = held[: args.quality_num]
     result["quality_generated"] = quality(fake[: args.quality_num], args.dpi)
     result["quality_heldout"] = quality(real_u8, args.dpi)
     result["seconds"] = round(time.time() - t0, 1)

@@ -158,6 +158,21 @@ def side_by_side(real: list[np.ndarray], fake: list[np.ndarray], out: Path, *, s
     (out / "side_by_side_key.txt").write_text("\n".join(key) + "\n")
 
 
+def synthetic_picture(seed: int, path: Path) -> None:
+    """The README's picture: synthetic prints only (real ones cannot ship): 4 optical crops framed
+    like plain live-scan prints, then one impression per sensor preset, at half size."""
+    h, w = 360, 300
+    row1 = [center_crop(i, h, w) for i in synthetic("optical", 4, seed)]
+    master = generate_master(seed + 100)
+    row2 = [center_crop(make_impression(master, seed + 100, 0, sensor_preset(s)).image, h, w)
+            for s in ("optical", "capacitive", "ink", "latent")]
+    gap = np.full((h, 8), 255, np.uint8)
+    rows = [np.concatenate([x for t in r for x in (t, gap)][:-1], 1) for r in (row1, row2)]
+    canvas = np.concatenate([rows[0], np.full((8, rows[0].shape[1]), 255, np.uint8), rows[1]], 0)
+    small = cv2.resize(canvas, (canvas.shape[1] // 2, canvas.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    PIL.Image.fromarray(small).save(path, optimize=True)
+
+
 def plots(real: list[np.ndarray], fakes: dict[str, list[np.ndarray]], out: Path) -> None:
     import matplotlib
 
@@ -189,7 +204,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5000)
     ap.add_argument("--leader", action="store_true", help="also count LEADER minutiae (~1.5 s per image)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--picture", help="also write the synthetic-only README picture to this PNG")
     args = ap.parse_args()
+    if args.picture:
+        synthetic_picture(args.seed, Path(args.picture))
     if not args.real:
         ap.error("--real DIR (or SYNTHBIO_REAL_FINGERPRINTS) is required: a folder of real 500 dpi prints")
     out = Path(args.out)

@@ -91,3 +91,33 @@ def test_discriminator_traces_under_dynamo_with_the_same_values() -> None:
     (g_out,) = torch.autograd.grad(out.sum(), [next(D.parameters())])
     torch.testing.assert_close(out, ref)
     torch.testing.assert_close(g_out, g_ref)
+
+
+def test_init_from_starts_from_a_generator_and_refuses_another_architecture(tmp_path: Path) -> None:
+    data = write_images(tmp_path / "data", n=8, channels=1)
+    train(tiny(data, tmp_path / "a", kimg=0.008))
+    src = load_generator_native(tmp_path / "a" / "latest")
+    from synthbio.training.loop import _Trainer, open_dataset  # noqa: PLC2701 - the trainer's own start-up
+    from synthbio.training.distributed import env_world
+    from synthbio.training.snapshots import warm_start_generator
+
+    cfg = tiny(data, tmp_path / "b", init_from=str(tmp_path / "a" / "latest"), seed=5)
+    t = _Trainer(cfg, open_dataset(cfg), env_world(), torch.device("cpu"))
+    assert not torch.equal(next(t.G.parameters()), next(src.parameters()))  # seed 5 draws other weights
+    warm_start_generator(t.G, t.G_ema, cfg.init_from)
+    for a, b in zip(src.state_dict().values(), t.G_ema.state_dict().values()):
+        assert torch.equal(a, b)
+    train(cfg)  # and the run itself goes through
+    with pytest.raises(InputError, match="--init-from"):
+        tiny(data, tmp_path / "c", init_from="x", resume="y")
+    rgb = write_images(tmp_path / "rgb", n=8, channels=3)
+    other = tiny(rgb, tmp_path / "d")
+    with pytest.raises(InputError, match="architecture differs"):
+        warm_start_generator(*build(other), str(tmp_path / "a" / "latest"))
+
+
+def build(cfg):  # type: ignore[no-untyped-def]
+    from synthbio.training.loop import build_networks, open_dataset, plan_for
+
+    G, _, G_ema = build_networks(plan_for(cfg, open_dataset(cfg)), seed=0, device=torch.device("cpu"))
+    return G, G_ema

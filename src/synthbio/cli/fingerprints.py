@@ -37,6 +37,9 @@ def generate_command(
     ] = None,
     width: Annotated[int, typer.Option("--width", help="Sensor width in pixels (500 dpi).")] = 416,
     height: Annotated[int, typer.Option("--height", help="Sensor height in pixels (500 dpi).")] = 560,
+    sensor: Annotated[str, typer.Option(
+        "--sensor", help="optical | capacitive | ink | latent, a comma list of them, or mixed (all four); with "
+                         "several, each impression's sensor is drawn from them.")] = "optical",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
 ) -> None:
     """Write DIR/<finger>/<impression>.png with .iso/.xyt/.json ground truth, manifest.jsonl, config.json. Resumable."""
@@ -46,7 +49,7 @@ def generate_command(
 
     config = FingerprintDatasetConfig(
         outdir=outdir, fingers=fingers, impressions=impressions, seed=seed, fp_class=fp_class,
-        width=width, height=height, workers=_default_workers(workers),
+        width=width, height=height, sensor=sensor, workers=_default_workers(workers),
     )
     if dry_run:
         typer.echo(json.dumps(describe(config), indent=2))

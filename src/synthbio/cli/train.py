@@ -33,6 +33,9 @@ def train_command(  # noqa: PLR0913 (one option per TrainConfig field)
     tick: Annotated[Optional[float], typer.Option("--tick", help="kimg per stats line (default min(4, --snap)).")] = None,  # noqa: UP007,E501
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue a run: its OUTDIR or a folder with training_state.pt.")] = None,  # noqa: UP007,E501
+    init_from: Annotated[Optional[str], typer.Option("--init-from", help="Start G and G_ema from this generator (same architecture; D fresh): fine-tuning.")] = None,  # noqa: UP007,E501
+    gradfix: Annotated[str, typer.Option("--gradfix", help="auto | on | off: convolution double backward as plain convs in R1 / path length (auto = on CUDA).")] = "auto",  # noqa: E501
+    compile_phases: Annotated[bool, typer.Option("--compile", help="torch.compile the main phases (CUDA graphs on CUDA; no effect on CPU).")] = False,  # noqa: E501
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps.")] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="auto | fp32 | bf16 | fp16 (auto: bf16 on CUDA).")] = "auto",  # noqa: E501
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Snapshot and stop after this long.")] = None,  # noqa: UP007,E501
@@ -53,6 +56,7 @@ def train_command(  # noqa: PLR0913 (one option per TrainConfig field)
         branches=parse_branches(branches) if branches else None,
         branch_weights=parse_branch_weights(branch_weights), resolution=resolution, resize_mode=resize_mode,
         max_size=max_size, snapshot_kimg=snap, kimg_per_tick=tick, seed=seed, resume=resume, device=device,
+        init_from=init_from, gradfix=gradfix, compile=compile_phases,
         precision=precision, max_minutes=max_minutes, workers=workers, grid=grid, tensorboard=tensorboard,
     )
     if dry_run:

@@ -36,7 +36,7 @@ from synthbio.errors import InputError
 from synthbio.fingerprints.groundtruth import iso_angle
 from synthbio.fingerprints.master import MasterFingerprint
 from synthbio.fingerprints.orientation import smooth_random_field
-from synthbio.fingerprints.sensors import check_sensor, render
+from synthbio.fingerprints.sensors import SENSOR_KINDS, check_sensor, render
 from synthbio.fingerprints.skin import Artefacts, SkinConfig, skin_ink
 from synthbio.fingerprints.types import Minutia, MinutiaeTemplate, Singularity
 
@@ -465,3 +465,19 @@ def sensor_preset(name: str, *, width: int | None = None, height: int | None = N
     check_sensor(name)
     cfg = SENSOR_PRESETS[name]
     return replace(cfg, width=cfg.width if width is None else width, height=cfg.height if height is None else height)
+
+
+def parse_sensors(spec: str) -> tuple[str, ...]:
+    """``--sensor`` value -> the presets it names: one, a comma list, or ``mixed`` (all of them)."""
+    names = SENSOR_KINDS if spec.strip() == "mixed" else tuple(s.strip() for s in spec.split(",") if s.strip())
+    if not names or any(n not in SENSOR_KINDS for n in names):
+        raise InputError(f"--sensor {spec!r}: use mixed or one or more of {', '.join(SENSOR_KINDS)} (comma-separated)")
+    return tuple(dict.fromkeys(names))
+
+
+def impression_sensor(names: tuple[str, ...], finger_seed: int, impression: int) -> str:
+    """The sensor of impression ``impression`` of a finger: drawn from ``names`` by (finger seed, impression)."""
+    if len(names) == 1:
+        return names[0]
+    word = int(np.random.SeedSequence([int(finger_seed), int(impression), 2]).generate_state(1)[0])
+    return names[word % len(names)]

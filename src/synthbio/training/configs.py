@@ -105,7 +105,8 @@ class TrainConfig:
     gradfix: 'auto' | 'on' | 'off', the convolutions' double backward as
     plain convolutions in R1 / path length ('auto' = on CUDA);
     compile: torch.compile the main phases' G synthesis and D
-    (:mod:`synthbio.training.speed`).
+    (:mod:`synthbio.training.speed`). init_from: start G and G_ema from this
+    generator's weights (same architecture; D starts fresh): fine-tuning.
     """
 
     data: str
@@ -147,10 +148,13 @@ class TrainConfig:
     workers: int = 0
     gradfix: str = "auto"
     compile: bool = False
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         get_preset(self.config)
         check_gradfix(self.gradfix)
+        if self.init_from is not None and self.resume is not None:
+            raise InputError("--init-from starts a new run; --resume continues one: use one of them")
         if self.aug not in AUG_MODES:
             raise InputError(f"--aug {self.aug!r}: use one of {', '.join(AUG_MODES)}")
         if self.aug == "fixed" and self.p is None:

@@ -503,6 +503,8 @@ def train(config: TrainConfig, *, progress: bool = False, dataset: Any = None,
     dist_utils.init_process_group(info, device)
     try:
         trainer = _Trainer(config, dataset, info, device)
+        if config.init_from is not None and state is None:
+            snaps.warm_start_generator(trainer.G, trainer.G_ema, config.init_from)
         if state is not None:
             assert state_path is not None
             trainer.load_state_dict(state, where=state_path)

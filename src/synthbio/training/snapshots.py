@@ -178,3 +178,20 @@ class StatsLog:
     def close(self) -> None:
         self._file.close()
         fsync_dir(self.path.parent)
+
+
+def warm_start_generator(G: Generator, G_ema: Generator, source: str) -> None:
+    """Copy the weights (and w_avg) of the generator ``source`` into G and G_ema, in place.
+
+    source: a native folder, an official .pkl or a registry name (its G_ema).
+    The architecture must equal this run's; the discriminator starts fresh.
+    """
+    from synthbio.checkpoints.loading import load_generator
+
+    init = load_generator(source)
+    have, want = init.state_dict(), G.state_dict()
+    if have.keys() != want.keys() or any(have[k].shape != want[k].shape for k in want):
+        raise InputError(f"--init-from {source}: its architecture differs from this run's "
+                         f"(compare {init.config} with the --config preset)")
+    for net in (G, G_ema):
+        net.load_state_dict({k: v.to(want[k].device, want[k].dtype) for k, v in have.items()})

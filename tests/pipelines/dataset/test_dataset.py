@@ -304,3 +304,23 @@ def test_derived_privacy_threshold_never_below_the_model_threshold(face_model: P
     high = engine2.model.threshold + 0.05
     monkeypatch.setattr(dataset_engines, "embed_real_folder", lambda *a, **k: ("features", high))
     assert engine2.real_features()[1] == pytest.approx(high)
+
+
+def test_procedural_fingerprints_from_a_named_sensor(tmp_path: Path) -> None:
+    cfg = DatasetConfig(outdir=str(tmp_path / "fp"), modality="fingerprint", variation_method="procedural",
+                        identity_model="nbis-bozorth3", identities=1, samples_per_identity=2, fp_width=96,
+                        fp_height=128, seed=3, fp_sensor="capacitive")
+    generate_dataset(cfg)
+    _, samples = read_samples(tmp_path / "fp" / "samples.h5")
+    assert [s.attrs["sensor"] for s in samples] == ["capacitive", "capacitive"]
+    from synthbio.fingerprints.impressions import make_impression, sensor_preset
+    from synthbio.fingerprints.master import MasterConfig, generate_master
+    from synthbio.io.images import read_png
+
+    seed = int(samples[0].attrs["seed"])
+    imp = make_impression(generate_master(seed, MasterConfig(width=160, height=208)), seed, 1,
+                          sensor_preset("capacitive", width=96, height=128))
+    np.testing.assert_array_equal(read_png(tmp_path / "fp" / "00000" / "variation_0.png"), imp.image)
+    with pytest.raises(InputError, match="--sensor"):
+        DatasetConfig(outdir=str(tmp_path / "x"), modality="fingerprint", variation_method="procedural",
+                      identity_model="nbis-bozorth3", fp_sensor="sonar")

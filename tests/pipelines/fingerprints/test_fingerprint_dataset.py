@@ -168,3 +168,31 @@ def test_bad_settings() -> None:
         FingerprintDatasetConfig(outdir="x", fingers=1, width=10)
     with pytest.raises(InputError, match="manifest"):
         load_dataset_index("/nonexistent-dir")
+
+
+def test_sensor_presets_mixed_per_impression_with_artefacts_in_the_ground_truth(tmp_path: Path) -> None:
+    """--sensor mixed: every impression names its sensor and is that preset's impression, bit for bit."""
+    from synthbio.fingerprints.impressions import impression_sensor, make_impression, sensor_preset
+    from synthbio.fingerprints.master import MasterConfig, generate_master
+    from synthbio.fingerprints.sensors import SENSOR_KINDS
+
+    out = tmp_path / "mixed"
+    generate_dataset(_config(out, 2, impressions=4, sensor="mixed"), progress=False)
+    config = json.loads((out / "config.json").read_text())
+    assert config["sensor"] == list(SENSOR_KINDS) and set(config["impression"]) == set(SENSOR_KINDS)
+    seen = set()
+    for finger, rec in _by_finger(out).items():
+        master = generate_master(rec["seed"], MasterConfig())
+        for imp in rec["impressions"]:
+            meta = read_json_metadata(out / imp["files"]["json"]["path"])
+            sensor = impression_sensor(SENSOR_KINDS, rec["seed"], imp["index"])
+            assert meta["sensor"] == sensor == meta["transform"]["sensor"]
+            assert set(meta["artefacts"]) == {"points", "lines", "hidden_minutiae"}
+            expected = make_impression(master, rec["seed"], imp["index"], sensor_preset(sensor, width=160, height=192))
+            np.testing.assert_array_equal(read_png(out / imp["files"]["png"]["path"]), expected.image)
+            seen.add(sensor)
+    assert len(seen) >= 2
+    with pytest.raises(OutputDirError, match="sensor"):
+        generate_dataset(_config(out, 2, impressions=4, sensor="optical"), progress=False)
+    with pytest.raises(InputError, match="--sensor 'thermal'"):
+        _config(out, 1, sensor="thermal")

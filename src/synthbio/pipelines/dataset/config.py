@@ -69,6 +69,9 @@ class DatasetConfig:
         cluster at ray_address, or a local Ray instance when None, then merged).
     directions: direction files (`synthbio.editing.directions`) DisCo varies along.
     fp_width, fp_height: sensor size of procedural fingerprints (500 dpi).
+    fp_sensor: sensor preset(s) of procedural fingerprints: one of optical,
+        capacitive, ink, latent, a comma list, or mixed (each sample's sensor
+        drawn from them; `synthbio.fingerprints.impressions.SENSOR_PRESETS`).
     max_attempts: tries per variation before keeping the best one when the
         intra-class check fails (recorded as passed=false).
     """
@@ -96,6 +99,7 @@ class DatasetConfig:
     directions: tuple[str, ...] = ()
     fp_width: int = 416
     fp_height: int = 560
+    fp_sensor: str = "optical"
     max_attempts: int = 4
     shard: str = "0/1"
     backend: str = "local"
@@ -133,6 +137,12 @@ class DatasetConfig:
             raise InputError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         if self.fp_width < 64 or self.fp_height < 64:
             raise InputError(f"fingerprint sensor {self.fp_width}x{self.fp_height} is too small (min 64x64)")
+        if self.fp_sensor != "optical":
+            if self.variation_method != "procedural":
+                raise InputError("--sensor applies to procedural fingerprints only (--variations procedural)")
+            from synthbio.fingerprints.impressions import parse_sensors
+
+            parse_sensors(self.fp_sensor)
         parse_shard(self.shard)
         check_noise_mode(self.noise_mode)
 

@@ -426,13 +426,15 @@ class ProceduralEngine:
     model_sha256: str | None = None
 
     def __init__(self, config: DatasetConfig) -> None:
-        from synthbio.fingerprints.impressions import ImpressionConfig
+        from synthbio.fingerprints.impressions import parse_sensors, sensor_preset
         from synthbio.fingerprints.master import MasterConfig
 
         self.config = config
         # The master canvas exceeds the sensor by the default margins (480x640 for 416x560).
         self.master_config = MasterConfig(width=config.fp_width + 64, height=config.fp_height + 80)
-        self.impression_config = ImpressionConfig(width=config.fp_width, height=config.fp_height)
+        self.sensors = parse_sensors(config.fp_sensor)
+        self.impression_configs = {n: sensor_preset(n, width=config.fp_width, height=config.fp_height)
+                                   for n in self.sensors}
 
     def run_info(self) -> dict[str, Any]:
         return {"truncation_psi": None, "model_sha256": None, "identity_model": self.config.identity_model}
@@ -442,7 +444,7 @@ class ProceduralEngine:
                             z=None, ws=None)
 
     def identity(self, identity: int, refs: ReferenceSet | None) -> IdentitySamples:
-        from synthbio.fingerprints.impressions import make_impression
+        from synthbio.fingerprints.impressions import impression_sensor, make_impression
         from synthbio.fingerprints.master import generate_master
 
         assert refs is not None
@@ -451,9 +453,11 @@ class ProceduralEngine:
         labels = sample_labels(self.config.samples_per_identity)
         images, attrs = [], []
         for k in range(len(labels)):
-            imp = make_impression(master, seed, k, self.impression_config)
+            sensor = impression_sensor(self.sensors, seed, k)
+            imp = make_impression(master, seed, k, self.impression_configs[sensor])
             images.append(imp.image[:, :, None])
-            attrs.append({"finger_class": str(master.fp_class), "impression": k, "minutiae": len(imp.minutiae)})
+            attrs.append({"finger_class": str(master.fp_class), "impression": k, "minutiae": len(imp.minutiae),
+                          "sensor": sensor})
         return IdentitySamples(identity=identity, labels=labels, seeds=[seed] * len(labels), images_uint8=images,
                                z=None, ws=None, embeddings=None, attrs=attrs)
 

@@ -45,7 +45,7 @@ CONFIG_NAME = "config.json"
 LAYOUT_VERSION = 1
 TEMPLATE_FILES = ("png", "iso", "xyt", "json")
 # config.json keys that fix the content of a finger; a directory holds one value of each.
-_RUN_KEYS = ("seed", "impressions", "fp_class", "width", "height", "layout_version", "master", "impression")
+_RUN_KEYS = ("seed", "impressions", "fp_class", "width", "height", "layout_version", "master", "impression", "sensor")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,11 @@ class FingerprintDatasetConfig:
     seed: dataset seed; finger i's seed is derived from (seed, i).
     fp_class: make every finger this class (None = natural class mix).
     width, height: sensor size in pixels at 500 dpi.
+    sensor: a sensor preset (``optical``, ``capacitive``, ``ink``, ``latent``;
+        see `synthbio.fingerprints.impressions.SENSOR_PRESETS`), a comma list
+        of them, or ``mixed`` (all four). With several, each impression's
+        sensor is drawn from them by its own seed, so a finger's impressions
+        may come from different sensors (cross-sensor comparisons).
     workers: processes (1 = in this process); never changes the files.
     """
 
@@ -68,11 +73,15 @@ class FingerprintDatasetConfig:
     fp_class: str | None = None
     width: int = 416
     height: int = 560
+    sensor: str = "optical"
     workers: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outdir", os.fspath(self.outdir))
         check_seed(self.seed)
+        from synthbio.fingerprints.impressions import parse_sensors
+
+        parse_sensors(self.sensor)
         if self.fingers < 1:
             raise InputError(f"--fingers must be >= 1, got {self.fingers}")
         if not 1 <= self.impressions <= 100:
@@ -111,6 +120,7 @@ class _FingerTask:
     fp_class: str | None
     width: int
     height: int
+    sensors: tuple[str, ...] = ("optical",)
 
 
 # --- seeds, names, settings ---------------------------------------------------------------
@@ -129,16 +139,22 @@ def impression_relpath(finger: int, impression: int, ext: str) -> str:
     return f"{finger_dirname(finger)}/{impression:02d}.{ext}"
 
 
-def _synthesis_configs(fp_class: str | None, width: int, height: int) -> tuple[Any, Any]:
-    from synthbio.fingerprints.impressions import ImpressionConfig
+def _synthesis_configs(fp_class: str | None, width: int, height: int,
+                       names: tuple[str, ...] = ("optical",)) -> tuple[Any, dict[str, Any]]:
+    """(MasterConfig, {sensor: ImpressionConfig})."""
+    from synthbio.fingerprints.impressions import sensor_preset
     from synthbio.fingerprints.master import MasterConfig
 
-    return MasterConfig(fp_class=fp_class), ImpressionConfig(width=width, height=height)  # type: ignore[arg-type]
+    impressions = {n: sensor_preset(n, width=width, height=height) for n in names}
+    return MasterConfig(fp_class=fp_class), impressions  # type: ignore[arg-type]
 
 
 def describe(config: FingerprintDatasetConfig) -> dict[str, Any]:
     """The content of config.json: the command's config plus everything it resolved to."""
-    master, impression = _synthesis_configs(config.fp_class, config.width, config.height)
+    from synthbio.fingerprints.impressions import parse_sensors
+
+    names = parse_sensors(config.sensor)
+    master, impression = _synthesis_configs(config.fp_class, config.width, config.height, names)
     return {
         "config": config.to_dict(),
         "seed": config.seed,
@@ -148,7 +164,8 @@ def describe(config: FingerprintDatasetConfig) -> dict[str, Any]:
         "height": config.height,
         "layout_version": LAYOUT_VERSION,
         "master": _jsonable(dataclasses.asdict(master)),
-        "impression": _jsonable(dataclasses.asdict(impression)),
+        "sensor": list(names),
+        "impression": {n: _jsonable(dataclasses.asdict(c)) for n, c in impression.items()},
         "synthbio_version": synthbio.__version__,
     }
 
@@ -167,20 +184,20 @@ def _jsonable(obj: Any) -> Any:
 
 def make_finger_files(task: _FingerTask) -> dict[str, Any]:
     """Write every file of one finger (each atomically); return its manifest record."""
-    from synthbio.fingerprints.impressions import make_impression
+    from synthbio.fingerprints.impressions import impression_sensor, make_impression
     from synthbio.fingerprints.iso19794 import encode_fmr
     from synthbio.fingerprints.master import generate_master
     from synthbio.fingerprints.minutiae import format_xyt, template_to_dict
     from synthbio.io.images import encode_png
 
-    master_cfg, imp_cfg = _synthesis_configs(task.fp_class, task.width, task.height)
+    master_cfg, imp_cfgs = _synthesis_configs(task.fp_class, task.width, task.height, task.sensors)
     seed = finger_seed(task.dataset_seed, task.finger)
     master = generate_master(seed, master_cfg)
     folder = Path(task.outdir) / finger_dirname(task.finger)
     folder.mkdir(parents=True, exist_ok=True)
     impressions = []
     for k in range(task.impressions):
-        imp = make_impression(master, seed, k, imp_cfg)
+        imp = make_impression(master, seed, k, imp_cfgs[impression_sensor(task.sensors, seed, k)])
         template = imp.template()
         meta = {
             "finger_class": master.fp_class,
@@ -189,6 +206,10 @@ def make_finger_files(task: _FingerTask) -> dict[str, Any]:
             "finger_seed": seed,
             "dataset_seed": task.dataset_seed,
             "transform": imp.transform,
+            "sensor": imp.transform["sensor"],
+            # Where the skin conditions changed the ridge topology: a matcher may
+            # find minutiae there that the finger does not have.
+            "artefacts": imp.artefacts.to_dict(),
         }
         payloads = {
             "png": encode_png(imp.image),
@@ -327,9 +348,12 @@ def generate_dataset(
 ) -> FingerprintDatasetResult:
     """Make (or complete) the dataset described by `config`. See the module docstring."""
     outdir, kept, redone = _prepare(config)
+    from synthbio.fingerprints.impressions import parse_sensors
+
     todo = [f for f in range(config.fingers) if f not in kept]
     tasks = [
-        _FingerTask(str(outdir), f, config.seed, config.impressions, config.fp_class, config.width, config.height)
+        _FingerTask(str(outdir), f, config.seed, config.impressions, config.fp_class, config.width, config.height,
+                    parse_sensors(config.sensor))
         for f in todo
     ]
     done: list[int] = []
