@@ -131,9 +131,12 @@ _PACKAGED = (
     ModelEntry(name="fingerprint-default", resolution=128, fmt="native", package_path="models/fingerprint-default",
                description="grayscale fingerprints 128x128 (250 dpi), trained on synthbio's procedural "
                            "impressions on CPU; see its MODEL_CARD.md"),
+    ModelEntry(name="fingerprint-default-v1", resolution=128, fmt="native", package_path="models/fingerprint-default-v1",
+               description="the first fingerprint-default (smooth procedural prints, before the skin model); "
+                           "the generator fingerprint-minutiae-encoder was trained against"),
     ModelEntry(name="fingerprint-minutiae-encoder", resolution=128, fmt="native", kind="encoder",
                package_path="models/fingerprint-minutiae-encoder",
-               description="minutiae map -> W+ of fingerprint-default (reconstruction from a minutiae "
+               description="minutiae map -> W+ of fingerprint-default-v1 (reconstruction from a minutiae "
                            "template); see its MODEL_CARD.md"),
 )
 
