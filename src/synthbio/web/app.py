@@ -58,7 +58,8 @@ class GuardMiddleware:
     def __init__(self, app: ASGIApp, *, config: ServeConfig) -> None:
         self.app = app
         self.token = config.token
-        self.hosts = allowed_hosts(config.host)
+        # With a token, the token is the guard (a rebinding page cannot know it); without one, only loopback names.
+        self.hosts = {"*"} if config.token is not None else allowed_hosts(config.host)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from synthbio.errors import InputError
-from synthbio.web.image_view import latents_preview, resolve_model_ref
+from synthbio.web.image_view import latents_preview, read_h5_group, resolve_model_ref
 from synthbio.web.index import ItemEntry, LiveIndex, ManifestIndex
 from synthbio.web.kinds import Context, DatasetView, SimpleKind, SortKey, mask_of, register_kind
 
@@ -278,6 +278,9 @@ class IdentityDatasetView(DatasetView):
 
     def _embedding(self, sample_id: str) -> np.ndarray | None:
         k, rec = self._sample(sample_id)
+        stored = read_h5_group(self.folder / "samples.h5", f"{int(rec['identity']):05d}/{rec['label']}", raw=True)
+        if stored.get("embedding") is not None:
+            return np.asarray(stored["embedding"], dtype=np.float64)
         emb = self._latents(rec.get("latents")).get("embedding")
         return None if emb is None or k >= len(emb) else np.asarray(emb[k], dtype=np.float64)
 

@@ -55,8 +55,8 @@ def latents_preview(values: np.ndarray | None, *, head: int = 6) -> dict[str, An
             "head": [round(float(v), 4) for v in a.reshape(-1)[:head]]}
 
 
-def read_h5_group(path: Path, group: str) -> dict[str, Any]:
-    """The latents and attributes of one samples.h5 group ({} when the file or group is absent)."""
+def read_h5_group(path: Path, group: str, *, raw: bool = False) -> dict[str, Any]:
+    """The latents (previews, or arrays with raw=True) and attributes of one samples.h5 group ({} when absent)."""
     if not path.is_file():
         return {}
     import h5py
@@ -66,7 +66,7 @@ def read_h5_group(path: Path, group: str) -> dict[str, Any]:
             if group not in f:
                 return {}
             g = f[group]
-            out: dict[str, Any] = {k: latents_preview(g[k][0]) for k in ("z_latent", "w_latent", "w_plus_latent",
+            out: dict[str, Any] = {k: (g[k][0] if raw else latents_preview(g[k][0])) for k in ("z_latent", "w_latent", "w_plus_latent",
                                                                          "embedding") if k in g}
             out["attrs"] = {k: (v.item() if hasattr(v, "item") else v) for k, v in g.attrs.items()}
             return out
@@ -191,7 +191,7 @@ class ImageFolderView(DatasetView):
 
     def _branch_dirs(self) -> list[str]:
         """Subfolders holding images of the same names (rgb/, nir/), when the folder itself has none."""
-        if images_in(self.folder, limit=1):
+        if any(not p.stem.startswith("grid") for p in images_in(self.folder, limit=4)):
             return []
         subs = [p for p in sorted(self.folder.iterdir()) if p.is_dir() and images_in(p, limit=1)]
         return [p.name for p in subs]

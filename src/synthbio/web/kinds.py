@@ -260,6 +260,7 @@ def discover(root: Path, *, max_depth: int = 3) -> Iterator[Found]:
         kind = detect_kind(folder)
         if kind is not None and kind.name != "image-folder":
             yield Found(path=folder, kind=kind.name)
+            yield from _reports_in(folder)  # a job's report folder inside the dataset (fingerprints evaluate)
             continue
         subdirs = [p for p in _listdir(folder) if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")]
         if kind is not None and not any(detect_kind(p) for p in subdirs[:8] if depth < max_depth):
@@ -267,6 +268,20 @@ def discover(root: Path, *, max_depth: int = 3) -> Iterator[Found]:
             continue
         if depth < max_depth:
             queue += [(p, depth + 1) for p in subdirs]
+
+
+def _reports_in(folder: Path) -> Iterator[Found]:
+    """Subfolders with an index.html, skipping numbered identity / finger folders (one scandir pass)."""
+    import os
+
+    try:
+        with os.scandir(folder) as it:
+            names = sorted(e.name for e in it if not e.name.isdigit() and e.is_dir(follow_symlinks=False))
+    except OSError:
+        return
+    for name in names:
+        if (folder / name / "index.html").is_file():
+            yield Found(path=folder / name, report=True)
 
 
 def open_view(folder: Path, context: Context) -> DatasetView:
