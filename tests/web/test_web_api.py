@@ -22,7 +22,6 @@ from synthbio.web.config import ServeConfig  # noqa: E402
 from synthbio.web.editor import RenderGate, StaleRender  # noqa: E402
 
 
-
 def tree_digest(root: Path) -> dict[str, tuple[int, int]]:
     """(size, mtime_ns) of every file under root: a served folder must not change."""
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))
@@ -97,7 +96,7 @@ def test_fingerprints_truth_overlay_filter_and_compare(served, web_root: Path) -
     on_disk = json.loads((web_root / "fingerprints" / "00001" / "00.json").read_text())
     assert len(truth["minutiae"]) == len(on_disk["minutiae"]) and truth["finger_class"] == on_disk["metadata"]["finger_class"]
     cls = on_disk["metadata"]["finger_class"]
-    listed = client.get("/api/items", params={"ds": "demo_out/fingerprints", f"filter.class": cls}).json()
+    listed = client.get("/api/items", params={"ds": "demo_out/fingerprints", "filter.class": cls}).json()
     assert "00001" in [i["key"] for i in listed["items"]] and all(i["badges"]["class"] == cls for i in listed["items"])
     r = client.get("/api/compare", params={"ds": "demo_out/fingerprints", "a": "00001/00", "b": "00001/01"}).json()
     assert r["same_finger"] and len(r["pairs"]) > 3

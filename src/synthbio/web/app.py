@@ -26,8 +26,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from synthbio.errors import InputError, SynthbioError
+from synthbio.fingerprints.minutiae import read_template
+from synthbio.io.images import encode_png
 from synthbio.web.config import ServeConfig
 from synthbio.web.editor import EditorState, RenderGate, StaleRender, command_lines, export_latents, render_timed
+from synthbio.web.fingerprint_tools import extracted_overlay, read_uploaded_template, reconstruct, truth_overlay
 from synthbio.web.safety import (
     TEMPLATE_TYPES,
     TOKEN_COOKIE,
@@ -39,6 +42,8 @@ from synthbio.web.safety import (
     template_kind,
     token_matches,
 )
+from synthbio.web.thumbs import colorize_mask, thumbnail
+from synthbio.web.tools import available_tools
 from synthbio.web.workspace import Workspace
 
 # The UI's own pages: scripts and styles from this server only, images also as data:/blob: URLs.
@@ -76,7 +81,8 @@ class GuardMiddleware:
             bearer = auth[7:] if auth.lower().startswith("bearer ") else None
             if token_matches(given, self.token):
                 set_cookie = True
-            elif not (token_matches(bearer, self.token) or token_matches(request.cookies.get(TOKEN_COOKIE), self.token)):
+            elif not (token_matches(bearer, self.token)
+                      or token_matches(request.cookies.get(TOKEN_COOKIE), self.token)):
                 await JSONResponse({"error": "this server needs its access token (printed at start): open the URL "
                                              "with ?token=..."}, status_code=401)(scope, receive, send)
                 return
@@ -209,7 +215,6 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
         return JSONResponse(await run_in_threadpool(view.compare, _param(request, "a"), _param(request, "b")))
 
     async def minutiae(request: Request) -> Response:
-        from synthbio.web.fingerprint_tools import extracted_overlay, truth_overlay
 
         path = ws.roots.resolve(_param(request, "f"))
         source = request.query_params.get("source", "truth")
@@ -220,14 +225,12 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
         raise InputError(f"source must be truth or mindtct, got {source!r}")
 
     async def thumb(request: Request) -> Response:
-        from synthbio.web.thumbs import thumbnail
 
         path = ws.roots.resolve(_param(request, "f"))
         data = await run_in_threadpool(thumbnail, ws.context.cache_dir, path, _int(request, "size", 160))
         return Response(data, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"})
 
     async def mask(request: Request) -> Response:
-        from synthbio.web.thumbs import colorize_mask
 
         data = await run_in_threadpool(colorize_mask, ws.roots.resolve(_param(request, "f")))
         return Response(data, media_type="image/png")
@@ -249,7 +252,6 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
         return model, EditorState.from_json(body.get("state"), num_ws=num_ws)
 
     async def editor_render(request: Request) -> Response:
-        from synthbio.io.images import encode_png
 
         body = await _json_body(request, body_limit)
         client = str(body.get("client") or "anonymous")[:64]
@@ -282,17 +284,14 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
                         headers={"content-disposition": 'attachment; filename="latents.npz"'})
 
     async def tools(request: Request) -> Response:
-        from synthbio.web.tools import available_tools
 
         return JSONResponse({"tools": available_tools()})
 
-    async def reconstruct(request: Request) -> Response:
-        from synthbio.web.fingerprint_tools import read_uploaded_template, reconstruct
+    async def reconstruct_route(request: Request) -> Response:
 
         w, h = _int(request, "xyt_width", 0), _int(request, "xyt_height", 0)
         picked = request.query_params.get("f")
         if picked:
-            from synthbio.fingerprints.minutiae import read_template
 
             path = ws.roots.resolve(picked)
             template = await run_in_threadpool(lambda: read_template(path, width=w, height=h))
@@ -323,7 +322,7 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
         Route("/api/editor/export", guarded(editor_export), methods=["POST"]),
         Route("/api/editor/latents", guarded(editor_latents), methods=["POST"]),
         Route("/api/tools", guarded(tools)),
-        Route("/api/tools/reconstruct", guarded(reconstruct), methods=["POST"]),
+        Route("/api/tools/reconstruct", guarded(reconstruct_route), methods=["POST"]),
         Route("/files/{ref:path}", guarded(files)),
         Mount("/static", StaticFiles(directory=static_dir()), name="static"),
     ]

@@ -26,7 +26,9 @@ fetch of a superseded request, so a moving slider costs one render at a time.
 
 from __future__ import annotations
 
+import io
 import math
+import shlex
 import threading
 import time
 from collections import OrderedDict
@@ -37,7 +39,13 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from synthbio.editing.apply import edit_latents
+from synthbio.editing.directions import parse_layer_range
+from synthbio.editing.sefa import sefa
 from synthbio.errors import InputError
+from synthbio.generation.sampling import map_seeds, mix_styles, synthesize
+from synthbio.io.images import to_uint8
+from synthbio.utils.seeds import z_from_seeds
 
 PAD_STRIDE = 1000  # seed of pad point (i, j) = i + j * PAD_STRIDE
 MAX_DIRECTIONS = 16
@@ -208,7 +216,6 @@ class StyleGAN2Backend:
 
     def _ws_of_seed(self, seed: int, state: EditorState) -> torch.Tensor:
         """Mapped, truncated ws [1, num_ws, w_dim] of one seed (memoised: the pad revisits seeds)."""
-        from synthbio.generation.sampling import map_seeds
 
         key = (seed, state.truncation_psi, state.truncation_cutoff, state.class_idx)
         if key not in self._ws_cache:
@@ -221,9 +228,6 @@ class StyleGAN2Backend:
         return self._ws_cache[key]
 
     def latents(self, state: EditorState, directions: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        from synthbio.editing.apply import edit_latents
-        from synthbio.generation.sampling import mix_styles
-        from synthbio.utils.seeds import z_from_seeds
 
         weights = state.pad_weights()
         ws = sum(w * self._ws_of_seed(seed, state) for seed, w in weights)
@@ -241,8 +245,6 @@ class StyleGAN2Backend:
         return z, ws
 
     def render(self, state: EditorState, directions: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        from synthbio.generation.sampling import synthesize
-        from synthbio.io.images import to_uint8
 
         _, ws = self.latents(state, directions)
         base = state.pad_weights()[0][0]
@@ -289,7 +291,6 @@ class EditorModel:
 
 def sefa_directions(G: Any, *, count: int = 5) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """The model's top SeFa directions, computed on the spot (closed form, milliseconds)."""
-    from synthbio.editing.sefa import sefa
 
     try:
         result = sefa(G, num_directions=count)
@@ -335,7 +336,6 @@ def render_timed(model: EditorModel, state: EditorState) -> tuple[dict[str, np.n
 
 def export_latents(model: EditorModel, state: EditorState) -> bytes:
     """An .npz with ws [1, num_ws, w_dim] (what `synthbio edit --latents` reads) and z of the pad seeds."""
-    import io
 
     with torch.inference_mode():
         z, ws = model.backend.latents(state, model.directions)
@@ -348,7 +348,6 @@ def export_latents(model: EditorModel, state: EditorState) -> bytes:
 
 
 def _q(text: str) -> str:
-    import shlex
 
     return shlex.quote(text)
 
@@ -398,7 +397,6 @@ def check_directions(num_ws: int, w_dim: int, vectors: dict[str, torch.Tensor]) 
 
 
 def layer_range(meta_layers: str | None, num_ws: int) -> list[int] | None:
-    from synthbio.editing.directions import parse_layer_range
 
     if not meta_layers:
         return None

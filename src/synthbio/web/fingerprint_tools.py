@@ -10,17 +10,30 @@ method, for a template uploaded or picked from a served folder.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import PIL.Image
 
 from synthbio.errors import InputError, SynthbioError
+from synthbio.fingerprints.matching import extract_minutiae, match, match_many
+from synthbio.fingerprints.minutiae import (
+    read_json,
+    read_json_metadata,
+    read_template,
+    template_from_dict,
+    template_to_dict,
+)
+from synthbio.fingerprints.pairing import paired_minutiae
 from synthbio.fingerprints.types import DEFAULT_DPI, MinutiaeTemplate
+from synthbio.io.images import encode_png, read_png
 from synthbio.utils.hashing import atomic_write_bytes
 
 _MINDTCT_VERSION = 1
@@ -36,14 +49,12 @@ def template_json(t: MinutiaeTemplate) -> dict[str, Any]:
 
 
 def read_truth(path: Path) -> MinutiaeTemplate:
-    from synthbio.fingerprints.minutiae import read_json
 
     return read_json(path)
 
 
 def truth_overlay(path: Path) -> dict[str, Any]:
     """A synthbio template JSON as an overlay, with its class and finger metadata when recorded."""
-    from synthbio.fingerprints.minutiae import read_json_metadata
 
     out = template_json(read_truth(path))
     meta = read_json_metadata(path)
@@ -53,7 +64,6 @@ def truth_overlay(path: Path) -> dict[str, Any]:
 
 
 def _png_dpi(path: Path) -> int:
-    import PIL.Image
 
     try:
         with PIL.Image.open(path) as img:
@@ -65,8 +75,6 @@ def _png_dpi(path: Path) -> int:
 
 def mindtct_template(image: Path, cache_dir: Path) -> MinutiaeTemplate:
     """MINDTCT minutiae of a fingerprint image (cached by the image's path, size and mtime)."""
-    from synthbio.fingerprints.minutiae import template_from_dict, template_to_dict
-    from synthbio.io.images import read_png
 
     st = image.stat()
     key = hashlib.sha256(f"{image}|{st.st_size}|{st.st_mtime_ns}|{_MINDTCT_VERSION}".encode()).hexdigest()[:32]
@@ -75,7 +83,6 @@ def mindtct_template(image: Path, cache_dir: Path) -> MinutiaeTemplate:
         return template_from_dict(json.loads(cache.read_text()), source=str(cache))
     except (OSError, ValueError, InputError):
         pass
-    from synthbio.fingerprints.matching import extract_minutiae
 
     pixels = read_png(image)
     if pixels.ndim == 3:
@@ -97,7 +104,6 @@ def extracted_overlay(image: Path, cache_dir: Path) -> dict[str, Any]:
 
 def _score(a: MinutiaeTemplate, b: MinutiaeTemplate) -> tuple[float | None, str | None]:
     """Symmetric Bozorth3 score, or (None, why) when the NBIS library is missing."""
-    from synthbio.fingerprints.matching import match
 
     try:
         return match(a, b, symmetric=True), None
@@ -107,7 +113,6 @@ def _score(a: MinutiaeTemplate, b: MinutiaeTemplate) -> tuple[float | None, str 
 
 def compare_pair(a: MinutiaeTemplate, b: MinutiaeTemplate, *, source: str) -> dict[str, Any]:
     """Score and minutiae pairs of two templates; pairs index a['minutiae'] and b['minutiae']."""
-    from synthbio.fingerprints.pairing import paired_minutiae
 
     score, why = _score(a, b)
     pairing = paired_minutiae(a, b)
@@ -131,8 +136,6 @@ def compare_images(image_a: Path, image_b: Path, cache_dir: Path) -> dict[str, A
 def score_histograms(pairs_genuine: list[tuple[Path, Path]], pairs_impostor: list[tuple[Path, Path]]
                      ) -> dict[str, Any]:
     """Bozorth3 scores of ground-truth template pairs, binned for the browser."""
-    from synthbio.fingerprints.matching import match_many
-    from synthbio.fingerprints.minutiae import read_json
 
     cache: dict[Path, MinutiaeTemplate] = {}
 
@@ -171,9 +174,7 @@ def binned(scores: dict[str, np.ndarray], *, name: str, threshold: float | None,
 
 def read_uploaded_template(data: bytes, kind: str, *, xyt_width: int = 0, xyt_height: int = 0) -> MinutiaeTemplate:
     """A template from uploaded bytes of a checked kind (see `synthbio.web.safety.template_kind`)."""
-    import tempfile
 
-    from synthbio.fingerprints.minutiae import read_template
 
     suffix = {"iso19794-2": ".iso", "ansi378": ".ansi", "json": ".json", "xyt": ".xyt"}[kind]
     if kind == "xyt" and (xyt_width < 64 or xyt_height < 64):
@@ -189,10 +190,8 @@ def read_uploaded_template(data: bytes, kind: str, *, xyt_width: int = 0, xyt_he
 
 def reconstruct(template: MinutiaeTemplate) -> dict[str, Any]:
     """The ridge-grown print of a template (PNG as a data URL) with the template's minutiae to overlay."""
-    import base64
 
     from synthbio.fingerprints.ridge_reconstruction import reconstruct_ridges
-    from synthbio.io.images import encode_png
 
     if not template.minutiae:
         raise InputError("the template has no minutiae: there is nothing to grow ridges from")
@@ -204,7 +203,6 @@ def reconstruct(template: MinutiaeTemplate) -> dict[str, Any]:
 
 def png_bytes_of(data_url: str) -> bytes:
     """Inverse of the data URLs above (for tests and exports)."""
-    import base64
 
     return base64.b64decode(data_url.split(",", 1)[1])
 

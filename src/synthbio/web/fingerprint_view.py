@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from synthbio.errors import InputError
+from synthbio.web.fingerprint_tools import compare_templates, score_histograms
 from synthbio.web.index import ItemEntry, LiveIndex, ManifestIndex
 from synthbio.web.kinds import Context, DatasetView, SimpleKind, SortKey, mask_of, register_kind
 
@@ -117,7 +118,6 @@ class FingerprintSetView(DatasetView):
         return p
 
     def compare(self, a: str, b: str) -> dict[str, Any]:
-        from synthbio.web.fingerprint_tools import compare_templates
 
         out = compare_templates(self._truth_path(a), self._truth_path(b))
         out["same_finger"] = a.split("/")[0] == b.split("/")[0]
@@ -133,7 +133,6 @@ class FingerprintSetView(DatasetView):
             return self._hist
 
     def _compute_histograms(self) -> dict[str, Any]:
-        from synthbio.web.fingerprint_tools import score_histograms
 
         fingers: list[list[Path]] = []
         index = self.index()

@@ -23,9 +23,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
+from safetensors.numpy import load
 
 from synthbio.errors import InputError
+from synthbio.web.fingerprint_tools import binned, compare_images
 from synthbio.web.image_view import latents_preview, read_h5_group, resolve_model_ref
 from synthbio.web.index import ItemEntry, LiveIndex, ManifestIndex
 from synthbio.web.kinds import Context, DatasetView, SimpleKind, SortKey, mask_of, register_kind
@@ -133,7 +136,6 @@ class IdentityDatasetView(DatasetView):
 
     def reference_embeddings(self) -> tuple[list[str], np.ndarray] | None:
         """(identity keys, reference embeddings [N, D]) from samples.h5, None when none are stored."""
-        import h5py
 
         path = self.folder / "samples.h5"
         if not path.is_file():
@@ -195,7 +197,6 @@ class IdentityDatasetView(DatasetView):
         with self._lock:
             if self._hist is not None:
                 return self._hist
-        from synthbio.web.fingerprint_tools import binned
 
         index = self.index()
         genuine = [v for e in index.items for v in e.summary.get("_sims", [])]
@@ -229,7 +230,6 @@ class IdentityDatasetView(DatasetView):
         p = self.folder / rel
         if not p.is_file():
             return {}
-        from safetensors.numpy import load
 
         try:
             return load(p.read_bytes())
@@ -292,7 +292,6 @@ class IdentityDatasetView(DatasetView):
             return {"score": cos, "score_name": f"cosine ({self.content().get('identity_model', 'embedding')})",
                     "angle_rad": float(np.arccos(np.clip(cos, -1, 1))), "same_identity": same}
         if self.content().get("modality") == "fingerprint":
-            from synthbio.web.fingerprint_tools import compare_images
 
             pa, pb = (self.folder / self._sample(s)[1]["path"] for s in (a, b))
             out = compare_images(pa, pb, self.context.cache_dir)

@@ -18,9 +18,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
+from synthbio.checkpoints.registry import REGISTRY
 from synthbio.errors import InputError
+from synthbio.web.fingerprint_tools import compare_templates
 from synthbio.web.index import ItemEntry, LiveIndex, ManifestIndex
 from synthbio.web.kinds import (
     IMAGE_SUFFIXES,
@@ -59,15 +62,14 @@ def read_h5_group(path: Path, group: str, *, raw: bool = False) -> dict[str, Any
     """The latents (previews, or arrays with raw=True) and attributes of one samples.h5 group ({} when absent)."""
     if not path.is_file():
         return {}
-    import h5py
 
     try:
         with h5py.File(path, "r") as f:
             if group not in f:
                 return {}
             g = f[group]
-            out: dict[str, Any] = {k: (g[k][0] if raw else latents_preview(g[k][0])) for k in ("z_latent", "w_latent", "w_plus_latent",
-                                                                         "embedding") if k in g}
+            names = ("z_latent", "w_latent", "w_plus_latent", "embedding")
+            out: dict[str, Any] = {k: (g[k][0] if raw else latents_preview(g[k][0])) for k in names if k in g}
             out["attrs"] = {k: (v.item() if hasattr(v, "item") else v) for k, v in g.attrs.items()}
             return out
     except OSError:
@@ -84,7 +86,6 @@ def resolve_model_ref(model: str | None, folder: Path) -> str | None:
     for base in (folder.parent, folder, Path.cwd()):
         if (base / p).exists():
             return str((base / p).resolve())
-    from synthbio.checkpoints.registry import REGISTRY
 
     return model if model in REGISTRY else None
 
@@ -157,7 +158,8 @@ class GeneratedView(DatasetView):
     def item(self, key: str) -> dict[str, Any]:
         entry = self.entry(key)
         rec = self.index().records(key)[0]
-        files = {b: self.folder / e["path"] for b, e in sorted(rec["files"].items(), key=lambda kv: _branch_rank(kv[0]))}
+        ordered = sorted(rec["files"].items(), key=lambda kv: _branch_rank(kv[0]))
+        files = {b: self.folder / e["path"] for b, e in ordered}
         branches = {b: self.context.ref(p) for b, p in files.items() if p.is_file()}
         first = next(iter(files.values()))
         mask = mask_of(first)
@@ -238,7 +240,6 @@ class ImageFolderView(DatasetView):
         return None
 
     def compare(self, a: str, b: str) -> dict[str, Any]:
-        from synthbio.web.fingerprint_tools import compare_templates
 
         ta, tb = (self._image(self.entry(k), None).with_suffix(".json") for k in (a, b))
         if not (ta.is_file() and tb.is_file() and is_template_json(ta) and is_template_json(tb)):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import abc
 import json
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +140,8 @@ class DatasetView(abc.ABC):
             entries = [e for e in entries if q in e.key.lower() or q in str(e.summary.get("search", "")).lower()]
         for name, value in (filters or {}).items():
             if name not in self.filter_fields:
-                raise InputError(f"unknown filter {name!r}; this list filters by {', '.join(self.filter_fields) or 'nothing'}")
+                known = ", ".join(self.filter_fields) or "nothing"
+                raise InputError(f"unknown filter {name!r}; this list filters by {known}")
             if value:
                 entries = [e for e in entries if str(e.summary.get(name)) == value]
         if sort:
@@ -272,7 +274,6 @@ def discover(root: Path, *, max_depth: int = 3) -> Iterator[Found]:
 
 def _reports_in(folder: Path) -> Iterator[Found]:
     """Subfolders with an index.html, skipping numbered identity / finger folders (one scandir pass)."""
-    import os
 
     try:
         with os.scandir(folder) as it:

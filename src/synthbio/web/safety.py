@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import hmac
+import io
 import ipaddress
 import os
 import secrets
@@ -28,6 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
+
+import PIL.Image
 
 from synthbio.errors import InputError
 
@@ -203,7 +206,8 @@ def template_kind(data: bytes, filename: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UploadError("the upload is neither an ISO/ANSI minutiae record (FMR) nor UTF-8 text", status=400) from None
+        raise UploadError("the upload is neither an ISO/ANSI minutiae record (FMR) nor UTF-8 text",
+                          status=400) from None
     stripped = text.lstrip()
     if stripped.startswith("{"):
         if "synthbio.minutiae_template" not in text[:4096]:
@@ -225,9 +229,7 @@ def _is_int(text: str) -> bool:
 
 def image_kind(data: bytes) -> str:
     """'png' or 'jpeg' when the bytes decode as such (PIL verify), else UploadError 400."""
-    import io
 
-    import PIL.Image
 
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         kind = "png"

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from synthbio.checkpoints import load_generator
+from synthbio.checkpoints.registry import REGISTRY, is_cached
+from synthbio.editing.directions import load_direction
 from synthbio.errors import InputError
+from synthbio.utils.devices import resolve_device
+from synthbio.web import fingerprint_view, identity_view, image_view
 from synthbio.web.config import ServeConfig
 from synthbio.web.editor import EditorModel, backend_for, check_directions, layer_range, sefa_directions
 from synthbio.web.kinds import Context, DatasetView, discover, open_view
@@ -30,7 +37,6 @@ MAX_LOADED_MODELS = 2
 
 
 def _register_kinds() -> None:
-    from synthbio.web import fingerprint_view, identity_view, image_view
 
     image_view.register()  # generic image folders last: the others register before it
     fingerprint_view.register()
@@ -115,7 +121,6 @@ class Workspace:
     # --- generators -------------------------------------------------------------------------
 
     def model_choices(self) -> list[dict[str, str]]:
-        from synthbio.checkpoints.registry import REGISTRY, is_cached
 
         out = []
         if self.config.model:
@@ -130,7 +135,6 @@ class Workspace:
 
     def _allowed_model(self, spec: str) -> str:
         """The spec itself when the editor may load it (see module docstring), else AccessError."""
-        from synthbio.checkpoints.registry import REGISTRY
 
         if spec in REGISTRY or spec == self.config.model or spec in self.model_dirs:
             return spec
@@ -155,10 +159,7 @@ class Workspace:
         return model
 
     def _load(self, spec: str) -> EditorModel:
-        import torch
 
-        from synthbio.checkpoints import load_generator
-        from synthbio.utils.devices import resolve_device
 
         G = load_generator(spec, device=resolve_device(self.config.device)).eval().requires_grad_(False)
         backend = backend_for(G)
@@ -182,7 +183,6 @@ class Workspace:
 
 
 def _read_direction(path: Path) -> Any:
-    from synthbio.editing.directions import load_direction
 
     try:
         return load_direction(path)
