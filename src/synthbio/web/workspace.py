@@ -124,13 +124,13 @@ class Workspace:
 
         out = []
         if self.config.model:
-            out.append({"spec": self.config.model, "label": f"{self.config.model} (--model)"})
+            out.append({"spec": self.config.model, "label": f"{self.config.model} (--model)", "local": True})
         for d in self.model_dirs:
             ref = self.context.roots.ref_of(Path(d))
-            out.append({"spec": d, "label": ref or d})
-        for name, e in REGISTRY.items():
-            if e.kind == "generator":
-                out.append({"spec": name, "label": name + ("" if is_cached(e) else " (downloads on first use)")})
+            out.append({"spec": d, "label": ref or d, "local": True})
+        named = [(name, is_cached(e)) for name, e in REGISTRY.items() if e.kind == "generator"]
+        for name, cached in sorted(named, key=lambda nc: not nc[1]):  # what is here first; downloads last
+            out.append({"spec": name, "label": name + ("" if cached else " (downloads on first use)"), "local": cached})
         return out
 
     def _allowed_model(self, spec: str) -> str:

@@ -6,7 +6,8 @@ Editor.view = async function (view, p) {
   const o = Browse.overview || (Browse.overview = await S.get("/api/overview"));
   let link = null;
   if (p.get("ds")) link = (await S.get("/api/dataset", { ds: p.get("ds") })).editor;
-  const spec = p.get("model") || (link && link.model) || (o.models[0] && o.models[0].spec) || "";
+  const firstLocal = o.models.find((m) => m.local);  // never start a download unasked
+  const spec = p.get("model") || (link && link.model) || (firstLocal && firstLocal.spec) || "";
   view.append(S.el("h1", { text: "Latent editor" }));
   const modelSel = S.el("select", { "data-testid": "model" }, o.models.map((m) => S.el("option", { value: m.spec, selected: m.spec === spec }, m.label)));
   if (spec && !o.models.some((m) => m.spec === spec)) modelSel.prepend(S.el("option", { value: spec, selected: true }, spec));
@@ -21,6 +22,7 @@ Editor.view = async function (view, p) {
     mix: p.get("mix") !== null ? Number(p.get("mix")) : null, layers: (p.get("layers") || "").split(",").filter((x) => x !== "").map(Number),
   };
   if (spec) await Editor.go(spec);
+  else Editor.box.append(S.el("p", { class: "muted" }, "Pick a generator and press load."));
 };
 
 Editor.go = async function (spec) {
@@ -160,7 +162,7 @@ Editor.drawPad = function () {
       if (i < 0 || j < 0) continue;
       const px = cx + (i - st.x) * cell, py = cy + (j - st.y) * cell;
       g.beginPath(); g.arc(px, py, 2.5, 0, 2 * Math.PI); g.fill();
-      g.fillText(String(i + j * Editor.info.pad_stride), px + 4, py - 4);
+      if (px > 4) g.fillText(String(i + j * Editor.info.pad_stride), px + 4, py - 4);
     }
   }
   g.strokeStyle = "#2b7bba"; g.beginPath(); g.arc(cx, cy, 6, 0, 2 * Math.PI); g.stroke();
