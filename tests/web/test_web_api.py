@@ -212,6 +212,8 @@ def test_editor_renders_the_dataset_image_and_moves_with_sliders(served, web_roo
     bad = client.post("/api/editor/render", json={"model": model, "state": {"truncation_psi": "x"}, "rid": 4})
     assert bad.status_code == 400 and "truncation_psi" in bad.json()["error"]
     assert client.post("/api/editor/load", json={"model": "/etc"}).status_code == 403
+    assert client.post("/api/editor/load", json={"model": "demo_out/../../etc"}).status_code == 403
+    assert client.post("/api/editor/load", json={"model": "demo_out/model"}).json()["num_ws"] == info["num_ws"]
 
 
 def test_render_gate_drops_superseded_requests() -> None:

@@ -215,7 +215,6 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
         return JSONResponse(await run_in_threadpool(view.compare, _param(request, "a"), _param(request, "b")))
 
     async def minutiae(request: Request) -> Response:
-
         path = ws.roots.resolve(_param(request, "f"))
         source = request.query_params.get("source", "truth")
         if source == "truth":
@@ -225,13 +224,11 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
         raise InputError(f"source must be truth or mindtct, got {source!r}")
 
     async def thumb(request: Request) -> Response:
-
         path = ws.roots.resolve(_param(request, "f"))
         data = await run_in_threadpool(thumbnail, ws.context.cache_dir, path, _int(request, "size", 160))
         return Response(data, media_type="image/jpeg", headers={"cache-control": "private, max-age=3600"})
 
     async def mask(request: Request) -> Response:
-
         data = await run_in_threadpool(colorize_mask, ws.roots.resolve(_param(request, "f")))
         return Response(data, media_type="image/png")
 
@@ -252,7 +249,6 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
         return model, EditorState.from_json(body.get("state"), num_ws=num_ws)
 
     async def editor_render(request: Request) -> Response:
-
         body = await _json_body(request, body_limit)
         client = str(body.get("client") or "anonymous")[:64]
         rid = body.get("rid", 0)
@@ -284,11 +280,9 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
                         headers={"content-disposition": 'attachment; filename="latents.npz"'})
 
     async def tools(request: Request) -> Response:
-
         return JSONResponse({"tools": available_tools()})
 
     async def reconstruct_route(request: Request) -> Response:
-
         w, h = _int(request, "xyt_width", 0), _int(request, "xyt_height", 0)
         picked = request.query_params.get("f")
         if picked:

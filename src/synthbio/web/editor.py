@@ -216,7 +216,6 @@ class StyleGAN2Backend:
 
     def _ws_of_seed(self, seed: int, state: EditorState) -> torch.Tensor:
         """Mapped, truncated ws [1, num_ws, w_dim] of one seed (memoised: the pad revisits seeds)."""
-
         key = (seed, state.truncation_psi, state.truncation_cutoff, state.class_idx)
         if key not in self._ws_cache:
             _, ws = map_seeds(self.G, [seed], class_idx=state.class_idx, truncation_psi=state.truncation_psi,
@@ -228,7 +227,6 @@ class StyleGAN2Backend:
         return self._ws_cache[key]
 
     def latents(self, state: EditorState, directions: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-
         weights = state.pad_weights()
         ws = sum(w * self._ws_of_seed(seed, state) for seed, w in weights)
         assert isinstance(ws, torch.Tensor)
@@ -245,7 +243,6 @@ class StyleGAN2Backend:
         return z, ws
 
     def render(self, state: EditorState, directions: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-
         _, ws = self.latents(state, directions)
         base = state.pad_weights()[0][0]
         out = synthesize(self.G, ws, seeds=[base], noise_mode=state.noise_mode)
@@ -291,7 +288,6 @@ class EditorModel:
 
 def sefa_directions(G: Any, *, count: int = 5) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """The model's top SeFa directions, computed on the spot (closed form, milliseconds)."""
-
     try:
         result = sefa(G, num_directions=count)
     except (InputError, RuntimeError, AttributeError):
@@ -336,7 +332,6 @@ def render_timed(model: EditorModel, state: EditorState) -> tuple[dict[str, np.n
 
 def export_latents(model: EditorModel, state: EditorState) -> bytes:
     """An .npz with ws [1, num_ws, w_dim] (what `synthbio edit --latents` reads) and z of the pad seeds."""
-
     with torch.inference_mode():
         z, ws = model.backend.latents(state, model.directions)
     buf = io.BytesIO()
@@ -348,7 +343,6 @@ def export_latents(model: EditorModel, state: EditorState) -> bytes:
 
 
 def _q(text: str) -> str:
-
     return shlex.quote(text)
 
 
@@ -397,7 +391,6 @@ def check_directions(num_ws: int, w_dim: int, vectors: dict[str, torch.Tensor]) 
 
 
 def layer_range(meta_layers: str | None, num_ws: int) -> list[int] | None:
-
     if not meta_layers:
         return None
     try:

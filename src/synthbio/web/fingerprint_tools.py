@@ -49,13 +49,11 @@ def template_json(t: MinutiaeTemplate) -> dict[str, Any]:
 
 
 def read_truth(path: Path) -> MinutiaeTemplate:
-
     return read_json(path)
 
 
 def truth_overlay(path: Path) -> dict[str, Any]:
     """A synthbio template JSON as an overlay, with its class and finger metadata when recorded."""
-
     out = template_json(read_truth(path))
     meta = read_json_metadata(path)
     out["finger_class"] = meta.get("finger_class")
@@ -64,7 +62,6 @@ def truth_overlay(path: Path) -> dict[str, Any]:
 
 
 def _png_dpi(path: Path) -> int:
-
     try:
         with PIL.Image.open(path) as img:
             dpi = img.info.get("dpi")
@@ -75,7 +72,6 @@ def _png_dpi(path: Path) -> int:
 
 def mindtct_template(image: Path, cache_dir: Path) -> MinutiaeTemplate:
     """MINDTCT minutiae of a fingerprint image (cached by the image's path, size and mtime)."""
-
     st = image.stat()
     key = hashlib.sha256(f"{image}|{st.st_size}|{st.st_mtime_ns}|{_MINDTCT_VERSION}".encode()).hexdigest()[:32]
     cache = cache_dir / "mindtct" / f"{key}.json"
@@ -104,7 +100,6 @@ def extracted_overlay(image: Path, cache_dir: Path) -> dict[str, Any]:
 
 def _score(a: MinutiaeTemplate, b: MinutiaeTemplate) -> tuple[float | None, str | None]:
     """Symmetric Bozorth3 score, or (None, why) when the NBIS library is missing."""
-
     try:
         return match(a, b, symmetric=True), None
     except SynthbioError as exc:
@@ -113,7 +108,6 @@ def _score(a: MinutiaeTemplate, b: MinutiaeTemplate) -> tuple[float | None, str 
 
 def compare_pair(a: MinutiaeTemplate, b: MinutiaeTemplate, *, source: str) -> dict[str, Any]:
     """Score and minutiae pairs of two templates; pairs index a['minutiae'] and b['minutiae']."""
-
     score, why = _score(a, b)
     pairing = paired_minutiae(a, b)
     t = pairing.transform
@@ -136,7 +130,6 @@ def compare_images(image_a: Path, image_b: Path, cache_dir: Path) -> dict[str, A
 def score_histograms(pairs_genuine: list[tuple[Path, Path]], pairs_impostor: list[tuple[Path, Path]]
                      ) -> dict[str, Any]:
     """Bozorth3 scores of ground-truth template pairs, binned for the browser."""
-
     cache: dict[Path, MinutiaeTemplate] = {}
 
     def load(p: Path) -> MinutiaeTemplate:
@@ -190,7 +183,6 @@ def read_uploaded_template(data: bytes, kind: str, *, xyt_width: int = 0, xyt_he
 
 def reconstruct(template: MinutiaeTemplate) -> dict[str, Any]:
     """The ridge-grown print of a template (PNG as a data URL) with the template's minutiae to overlay."""
-
     from synthbio.fingerprints.ridge_reconstruction import reconstruct_ridges
 
     if not template.minutiae:
@@ -203,7 +195,6 @@ def reconstruct(template: MinutiaeTemplate) -> dict[str, Any]:
 
 def png_bytes_of(data_url: str) -> bytes:
     """Inverse of the data URLs above (for tests and exports)."""
-
     return base64.b64decode(data_url.split(",", 1)[1])
 
 

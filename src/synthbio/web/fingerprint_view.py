@@ -118,7 +118,6 @@ class FingerprintSetView(DatasetView):
         return p
 
     def compare(self, a: str, b: str) -> dict[str, Any]:
-
         out = compare_templates(self._truth_path(a), self._truth_path(b))
         out["same_finger"] = a.split("/")[0] == b.split("/")[0]
         return out
@@ -133,7 +132,6 @@ class FingerprintSetView(DatasetView):
             return self._hist
 
     def _compute_histograms(self) -> dict[str, Any]:
-
         fingers: list[list[Path]] = []
         index = self.index()
         for e in index.items:

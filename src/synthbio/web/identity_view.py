@@ -135,11 +135,32 @@ class IdentityDatasetView(DatasetView):
     # --- embeddings: nearest other identity, impostor scores ----------------------------------------
 
     def reference_embeddings(self) -> tuple[list[str], np.ndarray] | None:
-        """(identity keys, reference embeddings [N, D]) from samples.h5, None when none are stored."""
+        """(identity keys, reference embeddings [N, D]) from samples.h5, None when none are stored.
 
+        Read once per samples.h5 version (one h5 group per identity is slow for
+        10k identities) and kept in the cache folder.
+        """
         path = self.folder / "samples.h5"
         if not path.is_file():
             return None
+        cache = self._cache_file("embeddings")
+        try:
+            with np.load(cache) as d:
+                return [str(k) for k in d["keys"]], d["emb"]
+        except (OSError, KeyError, ValueError):
+            pass
+        found = self._read_reference_embeddings(path)
+        if found is not None:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                with cache.open("wb") as f:
+                    np.savez(f, keys=np.asarray(found[0]), emb=found[1])
+            except OSError:
+                pass
+        return found
+
+    @staticmethod
+    def _read_reference_embeddings(path: Path) -> tuple[list[str], np.ndarray] | None:
         keys, rows = [], []
         try:
             with h5py.File(path, "r") as f:
@@ -162,21 +183,24 @@ class IdentityDatasetView(DatasetView):
         with self._lock:
             if self._nearest is not None:
                 return self._nearest
-            found = self.reference_embeddings()
-            if found is None or len(found[0]) < 2:
+            if not (self.folder / "samples.h5").is_file():
                 self._nearest = {}
                 return self._nearest
-            keys, emb = found
             cache = self._cache_file("nearest")
             try:
                 with np.load(cache) as d:
-                    arg, best = d["arg"], d["best"]
+                    keys, arg, best = [str(k) for k in d["keys"]], d["arg"], d["best"]
             except (OSError, KeyError, ValueError):
+                found = self.reference_embeddings()
+                if found is None or len(found[0]) < 2:
+                    self._nearest = {}
+                    return self._nearest
+                keys, emb = found
                 arg, best = _cosine_nearest(emb)
                 try:
                     cache.parent.mkdir(parents=True, exist_ok=True)
                     with cache.open("wb") as f:
-                        np.savez(f, arg=arg, best=best)
+                        np.savez(f, keys=np.asarray(keys), arg=arg, best=best)
                 except OSError:
                     pass
             self._nearest = {k: (keys[int(a)], float(b)) for k, a, b in zip(keys, arg, best)}

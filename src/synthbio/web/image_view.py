@@ -240,7 +240,6 @@ class ImageFolderView(DatasetView):
         return None
 
     def compare(self, a: str, b: str) -> dict[str, Any]:
-
         ta, tb = (self._image(self.entry(k), None).with_suffix(".json") for k in (a, b))
         if not (ta.is_file() and tb.is_file() and is_template_json(ta) and is_template_json(tb)):
             raise InputError("only images with ground-truth templates (<name>.json) can be compared here")

@@ -274,7 +274,6 @@ def discover(root: Path, *, max_depth: int = 3) -> Iterator[Found]:
 
 def _reports_in(folder: Path) -> Iterator[Found]:
     """Subfolders with an index.html, skipping numbered identity / finger folders (one scandir pass)."""
-
     try:
         with os.scandir(folder) as it:
             names = sorted(e.name for e in it if not e.name.isdigit() and e.is_dir(follow_symlinks=False))

@@ -37,7 +37,6 @@ MAX_LOADED_MODELS = 2
 
 
 def _register_kinds() -> None:
-
     image_view.register()  # generic image folders last: the others register before it
     fingerprint_view.register()
     identity_view.register()
@@ -121,7 +120,6 @@ class Workspace:
     # --- generators -------------------------------------------------------------------------
 
     def model_choices(self) -> list[dict[str, str]]:
-
         out = []
         if self.config.model:
             out.append({"spec": self.config.model, "label": f"{self.config.model} (--model)", "local": True})
@@ -135,7 +133,6 @@ class Workspace:
 
     def _allowed_model(self, spec: str) -> str:
         """The spec itself when the editor may load it (see module docstring), else AccessError."""
-
         if spec in REGISTRY or spec == self.config.model or spec in self.model_dirs:
             return spec
         p = Path(spec)
@@ -183,7 +180,6 @@ class Workspace:
 
 
 def _read_direction(path: Path) -> Any:
-
     try:
         return load_direction(path)
     except InputError:
