@@ -20,6 +20,21 @@ def _report_siblings(folders: list[str]) -> list[str]:
     return out
 
 
+def _check_port(host: str, port: int) -> None:
+    """InputError naming --port / --host when the address cannot be bound (in use, not an address here)."""
+    import socket
+
+    from synthbio.errors import InputError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a TIME_WAIT port is free
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise InputError(f"cannot listen on --host {host} --port {port}: {exc.strerror}") from None
+
+
 def serve_command(
     folders: Annotated[list[str], typer.Argument(help="Folders written by synthbio (datasets, fingerprints, "
                                                       "generate/mix outputs, reports); served read-only.")],
@@ -56,6 +71,7 @@ def serve_command(
                          "pip install 'synthbio[web]'") from None
     from rich.console import Console
 
+    _check_port(host, port)
     err = Console(stderr=True)
     app = create_app(config)
     ws = app.state.workspace
