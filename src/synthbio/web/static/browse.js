@@ -44,6 +44,7 @@ Browse.dataset = async function (view, p) {
   sortSel.addEventListener("change", () => S.go("/ds", params()));
   const filterSel = {};
   for (const [f, values] of Object.entries(info.filters)) {
+    if (!values.length) continue;  // nothing to filter by in this folder
     filterSel[f] = S.el("select", { "data-testid": "filter-" + f }, S.el("option", { value: "" }, `any ${f}`),
       values.map((v) => S.el("option", { value: v, selected: v === p.get("filter." + f) }, v)));
     filterSel[f].addEventListener("change", () => S.go("/ds", params()));
