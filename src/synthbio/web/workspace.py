@@ -139,6 +139,11 @@ class Workspace:
         if p.is_absolute() and p.exists():
             if self.roots.ref_of(p) is not None:
                 return os.fspath(p.resolve())
+        elif not p.is_absolute():
+            try:  # '<root>/<path>', as the browser names files
+                return os.fspath(self.roots.resolve(spec))
+            except AccessError:
+                pass
         raise AccessError(f"model {spec!r} is not a registry name, the --model given at start, or a checkpoint "
                           "under a served folder")
 
