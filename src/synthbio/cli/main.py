@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "db",
     "project_database",
     "plots",
+    "serve",
 )
 
 
