@@ -57,6 +57,7 @@ from typing import Literal, Sequence
 from synthbio.errors import InputError
 from synthbio.fingerprints.validation import (
     TemplateError,
+    read_template_bytes,
     round_half_up,
     select_best_minutiae,
     validate_template,
@@ -226,6 +227,10 @@ def _read_core_delta(
             angle = None
             if angular:
                 codes = cur.take(">" + "B" * n_angles, f"{kind} {i} angle")
+                steps = _ANGLE_STEPS[standard]
+                bad = [c for c in codes if c >= steps]
+                if bad:  # as for minutiae: a code past the last unit would not survive a round trip
+                    raise TemplateError(source, f"{kind} {i}: {standard} angle {bad[0]} > {steps - 1}")
                 angle = code_to_angle(codes[0], standard)
             out.append(Singularity(x=float(xw & 0x3FFF), y=float(yw & 0x3FFF), kind=kind, angle=angle))
     if cur.pos != len(data):
@@ -359,10 +364,7 @@ def read_fmr(
     strict: bool = True,
 ) -> FingerMinutiaeRecord:
     """Read an ISO 19794-2:2005 / ANSI 378-2004 file with all its finger views."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError as exc:
-        raise TemplateError(str(path), "file not found") from exc
+    data = read_template_bytes(path, "finger minutiae record")
     return decode_fmr(data, standard=standard, strict=strict, source=str(path))
 
 

@@ -56,9 +56,11 @@ from synthbio.fingerprints.types import (
     MinutiaKind,
     Singularity,
 )
-from synthbio.fingerprints.iso19794 import read_fmr, sniff_standard, write_fmr
+from synthbio.fingerprints.iso19794 import MAGIC, read_fmr, sniff_standard, write_fmr
 from synthbio.fingerprints.validation import (
     TemplateError,
+    read_template_bytes,
+    short_repr,
     round_half_up,
     select_best_minutiae,
     validate_template,
@@ -157,9 +159,10 @@ def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], source:
 def template_from_dict(obj: Any, *, source: str = "<json>") -> MinutiaeTemplate:
     """Inverse of `template_to_dict`; raises TemplateError on a malformed object."""
     if not isinstance(obj, dict):
-        raise TemplateError(source, "top level is not a JSON object")
+        kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean"}.get(type(obj), "a number")
+        raise TemplateError(source, f"top level is {kind}, not a JSON object (a synthbio template)")
     if obj.get("format") != JSON_FORMAT_NAME:
-        raise TemplateError(source, f"format is {obj.get('format')!r}, expected {JSON_FORMAT_NAME!r}")
+        raise TemplateError(source, f"format is {short_repr(obj.get('format'))}, expected {JSON_FORMAT_NAME!r}")
     version = _field(obj, "schema_version", int, source)
     if version > JSON_SCHEMA_VERSION or version < 1:
         raise TemplateError(
@@ -206,16 +209,39 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a valid JSON number")
 
 
+_MAX_INT_DIGITS = 18  # no template field needs more; a 400-digit integer would overflow float()
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise ValueError(f"integer of {len(text.lstrip('-'))} digits is too large")
+    return int(text)
+
+
+def parse_json_text(data: bytes, *, source: str) -> Any:
+    """JSON bytes (UTF-8, an optional byte-order mark) -> object; TemplateError for anything else.
+
+    NaN/Infinity, integers beyond 18 digits and nesting deeper than Python's
+    recursion limit are refused with the file's name, not an exception of the
+    json module's.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TemplateError(source, f"not valid JSON (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise TemplateError(source, "empty file (expected a synthbio JSON template)")
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
+    except RecursionError:
+        raise TemplateError(source, "not valid JSON (nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError is a ValueError
+        raise TemplateError(source, f"not valid JSON ({exc})") from None
+
+
 def _load_json(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        obj = json.loads(text, parse_constant=_reject_constant)
-    except FileNotFoundError as exc:
-        raise TemplateError(source, "file not found") from exc
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise TemplateError(source, f"not valid JSON ({exc})") from exc
-    return obj, source
+    return parse_json_text(read_template_bytes(path, "JSON"), source=source), source
 
 
 def read_json(path: str | os.PathLike[str]) -> MinutiaeTemplate:
@@ -344,15 +370,22 @@ def parse_xyt(
         if len(tokens) not in (3, 4):
             raise TemplateError(source, f"line {lineno}: expected 'x y theta [quality]', got {raw!r}")
         try:
-            x, y, theta = (float(t) for t in tokens[:3])
-            quality = int(float(tokens[3])) if len(tokens) == 4 else 0
+            values = [float(t) for t in tokens]
         except ValueError as exc:
-            raise TemplateError(source, f"line {lineno}: not a number in {raw!r}") from exc
+            raise TemplateError(source, f"line {lineno}: not a number in {short_repr(raw)}") from exc
+        if not all(math.isfinite(v) for v in values):
+            raise TemplateError(source, f"line {lineno}: non-finite value in {short_repr(raw)}")
+        x, y, theta = values[:3]
+        quality_value = values[3] if len(values) == 4 else 0.0
+        if quality_value != int(quality_value) or not 0 <= quality_value <= 100:
+            raise TemplateError(source, f"line {lineno}: quality {short_repr(tokens[3])} is not a whole number 0..100")
         if conv.origin == "bottom-left":
             y = height - y
         degrees = theta * conv.angle_unit_deg - conv.angle_offset_deg
+        if not math.isfinite(degrees):
+            raise TemplateError(source, f"line {lineno}: angle {tokens[2]!r} is out of range")
         minutiae.append(
-            Minutia(x=x, y=y, angle=wrap_angle(math.radians(degrees)), kind=kind, quality=quality)
+            Minutia(x=x, y=y, angle=wrap_angle(math.radians(degrees)), kind=kind, quality=int(quality_value))
         )
     template = MinutiaeTemplate(minutiae=minutiae, width=width, height=height, dpi=dpi)
     validate_template(template, source=source)
@@ -368,10 +401,9 @@ def read_xyt(
     dpi: int = DEFAULT_DPI,
 ) -> MinutiaeTemplate:
     """Read an .xyt file (see `parse_xyt`)."""
+    data = read_template_bytes(path, ".xyt")
     try:
-        text = Path(path).read_text(encoding="ascii")
-    except FileNotFoundError as exc:
-        raise TemplateError(str(path), "file not found") from exc
+        text = data.decode("ascii")
     except UnicodeDecodeError as exc:
         raise TemplateError(str(path), "not an ASCII .xyt text file") from exc
     return parse_xyt(text, convention=convention, width=width, height=height, dpi=dpi, source=str(path))
@@ -394,21 +426,21 @@ def write_xyt(
 
 
 def detect_format(path: str | os.PathLike[str]) -> TemplateFormat:
-    """Format of an existing file: by magic bytes first, then by extension."""
+    """Format of an existing file: by magic bytes first, then by extension, then by content.
+
+    A `.json` file, or one whose text starts with `{` or `[` (after an optional
+    byte-order mark), is JSON; ISO/ANSI extensions need the record magic; the
+    rest is read as .xyt.
+    """
     source = str(path)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except FileNotFoundError as exc:
-        raise TemplateError(source, "file not found") from exc
-    if head.startswith(b"FMR\x00"):
-        with open(path, "rb") as f:
-            return sniff_standard(f.read())
-    if head.lstrip().startswith(b"{"):
-        return "json"
+    data = read_template_bytes(path, "template")
+    if data.startswith(MAGIC):
+        return sniff_standard(data, source=source)
     by_ext = _EXTENSIONS.get(Path(path).suffix.lower())
+    if by_ext == "json" or data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"["):
+        return "json"
     if by_ext in ("iso19794-2", "ansi378"):
-        raise TemplateError(source, f"wrong magic {head[:4]!r}, expected b'FMR\\x00'")
+        raise TemplateError(source, f"wrong magic {data[:4]!r}, expected b'FMR\\x00'")
     return "xyt"
 
 
