@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from synthbio.errors import InputError
 from synthbio.fingerprints.minutiae import validate_template
+from synthbio.fingerprints.validation import check_drawable, drawn_size
 from synthbio.fingerprints.types import MinutiaeTemplate
 
 CHANNELS = ("bifurcation", "ending", "singularity")
@@ -229,18 +230,16 @@ def render_minutiae_map(
 
 
 def output_size(template: MinutiaeTemplate, *, dpi_out: int | None = None) -> tuple[int, int]:
-    """(height, width) in pixels of a template's image written at dpi_out (None = its own dpi)."""
-    w = template.width or _extent(template, 0)
-    h = template.height or _extent(template, 1)
+    """(height, width) in pixels of a template's image written at dpi_out (None = its own dpi).
+
+    TemplateError when that image is outside the drawing limits
+    (`synthbio.fingerprints.validation.check_drawable`): every drawing asks
+    for its size here before it allocates a pixel.
+    """
     if dpi_out is not None and dpi_out <= 0:
         raise InputError(f"dpi_out must be positive, got {dpi_out}")
-    f = 1.0 if dpi_out is None else dpi_out / template.dpi
-    return max(1, round(h * f)), max(1, round(w * f))
-
-
-def _extent(template: MinutiaeTemplate, axis: int) -> int:
-    pts = [(m.x, m.y) for m in template.minutiae] + [(s.x, s.y) for s in template.singularities]
-    return int(max((p[axis] for p in pts), default=0.0)) + 1
+    check_drawable(template, dpi_out=dpi_out)
+    return drawn_size(template, dpi_out=dpi_out)
 
 
 def to_template_geometry(image: torch.Tensor, template: MinutiaeTemplate, *,

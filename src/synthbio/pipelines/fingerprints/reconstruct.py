@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from synthbio.errors import InputError
-from synthbio.fingerprints.minutiae import JSON_FORMAT_NAME, TemplateError, read_template, write_template
+from synthbio.fingerprints.minutiae import JSON_FORMAT_NAME, read_template, write_template
 from synthbio.fingerprints.reconstruction import (
     DEFAULT_ENCODER,
     EncoderReconstructor,
@@ -27,6 +27,7 @@ from synthbio.fingerprints.reconstruction import (
 )
 from synthbio.fingerprints.ridge_reconstruction import mated_impressions
 from synthbio.fingerprints.types import MinutiaeTemplate
+from synthbio.fingerprints.validation import MAX_DRAW_DPI, MAX_IMAGE_SIDE, MIN_DRAW_DPI, check_drawable
 from synthbio.io.images import encode_png
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_bytes
@@ -119,8 +120,14 @@ class ReconstructConfig:
         check_method(self.method)
         if self.batch_size < 1:
             raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if self.dpi_out is not None and self.dpi_out <= 0:
-            raise InputError(f"--dpi-out must be positive, got {self.dpi_out}")
+        if self.dpi_out is not None and not MIN_DRAW_DPI <= self.dpi_out <= MAX_DRAW_DPI:
+            raise InputError(f"--dpi-out {self.dpi_out}: must be in {MIN_DRAW_DPI}..{MAX_DRAW_DPI}")
+        for flag, value, top in (("--xyt-width", self.xyt_width, MAX_IMAGE_SIDE),
+                                 ("--xyt-height", self.xyt_height, MAX_IMAGE_SIDE)):
+            if not 0 <= value <= top:
+                raise InputError(f"{flag} {value}: must be in 0..{top} (0 = unknown)")
+        if not MIN_DRAW_DPI <= self.xyt_dpi <= MAX_DRAW_DPI:
+            raise InputError(f"--xyt-dpi {self.xyt_dpi}: must be in {MIN_DRAW_DPI}..{MAX_DRAW_DPI}")
         if self.impressions < 0 or self.seed < 0:
             raise InputError(f"--impressions and --seed must be >= 0, got {self.impressions}, {self.seed}")
         if self.impressions and self.method != "gabor":
@@ -151,15 +158,12 @@ def _output_paths(config: ReconstructConfig, items: list[tuple[Path, Path]]) -> 
 
 
 def read_templates(config: ReconstructConfig, files: Sequence[Path]) -> list[MinutiaeTemplate]:
-    """Read every template before any work, so a malformed file fails fast, named."""
+    """Read every template before any work, so a malformed file, or one too large to draw, fails fast, named."""
     out = []
     for p in files:
-        try:
-            out.append(read_template(p, width=config.xyt_width, height=config.xyt_height, dpi=config.xyt_dpi))
-        except InputError as exc:
-            if str(p) in str(exc):
-                raise
-            raise TemplateError(str(p), str(exc)) from None  # some readers only say '<bytes>'
+        template = read_template(p, width=config.xyt_width, height=config.xyt_height, dpi=config.xyt_dpi)
+        check_drawable(template, dpi_out=config.dpi_out, source=str(p))
+        out.append(template)
     return out
 
 
