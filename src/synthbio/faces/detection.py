@@ -20,6 +20,7 @@ import numpy as np
 
 from synthbio.errors import InputError, ModelNotFoundError
 from synthbio.faces.dlib_resnet import face_recognition_models_dir
+from synthbio.io.images import read_image
 
 LANDMARKS_5 = "shape_predictor_5_face_landmarks.dat"
 CNN_DETECTOR = "mmod_human_face_detector.dat"
@@ -140,10 +141,4 @@ def detect_faces(image_uint8: np.ndarray, *, detector: str = "hog", upsample: in
 
 def read_rgb(path: str | Path) -> np.ndarray:
     """An image file as [H, W, 3] uint8 RGB; InputError naming the file when unreadable."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return np.array(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from exc
+    return read_image(path, mode="RGB")

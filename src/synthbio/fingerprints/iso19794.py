@@ -51,7 +51,6 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Literal, Sequence
 
 from synthbio.errors import InputError

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.errors import InputError
+from synthbio.io.images import read_image
 
 if TYPE_CHECKING:
     from synthbio.identity.models import IdentityModel
@@ -43,14 +44,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 def load_image(path: str | os.PathLike[str], *, mode: str = "RGB", size: int | None = None) -> Tensor:
     """One image file -> float [C, H, W] in [-1, 1] (mode 'RGB' or 'L'; size: resize to size x size)."""
-    try:
-        with PIL.Image.open(path) as img:
-            img = img.convert(mode)
-            if size is not None and img.size != (size, size):
-                img = img.resize((size, size), PIL.Image.Resampling.LANCZOS)
-            a = np.asarray(img, dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot read image {os.fspath(path)!r}: {exc}") from None
+    if mode not in ("L", "RGB"):
+        raise InputError(f"image mode must be 'L' or 'RGB', got {mode!r}")
+    a = read_image(path, mode=mode)  # type: ignore[arg-type]
+    if size is not None and a.shape[:2] != (size, size):
+        a = np.asarray(PIL.Image.fromarray(a).resize((size, size), PIL.Image.Resampling.LANCZOS), dtype=np.uint8)
     a = a[:, :, None] if a.ndim == 2 else a
     return torch.from_numpy(a.copy()).permute(2, 0, 1).float() / 127.5 - 1
 

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError
+from synthbio.io.images import read_image
 
 _EMPTY = torch.zeros(0)
 
@@ -84,11 +85,7 @@ def split_fingers(fingers: list[str], holdout: int) -> tuple[list[str], list[str
 
 def load_impression_target(path: str | os.PathLike[str], *, resolution: int) -> Tensor:
     """Impression PNG -> [1, R, R] float32 in [-1, 1]: white-padded to a centred square, Lanczos to R."""
-    try:
-        with PIL.Image.open(path) as img:
-            gray = img.convert("L")
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot read impression {os.fspath(path)!r}: {exc}") from None
+    gray = PIL.Image.fromarray(read_image(path, mode="L"))
     w, h = gray.size
     side = max(w, h)
     square = PIL.Image.new("L", (side, side), 255)

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError
-from synthbio.io.images import to_uint8, write_png
+from synthbio.io.images import read_image, to_uint8, write_png
 from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
 from synthbio.nn.encoders import Encoder
 
@@ -35,14 +35,10 @@ from synthbio.nn.encoders import Encoder
 
 def load_image(path: Path, *, resolution: int, channels: int) -> Tensor:
     """Image file -> [channels, R, R] float32 in [-1, 1] (Lanczos resize)."""
-    try:
-        with PIL.Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
-            if img.size != (resolution, resolution):
-                img = img.resize((resolution, resolution), PIL.Image.LANCZOS)
-            a = np.asarray(img, dtype=np.float32)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot read image {os.fspath(path)!r}: {exc}") from None
+    img = PIL.Image.fromarray(read_image(path, mode="L" if channels == 1 else "RGB"))
+    if img.size != (resolution, resolution):
+        img = img.resize((resolution, resolution), PIL.Image.LANCZOS)
+    a = np.asarray(img, dtype=np.float32)
     a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
     return torch.from_numpy(a / 127.5 - 1.0)
 

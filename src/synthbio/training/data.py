@@ -27,6 +27,7 @@ import json
 import math
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -38,6 +39,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError
+from synthbio.io.images import read_image, read_image_header
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 RESIZE_MODES = ("none", "resize", "center-crop")
@@ -148,10 +150,14 @@ class _Source:
         return self._zip
 
     def read(self, name: str) -> bytes:
-        if self.is_zip:
-            return self._archive().read(name)
-        with open(os.path.join(self.path, name), "rb") as f:
-            return f.read()
+        """The bytes of one member; InputError naming it when the archive or the file is damaged."""
+        try:
+            if self.is_zip:
+                return self._archive().read(name)
+            with open(os.path.join(self.path, name), "rb") as f:
+                return f.read()
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+            raise InputError(f"cannot read {self.display(name)}: {exc}") from None
 
     def display(self, name: str) -> str:
         return f"{self.path}:{name}" if self.is_zip else os.path.join(self.path, name)
@@ -165,28 +171,12 @@ def _is_image(name: str) -> bool:
 
 
 def _header(source: _Source, name: str) -> tuple[tuple[int, int], str]:
-    """(width, height) and PIL mode from the image header; InputError text on failure."""
-    try:
-        with PIL.Image.open(io.BytesIO(source.read(name))) as img:
-            return img.size, img.mode
-    except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError) as exc:
-        raise InputError(f"{source.display(name)}: {exc}") from None
+    """(width, height) and PIL mode from the image header (`synthbio.io.images.read_image_header`)."""
+    return read_image_header(source.display(name), data=source.read(name))
 
 
 def _is_gray_mode(mode: str) -> bool:
     return mode in ("1", "L", "LA", "I", "F") or mode.startswith("I;16")
-
-
-def _to_uint8_array(img: PIL.Image.Image, channels: int) -> np.ndarray:
-    """PIL image -> [H, W] (channels=1) or [H, W, 3] uint8; 16-bit gray is scaled, not clipped."""
-    if img.mode.startswith("I;16") or img.mode == "I":
-        a = np.asarray(img).astype(np.float64)
-        a = np.clip(np.rint(a / 257.0), 0, 255).astype(np.uint8)  # 65535 -> 255
-        img = PIL.Image.fromarray(a, "L")
-    target = "L" if channels == 1 else "RGB"
-    if img.mode != target:
-        img = img.convert(target)
-    return np.asarray(img)
 
 
 def _shape_image(a: np.ndarray, *, resolution: int, mode: str) -> np.ndarray:
@@ -415,12 +405,7 @@ class ImageDataset(torch.utils.data.Dataset):
     def load_image(self, raw: int, branch: str, channels: int) -> Tensor:
         """One decoded image of file index `raw` as uint8 [C, R, R]."""
         name = self._files[branch][raw]
-        try:
-            with PIL.Image.open(io.BytesIO(self._source.read(name))) as img:
-                img.load()
-                a = _to_uint8_array(img, channels)
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise InputError(f"cannot read image {self._source.display(name)}: {exc}") from None
+        a = read_image(self._source.display(name), data=self._source.read(name), mode="L" if channels == 1 else "RGB")
         a = _shape_image(a, resolution=self.resolution, mode=self.config.resize_mode)
         if a.ndim == 2:
             a = a[:, :, None]

@@ -33,6 +33,7 @@ import PIL.Image
 import torch
 
 from synthbio.errors import InputError, OutputDirError
+from synthbio.io.images import read_image
 
 SOURCES = ("ckplus", "csv", "database")
 CACHE_NAME = "latents.npz"
@@ -222,11 +223,7 @@ def read_database_labels(source: str, names: Sequence[str], *, protocol: str | N
 
 def load_face(path: Path, *, resolution: int, channels: int, landmarks: np.ndarray | None = None) -> torch.Tensor:
     """Image file -> [channels, R, R] float32 in [-1, 1]; FFHQ crop from 68 landmarks when given."""
-    try:
-        with PIL.Image.open(path) as img:
-            rgb = np.asarray(img.convert("RGB"))
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot read image {os.fspath(path)!r}: {exc}") from None
+    rgb = read_image(path, mode="RGB")
     if landmarks is not None:
         from synthbio.faces.alignment import align_face
 

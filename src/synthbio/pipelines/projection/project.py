@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import CheckpointError, InputError
+from synthbio.io.images import read_image
 from synthbio.inversion.projector import (
     ProjectionResult,
     ProjectorConfig,
@@ -72,11 +73,7 @@ def load_target(path: str | os.PathLike[str], *, resolution: int, channels: int)
     if channels not in (1, 3):
         raise InputError(f"target {name!r}: image files fit 1- or 3-channel generators; this branch has "
                          f"{channels} channels (give a .npy array [{channels}, H, W] instead)")
-    try:
-        with PIL.Image.open(name) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"cannot read target image {name!r}: {exc}") from None
+    img = PIL.Image.fromarray(read_image(name, mode="L" if channels == 1 else "RGB"))
     w, h = img.size
     s = min(w, h)
     img = img.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
