@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,18 +87,27 @@ class _FakeModules:
         for name in self.names:
             sys.modules.pop(name, None)
 
-    def persistent(self, module: torch.nn.Module, init_kwargs: dict[str, Any] | None = None) -> Any:
-        """An object that pickles exactly like an official persistent module."""
+    def persistent(self, module: torch.nn.Module, init_kwargs: dict[str, Any] | None = None, *,
+                   override: Callable[[str, torch.Tensor], Any] | None = None, prefix: str = "") -> Any:
+        """An object that pickles exactly like an official persistent module.
+
+        override(name, tensor): what to pickle instead of the parameter or buffer
+        `name` (state-dict key), e.g. a hostile tensor record; return the tensor to keep it.
+        """
+        def keep(name: str, value: Any) -> Any:
+            return value if override is None or value is None else override(prefix + name, value)
+
         state: dict[str, Any] = {"training": False}
         state["_parameters"] = collections.OrderedDict(
-            (k, torch.nn.Parameter(v.detach().clone(), requires_grad=False)) for k, v in module._parameters.items())
-        state["_buffers"] = collections.OrderedDict((k, v.clone()) for k, v in module._buffers.items())
+            (k, keep(k, torch.nn.Parameter(v.detach().clone(), requires_grad=False)))
+            for k, v in module._parameters.items())
+        state["_buffers"] = collections.OrderedDict((k, keep(k, v.clone())) for k, v in module._buffers.items())
         state["_non_persistent_buffers_set"] = set()
         for hooks in _HOOK_DICTS:
             state[hooks] = collections.OrderedDict()
         state["_is_full_backward_hook"] = None
         state["_modules"] = collections.OrderedDict(
-            (k, self.persistent(v)) for k, v in module._modules.items())
+            (k, self.persistent(v, override=override, prefix=f"{prefix}{k}.")) for k, v in module._modules.items())
         for key, value in module.__dict__.items():
             if key.startswith("_") or key in ("training", "config", "branches", "branch_names"):
                 continue

@@ -21,11 +21,14 @@ def tiny_G() -> Generator:
 
 @pytest.fixture
 def official_pickle(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """official_pickle(G_ema, G=None, D=None, drop=()) -> path of a format-faithful network pickle."""
+    """official_pickle(G_ema, G=None, D=None, drop=(), override=None) -> path of a format-faithful network pickle.
+
+    override(name, tensor) -> object pickled instead of G_ema's tensor `name` (see _FakeModules.persistent).
+    """
     marker = tmp_path / "module_src_executed"
 
     def write(G_ema: Generator, G: Generator | None = None, D: Discriminator | None = None,
-              name: str = "network-snapshot-000000.pkl", drop: tuple[str, ...] = ()) -> Path:
+              name: str = "network-snapshot-000000.pkl", drop: tuple[str, ...] = (), override: Any = None) -> Path:
         fakes = _FakeModules(marker)
         try:
             ed = fakes.EasyDict
@@ -33,7 +36,7 @@ def official_pickle(tmp_path: Path):  # type: ignore[no-untyped-def]
                                                                      path="data.zip", use_labels=False))
             snapshot["G"] = fakes.persistent(G or G_ema, g_init_kwargs((G or G_ema).config, ed))
             snapshot["D"] = None if D is None else fakes.persistent(D, d_init_kwargs(D.config, ed))
-            snapshot["G_ema"] = fakes.persistent(G_ema, g_init_kwargs(G_ema.config, ed))
+            snapshot["G_ema"] = fakes.persistent(G_ema, g_init_kwargs(G_ema.config, ed), override=override)
             snapshot["augment_pipe"] = None
             for key in drop:
                 snapshot.pop(key)
