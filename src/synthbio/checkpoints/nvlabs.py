@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from synthbio.errors import CheckpointError
+from synthbio.errors import CheckpointError, library_message
 from synthbio.nn.config import DiscriminatorConfig, GeneratorConfig
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
@@ -79,14 +80,24 @@ def _reconstruct_record(meta: Any) -> PersistentRecord:
 
 def _load_storage_bytes(data: Any) -> Any:
     """Tensor storages inside a plain pickle are nested legacy `torch.save`
-    payloads; read them with torch's weights-only unpickler."""
+    payloads; read them with torch's weights-only unpickler.
+
+    torch's own message is not passed on: it advises loading the file with
+    `weights_only=False`, which would run whatever code the file holds.
+    """
     if not isinstance(data, (bytes, bytearray)):
         raise pickle.UnpicklingError("storage payload is not bytes")
-    return torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
+    try:
+        storage = torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged or hostile payload
+        raise pickle.UnpicklingError(f"a tensor storage is damaged or holds more than data "
+                                     f"({library_message(exc)})") from None
+    _check_storage(storage)
+    return storage
 
 
 def _check_storage(storage: Any) -> None:
-    if not isinstance(storage, (torch.UntypedStorage, torch.TypedStorage)):
+    if not isinstance(storage, torch.TypedStorage) or storage.device.type != "cpu":
         raise pickle.UnpicklingError(f"tensor storage has type {type(storage).__name__}")
 
 
@@ -95,12 +106,52 @@ def _check_no_hooks(hooks: Any) -> None:
         raise pickle.UnpicklingError("tensor carries backward hooks")
 
 
+# Element types a network's weights and buffers use; quantized, complex and other exotic
+# dtypes have rebuild paths of their own and no place in a StyleGAN pickle.
+_TENSOR_DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
+                            torch.int16, torch.int32, torch.int64, torch.bool})
+_MAX_TENSOR_DIMS = 8  # StyleGAN tensors have at most 4
+
+
+def _checked_geometry(storage: Any, offset: Any, size: Any, stride: Any, dtype: Any
+                      ) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    """(offset, size, stride) of a tensor record, checked against its storage.
+
+    torch's `set_` grows a storage that is too small for the view, with
+    uninitialised memory, so a record claiming more elements than its storage
+    holds (or an offset of 10^9 into 16 bytes) must be refused here, before it.
+    """
+    _check_storage(storage)
+    if dtype not in _TENSOR_DTYPES:
+        raise pickle.UnpicklingError(f"tensor of unsupported dtype {dtype!r}")
+
+    def is_int(v: Any) -> bool:
+        return type(v) is int  # not bool, not float, not a subclass with surprises
+
+    if not (isinstance(size, (tuple, list)) and isinstance(stride, (tuple, list))
+            and all(map(is_int, size)) and all(map(is_int, stride)) and is_int(offset)):
+        raise pickle.UnpicklingError("tensor offset, size or stride is not made of integers")
+    if len(size) != len(stride) or len(size) > _MAX_TENSOR_DIMS:
+        raise pickle.UnpicklingError(f"tensor size {tuple(size)} and stride {tuple(stride)} do not match")
+    if offset < 0 or any(v < 0 for v in size) or any(v < 0 for v in stride):
+        raise pickle.UnpicklingError(f"tensor has a negative offset, size or stride ({offset}, {tuple(size)}, "
+                                     f"{tuple(stride)})")
+    capacity = storage._untyped_storage.nbytes() // dtype.itemsize  # elements of `dtype` in the storage
+    numel = math.prod(size)
+    needed = offset + 1 + sum((n - 1) * s for n, s in zip(size, stride)) if numel else offset
+    if needed > capacity:
+        raise pickle.UnpicklingError(
+            f"tensor record of shape {tuple(size)} at offset {offset} needs {needed} {str(dtype)[6:]} elements, "
+            f"its storage holds {capacity} (a damaged or forged file)")
+    return offset, tuple(size), tuple(stride)
+
+
 def _rebuild_tensor(storage: Any, offset: int, size: tuple, stride: tuple, *rest: Any) -> torch.Tensor:
     """torch._utils._rebuild_tensor(_v2): a strided view of a storage."""
-    _check_storage(storage)
+    offset, size, stride = _checked_geometry(storage, offset, size, stride, getattr(storage, "dtype", None))
     if len(rest) >= 2:
         _check_no_hooks(rest[1])
-    tensor = torch._utils._rebuild_tensor(storage, int(offset), tuple(size), tuple(stride))
+    tensor = torch._utils._rebuild_tensor(storage, offset, size, stride)
     if rest and rest[0]:
         tensor.requires_grad_(bool(rest[0]))
     return tensor
@@ -108,9 +159,9 @@ def _rebuild_tensor(storage: Any, offset: int, size: tuple, stride: tuple, *rest
 
 def _rebuild_tensor_v3(storage: Any, offset: int, size: tuple, stride: tuple, requires_grad: bool,
                        hooks: Any, dtype: torch.dtype, metadata: Any = None) -> torch.Tensor:
-    _check_storage(storage)
+    offset, size, stride = _checked_geometry(storage, offset, size, stride, dtype)
     _check_no_hooks(hooks)
-    return torch._utils._rebuild_tensor_v3(storage, int(offset), tuple(size), tuple(stride), bool(requires_grad),
+    return torch._utils._rebuild_tensor_v3(storage, offset, size, stride, bool(requires_grad),
                                            collections.OrderedDict(), dtype)
 
 
@@ -210,25 +261,31 @@ class _RefusedGlobal(pickle.UnpicklingError):
     pass
 
 
-def _finish(obj: Any, seen: set[int] | None = None) -> Any:
+# Containers nested deeper than this are not a network: official snapshots nest about 15 deep.
+_MAX_DEPTH = 200
+
+
+def _finish(obj: Any, seen: set[int] | None = None, depth: int = 0) -> Any:
     """Swap `_PendingArray` stand-ins for their arrays, in place."""
     seen = set() if seen is None else seen
     if id(obj) in seen:
         return obj
+    if depth > _MAX_DEPTH:
+        raise pickle.UnpicklingError(f"objects nested more than {_MAX_DEPTH} deep")
     seen.add(id(obj))
     if isinstance(obj, _PendingArray):
         if obj.array is None:
             raise pickle.UnpicklingError("numpy array without data")
         return obj.array
     if isinstance(obj, PersistentRecord):
-        _finish(obj.state, seen)
+        _finish(obj.state, seen, depth + 1)
     elif isinstance(obj, dict):
         for k, v in list(obj.items()):
-            obj[k] = _finish(v, seen)
+            obj[k] = _finish(v, seen, depth + 1)
     elif isinstance(obj, list):
-        obj[:] = [_finish(v, seen) for v in obj]
+        obj[:] = [_finish(v, seen, depth + 1) for v in obj]
     elif isinstance(obj, tuple):
-        return tuple(_finish(v, seen) for v in obj)
+        return tuple(_finish(v, seen, depth + 1) for v in obj)
     return obj
 
 
@@ -254,7 +311,8 @@ def read_network_pickle(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
             KeyError, RuntimeError, MemoryError, OverflowError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a readable network pickle (truncated or corrupt?): {exc}") from None
+        raise CheckpointError(f"{path}: not a readable network pickle (truncated or corrupt?): "
+                              f"{library_message(exc)}") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a dict of networks, found {type(data).__name__}")
     return data
@@ -429,12 +487,55 @@ def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], *
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
 
 
+def check_record_tree(rec: PersistentRecord, *, path: Path, which: str, prefix: str = "") -> None:
+    """CheckpointError unless a module record and its children are shaped as nn.Module pickles are.
+
+    `_parameters` / `_buffers` map names to tensors (or None), `_modules` to
+    records (or None), `_init_kwargs` is a dict; a network has at least one
+    sub-network. Architecture-specific parts are checked when the config is read.
+    """
+    state = rec.state
+    where = f"'{which}'" + (f" module '{prefix[:-1]}'" if prefix else "")
+    for key in ("_parameters", "_buffers", "_modules"):
+        part = state.get(key)
+        if part is not None and not isinstance(part, dict):
+            raise CheckpointError(f"{path}: {where} has a {key} of type {type(part).__name__}, not a dict")
+        for name, value in (part or {}).items():
+            if not isinstance(name, str):
+                raise CheckpointError(f"{path}: {where} has a {key} entry named by a {type(name).__name__}")
+            if value is None:
+                continue
+            if key == "_modules":
+                if not isinstance(value, PersistentRecord):
+                    raise CheckpointError(f"{path}: {where} child '{name}' is a {type(value).__name__}, "
+                                          "not a network record")
+                check_record_tree(value, path=path, which=which, prefix=f"{prefix}{name}.")
+            elif not isinstance(value, torch.Tensor):
+                raise CheckpointError(f"{path}: {where} {key[1:-1]} '{name}' is a {type(value).__name__}, "
+                                      "not a tensor")
+    if not isinstance(state.get("_init_kwargs", {}), dict):
+        raise CheckpointError(f"{path}: {where} has _init_kwargs of type {type(state['_init_kwargs']).__name__}")
+    if not isinstance(state.get("_non_persistent_buffers_set", set()), (set, frozenset, list, tuple)):
+        raise CheckpointError(f"{path}: {where} has a malformed _non_persistent_buffers_set")
+    if not prefix and rec.class_name in ("Generator", "Discriminator"):
+        subs = [c for c in (state.get("_modules") or {}).values() if isinstance(c, PersistentRecord)]
+        synthesis = rec.child("synthesis")
+        if not subs or (synthesis is not None and not synthesis.children()):
+            raise CheckpointError(f"{path}: {where} has no {'synthesis ' if synthesis is not None else ''}"
+                                  "blocks (an empty or damaged network)")
+
+
 def _pick(data: dict[str, Any], which: str, path: Path) -> PersistentRecord:
     rec = data.get(which)
     if not isinstance(rec, PersistentRecord):
         held = ", ".join(k for k, v in data.items() if isinstance(v, PersistentRecord)) or "no networks"
         raise CheckpointError(f"{path}: network pickle has no '{which}' (it holds: {held})")
+    check_record_tree(rec, path=path, which=which)
     return rec
+
+
+# What reading a config out of a record raises when an expected part is missing or of the wrong kind.
+_RECORD_ERRORS = (KeyError, IndexError, AttributeError, TypeError, ValueError, ZeroDivisionError, OverflowError)
 
 
 def load_nvlabs_generator(path: str | Path, *, which: str = "G_ema") -> Generator:
@@ -446,7 +547,11 @@ def load_nvlabs_generator(path: str | Path, *, which: str = "G_ema") -> Generato
         raise CheckpointError(f"{path}: which must be 'G' or 'G_ema' for a generator, got {which!r}")
     path = Path(path)
     rec = _pick(read_network_pickle(path), which, path)
-    config = generator_config_from_record(rec, path=path, which=which)
+    try:
+        config = generator_config_from_record(rec, path=path, which=which)
+    except _RECORD_ERRORS as exc:
+        raise CheckpointError(f"{path}: '{which}' lacks a part of a StyleGAN2 generator ({library_message(exc)})"
+                              ) from None
     G = Generator(config)
     load_state_strict(G, record_state_dict(rec), path=path, what=f"'{which}'")
     return G.eval()
@@ -456,6 +561,11 @@ def load_nvlabs_discriminator(path: str | Path) -> Discriminator:
     """Official network pickle -> synthbio Discriminator from its 'D' entry."""
     path = Path(path)
     rec = _pick(read_network_pickle(path), "D", path)
-    D = Discriminator(discriminator_config_from_record(rec, path=path))
+    try:
+        config = discriminator_config_from_record(rec, path=path)
+    except _RECORD_ERRORS as exc:
+        raise CheckpointError(f"{path}: 'D' lacks a part of a StyleGAN2 discriminator ({library_message(exc)})"
+                              ) from None
+    D = Discriminator(config)
     load_state_strict(D, record_state_dict(rec), path=path, what="'D'")
     return D.eval()
