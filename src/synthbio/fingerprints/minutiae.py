@@ -67,6 +67,7 @@ from synthbio.fingerprints.validation import (
     wrap_angle,
 )
 from synthbio.utils.hashing import atomic_write_bytes
+from synthbio.utils.jsonio import loads_strict
 
 __all__ = [  # the template API, including what the validation module provides
     "JSON_FORMAT_NAME",
@@ -205,37 +206,15 @@ def template_from_dict(obj: Any, *, source: str = "<json>") -> MinutiaeTemplate:
     return template
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a valid JSON number")
-
-
-_MAX_INT_DIGITS = 18  # no template field needs more; a 400-digit integer would overflow float()
-
-
-def _parse_int(text: str) -> int:
-    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
-        raise ValueError(f"integer of {len(text.lstrip('-'))} digits is too large")
-    return int(text)
-
-
 def parse_json_text(data: bytes, *, source: str) -> Any:
     """JSON bytes (UTF-8, an optional byte-order mark) -> object; TemplateError for anything else.
 
     NaN/Infinity, integers beyond 18 digits and nesting deeper than Python's
-    recursion limit are refused with the file's name, not an exception of the
-    json module's.
+    recursion limit are refused with the file's name (`synthbio.utils.jsonio.loads_strict`).
     """
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise TemplateError(source, f"not valid JSON (not UTF-8 text: {exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise TemplateError(source, "empty file (expected a synthbio JSON template)")
-    try:
-        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
-    except RecursionError:
-        raise TemplateError(source, "not valid JSON (nested too deeply)") from None
-    except ValueError as exc:  # JSONDecodeError is a ValueError
+        return loads_strict(data)
+    except ValueError as exc:
         raise TemplateError(source, f"not valid JSON ({exc})") from None
 
 
