@@ -3,21 +3,96 @@
 Parameter names of the modules built from these configs mirror the official
 StyleGAN2-ADA / StyleGAN3 (`networks_stylegan2`) implementation, so an official
 state dict maps onto synthbio's modules key for key.
+
+Every field is checked on construction, before a network is built from it:
+integers are integers (not floats or booleans) in their range, reals are
+finite, resolutions are powers of two up to `MAX_RESOLUTION`, every block has
+at least one channel, and the network stays under `MAX_PARAMETERS` weights.
+A config.json from elsewhere is read through `from_dict`, so a hostile one
+ends in one InputError naming the field, not in a ZeroDivisionError or an
+allocation of gigabytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from synthbio.errors import InputError
 
+MAX_RESOLUTION = 4096  # official StyleGAN2 networks go to 1024
+MAX_DIM = 16384  # z_dim, c_dim, w_dim, feature widths
+MAX_CHANNELS = 64  # image channels of one output branch
+MAX_MAPPING_LAYERS = 64
+MAX_FILTER_TAPS = 16
+MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 weights; StyleGAN2 at 1024 px has 30 M
+
+
+def check_int(name: str, value: Any, low: int, high: int, *, optional: bool = False) -> None:
+    """InputError unless value is an integer (not a bool or a float) in low..high (or None when optional)."""
+    if value is None and optional:
+        return
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not low <= value <= high:
+        shown = repr(value) if len(repr(value)) < 40 else repr(value)[:37] + "..."
+        raise InputError(f"{name} must be an integer in {low}..{high}{' or null' if optional else ''}, got {shown}")
+
+
+def check_real(name: str, value: Any, low: float, high: float, *, optional: bool = False,
+               open_low: bool = False) -> None:
+    """InputError unless value is a finite number in [low, high] ((low, high] with open_low)."""
+    if value is None and optional:
+        return
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value > high or value < low or (open_low and value == low):
+        lo = "(" if open_low else "["
+        raise InputError(f"{name} must be a finite number in {lo}{low:g}, {high:g}], got {value!r}")
+
+
+def _check_filter(value: Any) -> None:
+    if not isinstance(value, Sequence) or isinstance(value, str) or not 1 <= len(value) <= MAX_FILTER_TAPS:
+        raise InputError(f"resample_filter must be a list of 1..{MAX_FILTER_TAPS} numbers, got {value!r}")
+    for i, tap in enumerate(value):
+        check_real(f"resample_filter[{i}]", tap, -1e6, 1e6)
+    if not sum(value) > 0:  # the taps are normalised by their sum
+        raise InputError(f"resample_filter taps must sum to a positive number, got {list(value)}")
+
 
 def _check_resolution(res: int) -> None:
-    if res < 4 or 2 ** int(math.log2(res)) != res:
+    check_int("img_resolution", res, 4, MAX_RESOLUTION)
+    if 2 ** int(math.log2(res)) != res:
         raise InputError(f"img_resolution must be a power of two >= 4, got {res}")
+
+
+def _check_channels(channel_base: Any, channel_max: Any, resolution: int) -> None:
+    check_int("channel_base", channel_base, 1, 1 << 24)
+    check_int("channel_max", channel_max, 1, MAX_DIM)
+    if channel_base // resolution < 1:
+        raise InputError(f"channel_base {channel_base} gives no channel at {resolution} px (needs >= {resolution})")
+
+
+def _pairs(value: Any, what: str) -> tuple[tuple[Any, ...], ...]:
+    """A JSON list of lists (or tuples) as a tuple of tuples; InputError for anything else."""
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise InputError(f"{what} must be a list, got {value!r}")
+    out = []
+    for item in value:
+        if not isinstance(item, Sequence) or isinstance(item, str):
+            raise InputError(f"{what} must be a list of [name, channels] pairs, got {value!r}")
+        out.append(tuple(item))
+    return tuple(out)
+
+
+def _known_keys(cls: type, d: Any, what: str) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise InputError(f"{what} config must be a JSON object, got {type(d).__name__}")
+    unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise InputError(f"unknown {what} config keys: {sorted(map(str, unknown))[:8]}")
+    return dict(d)
 
 
 def channels_at(res: int, *, channel_base: int, channel_max: int) -> int:
@@ -62,18 +137,50 @@ class GeneratorConfig:
         _check_resolution(self.img_resolution)
         if self.architecture != "skip":
             raise InputError(f"generator architecture {self.architecture!r} is not supported (use 'skip')")
-        if not self.branches:
-            raise InputError("a generator needs at least one output branch")
-        names = [n for n, _ in self.branches]
-        if len(set(names)) != len(names) or not all(n.isidentifier() for n in names):
+        branches = _pairs(self.branches, "branches")
+        if not branches or len(branches) > 16:
+            raise InputError(f"a generator needs 1..16 output branches, got {len(branches)}")
+        if any(len(b) != 2 for b in branches):
+            raise InputError(f"branches must be [name, channels] pairs, got {list(branches)}")
+        names = [n for n, _ in branches]
+        if len(set(names)) != len(names) or not all(isinstance(n, str) and n.isidentifier() for n in names):
             raise InputError(f"branch names must be unique identifiers, got {names}")
-        if any(int(c) < 1 for _, c in self.branches):
-            raise InputError(f"branch channel counts must be >= 1, got {self.branches}")
-        if self.z_dim < 0 or self.c_dim < 0 or self.w_dim < 1:
-            raise InputError("z_dim and c_dim must be >= 0 and w_dim >= 1")
+        for n, c in branches:
+            check_int(f"channels of branch {n!r}", c, 1, MAX_CHANNELS)
+        check_int("z_dim", self.z_dim, 0, MAX_DIM)
+        check_int("c_dim", self.c_dim, 0, MAX_DIM)
+        check_int("w_dim", self.w_dim, 1, MAX_DIM)
+        _check_channels(self.channel_base, self.channel_max, self.img_resolution)
+        check_int("num_fp16_res", self.num_fp16_res, 0, 16)
+        check_real("conv_clamp", self.conv_clamp, 0.0, 1e9, optional=True, open_low=True)
+        check_int("mapping_layers", self.mapping_layers, 1, MAX_MAPPING_LAYERS)
+        check_real("mapping_lr_multiplier", self.mapping_lr_multiplier, 0.0, 1e6, open_low=True)
+        check_int("mapping_embed_features", self.mapping_embed_features, 1, MAX_DIM, optional=True)
+        check_int("mapping_layer_features", self.mapping_layer_features, 1, MAX_DIM, optional=True)
+        check_real("w_avg_beta", self.w_avg_beta, 0.0, 1.0)
+        _check_filter(self.resample_filter)
+        if not isinstance(self.use_noise, bool):
+            raise InputError(f"use_noise must be true or false, got {self.use_noise!r}")
         # Normalise lists coming from JSON into tuples so configs stay hashable.
-        object.__setattr__(self, "branches", tuple((str(n), int(c)) for n, c in self.branches))
+        object.__setattr__(self, "branches", tuple((str(n), int(c)) for n, c in branches))
         object.__setattr__(self, "resample_filter", tuple(self.resample_filter))
+        if self.parameter_count() > MAX_PARAMETERS:
+            raise InputError(f"this generator would have {self.parameter_count():,} weights; the limit is "
+                             f"{MAX_PARAMETERS:,}")
+
+    def parameter_count(self) -> int:
+        """Approximate number of weights (mapping and synthesis convolutions), computed without building it."""
+        embed = self.mapping_embed_features or self.w_dim
+        features = self.mapping_layer_features or self.w_dim
+        dims = [self.z_dim + (embed if self.c_dim else 0)] + [features] * (self.mapping_layers - 1) + [self.w_dim]
+        total = sum(a * b for a, b in zip(dims[:-1], dims[1:])) + self.c_dim * embed
+        out_channels = sum(c for _, c in self.branches)
+        previous = self.channels(4)
+        for res in self.block_resolutions:
+            ch = self.channels(res)
+            total += (previous + ch) * (9 * ch + self.w_dim) + ch * out_channels + self.w_dim * ch
+            previous = ch
+        return total
 
     @property
     def img_channels(self) -> int:
@@ -104,14 +211,11 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"unknown generator config keys: {sorted(unknown)}")
-        d = dict(d)
+        d = _known_keys(cls, d, "generator")
         if "branches" in d:
-            d["branches"] = tuple(tuple(b) for b in d["branches"])
+            d["branches"] = _pairs(d["branches"], "branches")
         if "resample_filter" in d:
+            _check_filter(d["resample_filter"])
             d["resample_filter"] = tuple(d["resample_filter"])
         return cls(**d)
 
@@ -145,9 +249,30 @@ class DiscriminatorConfig:
         _check_resolution(self.img_resolution)
         if self.architecture not in ("resnet", "skip", "orig"):
             raise InputError(f"discriminator architecture {self.architecture!r} is not one of resnet, skip, orig")
-        if self.img_channels < 1:
-            raise InputError("img_channels must be >= 1")
+        check_int("c_dim", self.c_dim, 0, MAX_DIM)
+        check_int("img_channels", self.img_channels, 1, MAX_CHANNELS)
+        _check_channels(self.channel_base, self.channel_max, self.img_resolution)
+        check_int("num_fp16_res", self.num_fp16_res, 0, 16)
+        check_real("conv_clamp", self.conv_clamp, 0.0, 1e9, optional=True, open_low=True)
+        check_int("cmap_dim", self.cmap_dim, 1, MAX_DIM, optional=True)
+        check_int("mbstd_group_size", self.mbstd_group_size, 1, 1 << 16, optional=True)
+        check_int("mbstd_num_channels", self.mbstd_num_channels, 0, MAX_DIM)
+        check_int("mapping_layers", self.mapping_layers, 0, MAX_MAPPING_LAYERS)
+        check_real("mapping_lr_multiplier", self.mapping_lr_multiplier, 0.0, 1e6, open_low=True)
+        _check_filter(self.resample_filter)
         object.__setattr__(self, "resample_filter", tuple(self.resample_filter))
+        if self.parameter_count() > MAX_PARAMETERS:
+            raise InputError(f"this discriminator would have {self.parameter_count():,} weights; the limit is "
+                             f"{MAX_PARAMETERS:,}")
+
+    def parameter_count(self) -> int:
+        """Approximate number of weights of the convolutions and the epilogue, computed without building it."""
+        total = self.img_channels * self.channels(self.img_resolution)
+        for res in self.block_resolutions:
+            a, b = self.channels(res), self.channels(res // 2)
+            total += 9 * a * a + 9 * a * b + a * b
+        c4 = self.channels(4)
+        return total + 9 * (c4 + self.mbstd_num_channels) * c4 + 16 * c4 * c4 + c4 * (self.cmap_dim or 1)
 
     @property
     def block_resolutions(self) -> list[int]:
@@ -163,12 +288,9 @@ class DiscriminatorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DiscriminatorConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"unknown discriminator config keys: {sorted(unknown)}")
-        d = dict(d)
+        d = _known_keys(cls, d, "discriminator")
         if "resample_filter" in d:
+            _check_filter(d["resample_filter"])
             d["resample_filter"] = tuple(d["resample_filter"])
         return cls(**d)
 

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from synthbio.errors import InputError
+from synthbio.nn.config import MAX_CHANNELS, MAX_DIM, MAX_RESOLUTION, check_int, check_real
 from synthbio.nn._per_sample import runs_per_sample, sample_copy
 
 ENCODER_MODES = ("wplus", "w")
@@ -85,8 +86,22 @@ class EncoderConfig:
     offset_gain: float = 0.1
 
     def __post_init__(self) -> None:
+        for name in ("channels", "blocks"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)) or len(value) != _NUM_STAGES:
+                raise InputError(f"encoder {name} must be a list of {_NUM_STAGES} integers, got {value!r}")
+            for i, v in enumerate(value):
+                check_int(f"encoder {name}[{i}]", v, 1, 4096 if name == "channels" else 64)
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         object.__setattr__(self, "blocks", tuple(int(b) for b in self.blocks))
+        check_int("encoder resolution", self.resolution, 16, MAX_RESOLUTION)
+        for name, low, high in (("in_channels", 1, MAX_CHANNELS), ("num_ws", 1, 64), ("w_dim", 1, MAX_DIM),
+                                ("head_channels", 1, 4096), ("coarse_ws", 0, 64), ("medium_ws", 0, 64),
+                                ("se_reduction", 1, 4096)):
+            check_int(f"encoder {name}", getattr(self, name), low, high)
+        check_int("encoder fpn_channels", self.fpn_channels, 1, 4096, optional=True)
+        for name in ("input_scale", "input_shift", "offset_gain"):
+            check_real(f"encoder {name}", getattr(self, name), -1e6, 1e6)
         r = self.resolution
         if r < 16 or 2 ** int(math.log2(r)) != r:
             raise InputError(f"encoder resolution must be a power of two >= 16, got {r}")
