@@ -28,9 +28,10 @@ from safetensors.torch import load_file, save_file
 
 import synthbio
 from synthbio.checkpoints.registry import REGISTRY, ModelEntry, resolve_model
-from synthbio.errors import CheckpointError, InputError
+from synthbio.errors import CheckpointError, InputError, library_message
 from synthbio.nn.encoders import Encoder, EncoderConfig
 from synthbio.utils.hashing import atomic_write, sha256_file
+from synthbio.utils.jsonio import read_json_file
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -78,11 +79,11 @@ def read_encoder_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """config.json of an encoder folder, checked for format and version."""
     path = Path(directory) / CONFIG_FILE
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_json_file(path)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing (an encoder folder holds {CONFIG_FILE} and {WEIGHTS_FILE})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a readable JSON config: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable JSON config: {library_message(exc)}") from None
     if not isinstance(meta, dict) or meta.get("format") != ENCODER_FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise CheckpointError(f"{path}: not a synthbio encoder config (format {found!r})")

@@ -32,11 +32,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 import synthbio
-from synthbio.errors import CheckpointError, InputError
+from synthbio.errors import CheckpointError, InputError, library_message
 from synthbio.nn.config import DiscriminatorConfig, GeneratorConfig
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
 from synthbio.utils.hashing import atomic_write
+from synthbio.utils.jsonio import read_json_file
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -115,12 +116,12 @@ def read_native_config(directory: str | Path) -> dict[str, Any]:
     """config.json of a model folder, checked for format and version."""
     path = Path(directory) / CONFIG_FILE
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_json_file(path)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing (a synthbio model folder holds config.json and "
                               f"{WEIGHTS_FILE})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a readable JSON config: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable JSON config: {library_message(exc)}") from None
     if not isinstance(meta, dict) or meta.get("format") not in (GENERATOR_FORMAT, DISCRIMINATOR_FORMAT):
         raise CheckpointError(f"{path}: not a synthbio checkpoint config (format "
                               f"{meta.get('format') if isinstance(meta, dict) else None!r})")
@@ -132,20 +133,33 @@ def read_native_config(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
-def _read_weights(directory: Path) -> dict[str, torch.Tensor]:
+def _read_weights(directory: Path, expected_sha256: Any = None) -> dict[str, torch.Tensor]:
+    """The tensors of model.safetensors, after checking them against config.json's weights_sha256."""
     path = directory / WEIGHTS_FILE
     if not path.is_file():
         raise CheckpointError(f"{path}: missing weights file")
+    if expected_sha256 is not None:
+        if not isinstance(expected_sha256, str):
+            raise CheckpointError(f"{directory / CONFIG_FILE}: weights_sha256 is not a string")
+        try:
+            found = file_sha256(path)
+        except OSError as exc:
+            raise CheckpointError(f"{path}: cannot read: {library_message(exc)}") from None
+        if found != expected_sha256.lower():
+            raise CheckpointError(f"{path}: sha256 {found[:12]}... does not match weights_sha256 "
+                                  f"{expected_sha256[:12]}... in {CONFIG_FILE} (the weights were altered, damaged or "
+                                  "come from another model)")
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: truncated or corrupt safetensors file: {exc}") from None
+        raise CheckpointError(f"{path}: truncated or corrupt safetensors file: {library_message(exc)}") from None
 
 
-def _load_module(directory: Path, module: torch.nn.Module, what: str) -> None:
+def _load_module(directory: Path, module: torch.nn.Module, what: str, meta: dict[str, Any]) -> None:
     from synthbio.checkpoints.nvlabs import load_state_strict
 
-    load_state_strict(module, _read_weights(directory), path=directory / WEIGHTS_FILE, what=what)
+    state = _read_weights(directory, meta.get("weights_sha256"))
+    load_state_strict(module, state, path=directory / WEIGHTS_FILE, what=what)
 
 
 def load_generator_native(directory: str | Path) -> Generator:
@@ -159,7 +173,7 @@ def load_generator_native(directory: str | Path) -> Generator:
     except (InputError, TypeError) as exc:
         raise CheckpointError(f"{directory / CONFIG_FILE}: invalid generator config: {exc}") from None
     G = Generator(config)
-    _load_module(directory, G, "the generator")
+    _load_module(directory, G, "the generator", meta)
     return G.eval()
 
 
@@ -183,5 +197,5 @@ def load_discriminator_native(directory: str | Path) -> Discriminator:
     except (InputError, TypeError) as exc:
         raise CheckpointError(f"{directory / CONFIG_FILE}: invalid discriminator config: {exc}") from None
     D = Discriminator(config)
-    _load_module(directory, D, "the discriminator")
+    _load_module(directory, D, "the discriminator", meta)
     return D.eval()
