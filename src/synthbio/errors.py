@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 
 
@@ -26,6 +28,81 @@ class ModelNotFoundError(SynthbioError, KeyError):
 
 class OutputDirError(SynthbioError):
     """An output directory that holds another run's results."""
+
+
+class OutputError(SynthbioError):
+    """An output place that cannot take the result: a full disk, no permission, a read-only file
+    system, a file where a folder is needed. Files written before are kept (writes are atomic).
+
+    errno: the operating system's code (None if unknown); filename: the path refused.
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None, filename: str | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.filename = filename
+
+
+# What each operating-system refusal means for the file it names: one line, no traceback.
+_OS_PROBLEMS: dict[int, str] = {
+    errno.ENOSPC: "no space left on {path} (files finished before are kept)",
+    errno.EDQUOT: "disk quota exceeded on {path} (files finished before are kept)",
+    errno.EFBIG: "{path}: file too large for this file system or the process's file-size limit",
+    errno.EACCES: "permission denied: {path}",
+    errno.EPERM: "operation not permitted: {path}",
+    errno.EROFS: "{path}: read-only file system",
+    errno.ENOTDIR: "{path}: a part of this path is a file, not a folder",
+    errno.EISDIR: "{path} is a folder, where a file is needed",
+    errno.EEXIST: "{path} already exists and is not a folder",
+    errno.ENOENT: "no such file or folder: {path}",
+    errno.ENAMETOOLONG: "{path}: file name too long",
+    errno.ELOOP: "{path}: too many levels of symbolic links",
+    errno.EIO: "input/output error on {path} (a failing disk or a lost network share?)",
+    errno.ENXIO: "{path}: no such device",
+}
+
+_ERRNO_IN_TEXT = re.compile(r"\(os error (\d+)\)|errno = (\d+)|\[Errno (\d+)\]")
+
+
+def os_problem(exc: BaseException, path: str | os.PathLike[str] | None = None) -> str | None:
+    """One line for an operating-system refusal found in `exc` or its causes, naming `path`
+    (else the file the error names); None when the chain holds no such refusal.
+
+    Libraries that write in native code (safetensors, HDF5) report the errno only in their message.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = current.errno if isinstance(current, OSError) else None
+        if code is None:
+            found = _ERRNO_IN_TEXT.search(str(current))
+            code = int(next(g for g in found.groups() if g)) if found else None
+        if code in _OS_PROBLEMS:
+            named = path if path is not None else getattr(current, "filename", None)
+            return _OS_PROBLEMS[code].format(path=os.fspath(named) if named is not None else "the output")
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def output_error(exc: BaseException, path: str | os.PathLike[str]) -> BaseException:
+    """OutputError naming `path` when `exc` is an operating-system refusal, else `exc` unchanged."""
+    if isinstance(exc, SynthbioError):
+        return exc
+    problem = os_problem(exc, path)
+    if problem is None:
+        return exc
+    code = next((e.errno for e in _chain(exc) if isinstance(e, OSError) and e.errno), None)
+    return OutputError(problem, errno=code, filename=os.fspath(path))
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in out:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out
 
 
 # Advice some libraries attach to a refusal: loading the file unsafely, which would run code from it.

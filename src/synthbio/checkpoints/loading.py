@@ -102,6 +102,8 @@ def convert_checkpoint(src: str | os.PathLike[str], out_dir: str | os.PathLike[s
     if which not in ("G_ema", "G", "D"):
         raise CheckpointError(f"which must be one of G_ema, G, D; got {which!r}")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"{out}: is a file; the output of convert is a folder")
     if out.exists() and any(out.iterdir()) and not force:
         raise OutputDirError(f"{out}: exists and is not empty (use --force to overwrite)")
     fmt, path = detect_format(resolve_model(src))

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from synthbio.errors import CheckpointError, ModelNotFoundError
-from synthbio.utils.hashing import temp_path_for
+from synthbio.errors import CheckpointError, ModelNotFoundError, os_problem
+from synthbio.utils.hashing import discard_temp, raise_output_error, temp_path_for
 
 _ADA = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 # StyleGAN2 networks re-released for the stylegan3 code base (networks_stylegan2).
@@ -257,7 +257,9 @@ def _download(entry: ModelEntry, path: Path, *, progress: bool) -> None:
         _check_digest(entry, path, digest.hexdigest())
         os.replace(tmp, path)
     except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: malformed URL
-        tmp.unlink(missing_ok=True)
+        discard_temp(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, urllib.error.URLError) and os_problem(exc, path):
+            raise_output_error(exc, path)  # the cache's disk said no: a full disk is not a missing model
         raise _not_available(entry, path, f"download failed: {exc}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.errors import CheckpointError, InputError
-from synthbio.utils.hashing import atomic_write, module_sha256, sha256_bytes
+from synthbio.utils.hashing import atomic_write_torch, module_sha256, sha256_bytes
 
 SPACES = ("w", "wplus")
 PRECISIONS = ("float32", "bfloat16")
@@ -340,7 +340,7 @@ def _fingerprint(G: torch.nn.Module, targets: Tensor, config: ProjectorConfig, k
 
 
 def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    atomic_write_torch(path, state)
 
 
 def _load_checkpoint(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from synthbio.utils.hashing import atomic_write_bytes
+from synthbio.utils.hashing import atomic_write_bytes, raise_output_error
 
 MANIFEST_NAME = "manifest.jsonl"
 
@@ -71,17 +71,31 @@ class ManifestWriter:
     """Appends records durably: each `append` is written, flushed and fsynced.
 
     Use as a context manager; the file is opened in append mode, so existing
-    records stay untouched.
+    records stay untouched. A line the disk had no room for is cut off again
+    (the file keeps its earlier records whole) and reported as an OutputError.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        try:
+            self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - closed in close()
+        except OSError as exc:
+            raise_output_error(exc, self.path)
 
     def append(self, record: dict[str, Any]) -> None:
-        self._file.write(_line(record))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        line = _line(record)
+        start = self._file.seek(0, os.SEEK_END)
+        try:
+            written = 0
+            while written < len(line):  # an unbuffered write may take only part of the line
+                written += self._file.write(line[written:])
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            try:
+                os.ftruncate(self._file.fileno(), start)  # no half line for the next run to trip on
+            except OSError:
+                pass  # read_manifest drops a cut last line anyway
+            raise_output_error(exc, self.path)
 
     def close(self) -> None:
         if not self._file.closed:

@@ -7,10 +7,17 @@ Per-sample facts (seed, class) are group attributes; file attributes name the
 generator (and the embedding model). The file is always written whole, to a
 temporary name beside the target, then renamed: a kill never leaves a
 half-written `samples.h5`.
+
+HDF5 is built in memory and written with Python's file calls: the HDF5
+library itself, when the disk fills under it, floods stderr and crashes the
+process (a segmentation fault on closing), leaving its temporary file
+behind. In memory it never sees the disk; a full disk is then one
+OutputError and the previous `samples.h5` stays as it was.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +28,7 @@ import h5py
 import numpy as np
 
 from synthbio.errors import InputError
-from synthbio.utils.hashing import commit_temp, temp_path_for
+from synthbio.utils.hashing import atomic_write
 
 SAMPLES_NAME = "samples.h5"
 _LABEL_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -69,31 +76,27 @@ def write_samples(
 ) -> int:
     """Write all `samples` to a new HDF5 file at `path` (atomically); return the count."""
     path = Path(path)
-    tmp = temp_path_for(path)
+    buffer = io.BytesIO()
     count = 0
-    try:
-        with h5py.File(tmp, "w") as f:
-            _set_attrs(f, attrs or {})
-            for s in samples:
-                name = group_name(s.identity, s.label)
-                if name in f:
-                    raise InputError(f"sample {name!r} appears twice")
-                g = f.create_group(name)
-                if s.z is not None:
-                    g.create_dataset("z_latent", data=np.asarray(s.z, dtype=np.float32).reshape(1, -1))
-                if s.w is not None:
-                    g.create_dataset("w_latent", data=np.asarray(s.w, dtype=np.float32).reshape(1, -1))
-                if s.w_plus is not None:
-                    wp = np.asarray(s.w_plus, dtype=np.float32)
-                    g.create_dataset("w_plus_latent", data=wp.reshape(1, *wp.shape))
-                if s.embedding is not None:
-                    g.create_dataset("embedding", data=np.asarray(s.embedding, dtype=np.float32).reshape(1, -1))
-                _set_attrs(g, s.attrs)
-                count += 1
-        commit_temp(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with h5py.File(buffer, "w") as f:
+        _set_attrs(f, attrs or {})
+        for s in samples:
+            name = group_name(s.identity, s.label)
+            if name in f:
+                raise InputError(f"sample {name!r} appears twice")
+            g = f.create_group(name)
+            if s.z is not None:
+                g.create_dataset("z_latent", data=np.asarray(s.z, dtype=np.float32).reshape(1, -1))
+            if s.w is not None:
+                g.create_dataset("w_latent", data=np.asarray(s.w, dtype=np.float32).reshape(1, -1))
+            if s.w_plus is not None:
+                wp = np.asarray(s.w_plus, dtype=np.float32)
+                g.create_dataset("w_plus_latent", data=wp.reshape(1, *wp.shape))
+            if s.embedding is not None:
+                g.create_dataset("embedding", data=np.asarray(s.embedding, dtype=np.float32).reshape(1, -1))
+            _set_attrs(g, s.attrs)
+            count += 1
+    atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
     return count
 
 

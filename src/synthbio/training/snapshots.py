@@ -31,7 +31,7 @@ from synthbio.errors import CheckpointError, InputError
 from synthbio.io.images import save_grid, to_uint8
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
-from synthbio.utils.hashing import commit_temp, fsync_dir, temp_path_for
+from synthbio.utils.hashing import atomic_write_bytes, atomic_write_torch, fsync_dir, raise_output_error
 from synthbio.utils.seeds import z_from_seeds
 
 STATE_FILE = "training_state.pt"
@@ -48,13 +48,7 @@ def save_training_state(path: str | Path, state: Mapping[str, Any]) -> Path:
     """torch.save to a temp file beside `path`, fsync, rename (a reader never sees half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(path)
-    try:
-        torch.save(dict(state, format=STATE_FORMAT, format_version=STATE_VERSION), tmp)
-        commit_temp(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_torch(path, dict(state, format=STATE_FORMAT, format_version=STATE_VERSION))
     return path
 
 
@@ -98,13 +92,7 @@ def save_networks(directory: Path, G_ema: Generator, D: Mapping[str, Discriminat
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = temp_path_for(path)
-    try:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-        commit_temp(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode("utf-8"))
 
 
 def grid_latents(num: int, z_dim: int, *, device: torch.device) -> torch.Tensor:
@@ -163,17 +151,21 @@ class StatsLog:
                         kept.append(line)
                 except (ValueError, AttributeError):
                     break  # a line cut by a kill: everything after it is stale too
-            tmp = temp_path_for(path)
-            tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-            commit_temp(tmp, path)
+            atomic_write_bytes(path, "".join(k + "\n" for k in kept).encode("utf-8"))
         elif keep_until_step is None and path.is_file():
             path.unlink()
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        try:
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        except OSError as exc:
+            raise_output_error(exc, path)
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise_output_error(exc, self.path)
 
     def close(self) -> None:
         self._file.close()
