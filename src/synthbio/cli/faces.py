@@ -126,11 +126,10 @@ def embed_command(
     upsample: Annotated[int, _UPSAMPLE] = 1,
 ) -> None:
     """Face embeddings of images, written as .npy or .json."""
-    import numpy as np
     import torch
 
     from synthbio.errors import InputError
-    from synthbio.utils.hashing import atomic_write_json
+    from synthbio.utils.hashing import atomic_write_json, atomic_write_npy
 
     from synthbio.io.databases import parse_where, select_many
 
@@ -143,7 +142,7 @@ def embed_command(
     arr = emb.float().cpu().numpy()
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     if out.endswith(".npy"):
-        np.save(out, arr)
+        atomic_write_npy(out, arr)
     else:
         atomic_write_json(out, {"model": model.name, "images": [str(s.file) for s in samples],
                                 "identities": [s.identity for s in samples], "embeddings": arr.tolist()})
