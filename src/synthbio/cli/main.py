@@ -49,24 +49,60 @@ def build_app() -> typer.Typer:
     return app
 
 
-def main() -> None:
+#: Where internal errors (exit code 1) should be reported.
+ISSUES_HINT = "this is a bug in synthbio, not a problem with your input: please report it with the command line " \
+              "and the traceback above"
+
+
+def _say(message: str, *, label: str = "error") -> None:
+    """One line on stderr (never wrapped, never carrying advice to load files unsafely)."""
     from rich.console import Console
     from rich.markup import escape
 
-    from synthbio.errors import SynthbioError
+    from synthbio.errors import without_unsafe_advice
+
+    line = " ".join(without_unsafe_advice(message).split())
+    Console(stderr=True, emoji=False, soft_wrap=True).print(f"[bold red]{label}:[/] {escape(line)}", highlight=False)
+
+
+def _usage(exc: click.exceptions.ClickException) -> str:
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return exc.format_message() + where
+
+
+def main() -> None:
+    """Run the command line: exit 0 on success, 2 with one line naming the file or flag for bad input
+    (and for output places that refuse: a full disk, no permission), 1 with a traceback and a request
+    to report it for anything else (a bug)."""
+    from synthbio.errors import SynthbioError, os_problem
 
     try:
         build_app()(standalone_mode=False)
     except SynthbioError as exc:  # bad input: say what and where, exit 2
-        Console(stderr=True, emoji=False).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        _say(str(exc))
         raise SystemExit(2) from None
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         raise SystemExit(130) from None
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.ClickException as exc:  # a usage error: a missing or malformed option
+        _say(_usage(exc))
+        raise SystemExit(2) from None
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
+    except MemoryError:
+        _say("out of memory (try a smaller --batch-size, fewer workers or smaller inputs)")
+        raise SystemExit(1) from None
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no bare traceback for bad input
+        problem = os_problem(exc)  # a file the OS refused (full disk, permissions, a file for a folder)
+        if problem is not None:
+            _say(problem)
+            raise SystemExit(2) from None
+        import traceback
+
+        traceback.print_exc()
+        _say(f"{type(exc).__name__}: {exc}", label="internal error")
+        _say(ISSUES_HINT, label="hint")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
