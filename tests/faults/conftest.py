@@ -25,7 +25,8 @@ def _mount_tmpfs(where: Path, options: str) -> bool:
     if os.geteuid() != 0 or sys.platform != "linux":
         return False
     where.mkdir(parents=True, exist_ok=True)
-    return _run("mount", "-t", "tmpfs", "-o", options, f"synthbio-test-{uuid.uuid4().hex[:8]}", str(where)).returncode == 0
+    name = f"synthbio-test-{uuid.uuid4().hex[:8]}"
+    return _run("mount", "-t", "tmpfs", "-o", options, name, str(where)).returncode == 0
 
 
 def _unmount(where: Path) -> None:

@@ -71,8 +71,8 @@ def commands(inp: dict[str, Path], out: Path) -> dict[str, list[str]]:
                                   "--workers", "1"],
         "fingerprints reconstruct": ["fingerprints", "reconstruct", str(inp["template"]), "-o", str(out / "r.png")],
         "directions sefa": ["directions", "sefa", "-m", str(inp["G"]), "-o", str(out), "--num", "1"],
-        "edit": ["edit", "-m", str(inp["G"]), "--seeds", "0", "--direction", str(inp["root"] / "d.direction.safetensors"),
-                 "-o", str(out), "--device", "cpu"],
+        "edit": ["edit", "-m", str(inp["G"]), "--seeds", "0", "-o", str(out), "--device", "cpu",
+                 "--direction", str(inp["root"] / "d.direction.safetensors")],
     }
 
 

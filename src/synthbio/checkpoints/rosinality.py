@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from synthbio.errors import CheckpointError
+from synthbio.errors import CheckpointError, library_message
 from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.generator import Generator
 
@@ -59,7 +59,8 @@ def _torch_load(path: Path) -> Any:
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        raise CheckpointError(f"{path}: not a readable weights-only torch checkpoint: {exc}") from None
+        raise CheckpointError(f"{path}: not a readable weights-only torch checkpoint: {library_message(exc)}"
+                              ) from None
 
 
 def _block_resolution(k: int) -> int:

@@ -21,6 +21,7 @@ import torch
 
 from synthbio.editing.directions import Direction, format_layer_range, parse_layer_range, resolve_direction
 from synthbio.errors import InputError, OutputDirError
+from synthbio.io.arrays import read_npy, read_npz
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _LINSPACE_RE = re.compile(rf"^\s*({_NUM})\s*:\s*({_NUM})\s*:\s*(\d+)\s*$")
@@ -135,17 +136,14 @@ def read_latents(path: str | os.PathLike[str], *, num_ws: int | None = None) -> 
                 names.append(f"seed{int(seed):04d}")
             aliases.append(tuple(names))
         return LatentSet(keys=keys, identities=[s.identity for s in samples], ws=ws, z=z, aliases=aliases)
-    try:
-        if p.suffix == ".npz":
-            with np.load(p) as data:
-                key = "ws" if "ws" in data else "w" if "w" in data else None
-                if key is None:
-                    raise InputError(f"latents file {name!r} has no 'ws' or 'w' array (has {sorted(data.files)})")
-                arr = data[key]
-        else:
-            arr = np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read latents file {name!r}: {exc}") from None
+    if p.suffix == ".npz":
+        data = read_npz(p, what="latents file")
+        key = "ws" if "ws" in data else "w" if "w" in data else None
+        if key is None:
+            raise InputError(f"latents file {name!r} has no 'ws' or 'w' array (has {sorted(data)})")
+        arr = data[key]
+    else:
+        arr = read_npy(p, what="latents file")
     ws = _broadcast(arr, num_ws, name)
     n = ws.shape[0]
     return LatentSet(keys=[str(i) for i in range(n)], identities=list(range(n)), ws=ws, z=None,

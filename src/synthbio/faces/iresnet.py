@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from synthbio.errors import CheckpointError, InputError, ModelNotFoundError
+from synthbio.errors import CheckpointError, InputError, ModelNotFoundError, library_message
 from synthbio.faces.alignment import DLIB_5PT_TEMPLATE, arcface_matrix, ffhq_matrix
 
 INPUT_SIZE = 112
@@ -209,7 +209,7 @@ def load_iresnet(path: str | Path) -> IResNet:
         else:
             obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, pickle with code objects, ...
-        raise CheckpointError(f"cannot read IResNet weights {p}: {exc}") from exc
+        raise CheckpointError(f"cannot read IResNet weights {p}: {library_message(exc)}") from None
     sd = _unwrap_state_dict(obj, str(p))
     net = IResNet(infer_config(sd))
     missing, unexpected = net.load_state_dict(sd, strict=False)

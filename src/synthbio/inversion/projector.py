@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from synthbio.errors import CheckpointError, InputError
+from synthbio.errors import CheckpointError, InputError, library_message
 from synthbio.utils.hashing import atomic_write_torch, module_sha256, sha256_bytes
 
 SPACES = ("w", "wplus")
@@ -349,7 +349,7 @@ def _load_checkpoint(path: Path, fingerprint: dict[str, Any]) -> dict[str, Any] 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user problem
-        raise CheckpointError(f"projection checkpoint {os.fspath(path)!r} is unreadable ({exc}); "
+        raise CheckpointError(f"projection checkpoint {os.fspath(path)!r} is unreadable ({library_message(exc)}); "
                               "delete it to start over") from None
     if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
         raise CheckpointError(f"projection checkpoint {os.fspath(path)!r} belongs to another run (other "

@@ -38,7 +38,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from synthbio.errors import InputError
+from synthbio.errors import InputError, library_message
+from synthbio.io.arrays import read_npz
+from synthbio.utils.jsonio import loads_strict
 
 FD_METHODS = ("sqrtm", "eigh")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -259,16 +261,20 @@ class FeatureStats:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> tuple[FeatureStats, dict[str, Any]]:
         """(stats, meta) from a file written by save(); InputError naming the file if unreadable."""
+        z = read_npz(path, what="feature statistics")
         try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                stats = cls(int(z["mean"].shape[0]), keep_features="features" in z.files)
-                stats._mean, stats._m2, stats.count = z["mean"].astype(np.float64), z["m2"].astype(np.float64), \
-                    int(z["count"])
-                if stats.keep_features:
-                    stats._features = [z["features"].astype(np.float32)]
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputError(f"cannot read feature statistics {os.fspath(path)!r}: {exc}") from None
+            meta = loads_strict(str(z["meta"]))
+            if not isinstance(meta, dict):
+                raise ValueError("its meta is not a JSON object")
+            mean, m2 = z["mean"], z["m2"]
+            if mean.ndim != 1 or m2.shape != (mean.shape[0], mean.shape[0]):
+                raise ValueError(f"mean {mean.shape} and m2 {m2.shape} do not fit together")
+            stats = cls(int(mean.shape[0]), keep_features="features" in z)
+            stats._mean, stats._m2, stats.count = mean.astype(np.float64), m2.astype(np.float64), int(z["count"])
+            if stats.keep_features:
+                stats._features = [z["features"].astype(np.float32)]
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            raise InputError(f"cannot read feature statistics {os.fspath(path)!r}: {library_message(exc)}") from None
         return stats, meta
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from synthbio.checkpoints.native import save_discriminator, save_generator
-from synthbio.errors import CheckpointError, InputError
+from synthbio.errors import CheckpointError, InputError, library_message
 from synthbio.io.images import save_grid, to_uint8
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
@@ -73,7 +73,7 @@ def load_training_state(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise InputError(f"{path}: missing") from None
     except Exception as exc:  # truncated zip, unsafe globals, ...
-        raise CheckpointError(f"{path}: not a readable training state: {exc}") from None
+        raise CheckpointError(f"{path}: not a readable training state: {library_message(exc)}") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{path}: not a synthbio training state")
     if state.get("format_version") != STATE_VERSION:

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from synthbio.errors import CheckpointError
+from synthbio.errors import CheckpointError, library_message
 
 
 def read_state_dict(path: Path) -> dict[str, Any]:
@@ -19,7 +19,7 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for bad files (pickle, zip, runtime)
-        raise CheckpointError(f"{path}: cannot read as a PyTorch state dict: {exc}") from None
+        raise CheckpointError(f"{path}: cannot read as a PyTorch state dict: {library_message(exc)}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import re
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ import numpy as np
 import PIL.Image
 import torch
 
-from synthbio.errors import InputError, OutputDirError
+from synthbio.errors import InputError, OutputDirError, library_message
 from synthbio.io.images import read_image
 
 SOURCES = ("ckplus", "csv", "database")
@@ -242,8 +243,9 @@ def read_cache(path: Path, fingerprint: str) -> dict[str, np.ndarray]:
             stored, keys, ws = str(data["fingerprint"]), data["keys"].tolist(), data["ws"]
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError, KeyError) as exc:
-        raise OutputDirError(f"latents cache {os.fspath(path)!r} is unreadable ({exc}); delete it") from None
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        raise OutputDirError(f"latents cache {os.fspath(path)!r} is unreadable ({library_message(exc)}); "
+                             "delete it") from None
     if stored != fingerprint:
         raise OutputDirError(f"latents cache {os.fspath(path)!r} was made by another inverter ({stored}); "
                              "use another --outdir or delete the cache")

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import CheckpointError, InputError
+from synthbio.io.arrays import read_npy
 from synthbio.io.images import read_image
 from synthbio.inversion.projector import (
     ProjectionResult,
@@ -58,10 +59,7 @@ def load_target(path: str | os.PathLike[str], *, resolution: int, channels: int)
     if not os.path.isfile(name):
         raise InputError(f"target {name!r} does not exist or is not a file")
     if name.lower().endswith(".npy"):
-        try:
-            a = np.load(name, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read target {name!r}: {exc}") from None
+        a = read_npy(name, what="target")
         a = a[None] if a.ndim == 2 else a
         if a.ndim != 3 or a.shape != (channels, resolution, resolution) or a.dtype.kind != "f":
             raise InputError(f"target {name!r}: expected a float array [{channels}, {resolution}, {resolution}], "
