@@ -29,6 +29,7 @@ from pathlib import Path
 
 from synthbio.errors import CheckpointError, ModelNotFoundError, os_problem
 from synthbio.utils.hashing import discard_temp, raise_output_error, temp_path_for
+from synthbio.utils.jsonio import read_json_file
 
 _ADA = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 # StyleGAN2 networks re-released for the stylegan3 code base (networks_stylegan2).
@@ -186,7 +187,7 @@ def _write_record(path: Path, digest: str, *, verified: bool) -> None:
 def _recorded_digest(path: Path) -> str | None:
     """The digest recorded for this exact file (same size and mtime), if any."""
     try:
-        record = json.loads(_record_path(path).read_text(encoding="utf-8"))
+        record = read_json_file(_record_path(path))
         st = path.stat()
         if record["size"] == st.st_size and record["mtime_ns"] == st.st_mtime_ns:
             return str(record["sha256"])

@@ -19,7 +19,6 @@ Saved as a folder: `model.safetensors` + `config.json` ({"format":
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from synthbio.errors import CheckpointError, InputError
 from synthbio.utils.hashing import atomic_write, atomic_write_json
+from synthbio.utils.jsonio import read_json_file
 
 INPUT_MODES = ("w", "wplus_mean", "wplus_flat")
 FORMAT = "synthbio.attribute_classifier"
@@ -247,7 +247,7 @@ def load_attribute_classifier(directory: str | os.PathLike[str]) -> tuple[Latent
     d = Path(directory)
     name = os.fspath(d)
     try:
-        meta = json.loads((d / CONFIG_FILE).read_text())
+        meta = read_json_file(d / CONFIG_FILE)
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"{name}: cannot read {CONFIG_FILE}: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from synthbio.errors import CheckpointError, InputError
+from synthbio.errors import CheckpointError, InputError, library_message
 
 REGISTRY_NAME = "mtcnn-facenet"
 NET_NAMES: tuple[str, ...] = ("pnet", "rnet", "onet")
@@ -143,7 +143,7 @@ def _load_bytes(data: bytes, what: str) -> dict[str, Tensor]:
     try:
         sd = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a damaged or unsafe file
-        raise CheckpointError(f"cannot read MTCNN weights {what}: {exc}") from None
+        raise CheckpointError(f"cannot read MTCNN weights {what}: {library_message(exc)}") from None
     if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
         raise CheckpointError(f"MTCNN weights {what} are not a state dict of tensors")
     return sd

@@ -46,6 +46,7 @@ from torch import Tensor
 
 from synthbio.errors import InputError, OutputDirError
 from synthbio.nn.encoders import Encoder, EncoderConfig
+from synthbio.utils.jsonio import read_json_file
 
 TASKS = ("invert", "minutiae")
 LATEST_DIR = "latest"
@@ -154,7 +155,7 @@ def saved_config(outdir: str | Path) -> EncoderTrainConfig:
     """The EncoderTrainConfig an earlier run saved in OUTDIR/config.json (for --resume OUTDIR)."""
     path = Path(outdir) / "config.json"
     try:
-        return EncoderTrainConfig.from_dict(json.loads(path.read_text(encoding="utf-8"))["train"])
+        return EncoderTrainConfig.from_dict(read_json_file(path)["train"])
     except FileNotFoundError:
         raise InputError(f"--resume {str(outdir)!r}: no config.json (not an encoder training run)") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:

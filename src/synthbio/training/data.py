@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import zipfile
@@ -40,6 +39,7 @@ from torch import Tensor
 
 from synthbio.errors import InputError
 from synthbio.io.images import read_image, read_image_header
+from synthbio.utils.jsonio import loads_strict
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 RESIZE_MODES = ("none", "resize", "center-crop")
@@ -209,8 +209,8 @@ def _label_key(name: str, branch_names: Sequence[str]) -> str:
 def _read_label_entries(text: str, *, is_json: bool, where: str) -> list[tuple[str, Any]]:
     if is_json:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
+            data = loads_strict(text)
+        except ValueError as exc:
             raise InputError(f"labels file {where} is not valid JSON: {exc}") from None
         entries = data.get("labels") if isinstance(data, dict) else None
         if not isinstance(entries, list) or not all(isinstance(e, list) and len(e) == 2 for e in entries):

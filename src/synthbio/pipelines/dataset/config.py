@@ -7,7 +7,6 @@ See `synthbio.pipelines.dataset.generate` for the job and the on-disk layout
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import synthbio
 from synthbio.errors import InputError
 from synthbio.generation.sampling import check_noise_mode
+from synthbio.utils.jsonio import read_json_file
 from synthbio.utils.seeds import check_seed, parse_shard  # parse_shard: shared with other sharded jobs
 
 CONFIG_NAME = "config.json"
@@ -212,7 +212,7 @@ def describe(config: DatasetConfig) -> dict[str, Any]:
 def read_config(outdir: Path) -> dict[str, Any]:
     path = outdir / CONFIG_NAME
     try:
-        data = json.loads(path.read_text())
+        data = read_json_file(path)
     except FileNotFoundError:
         raise InputError(f"{outdir} has no {CONFIG_NAME}: not a dataset made by `synthbio dataset generate`") from None
     except (OSError, ValueError) as exc:

@@ -23,6 +23,7 @@ from synthbio.fingerprints.types import MinutiaeTemplate
 from synthbio.io.images import read_png
 from synthbio.pipelines.fingerprints.generate import DatasetImpression
 from synthbio.utils.hashing import atomic_write_bytes
+from synthbio.utils.jsonio import read_json_file
 
 CACHE_VERSION = 3
 TEMPLATE_SOURCES = ("groundtruth", "mindtct")
@@ -155,7 +156,7 @@ def select_fingers(all_fingers: list[int], *, fingers: str | None, split: tuple[
 
 def read_cache(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text())
+        data = read_json_file(path)
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and data.get("version") == CACHE_VERSION else None

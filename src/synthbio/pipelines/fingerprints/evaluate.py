@@ -44,6 +44,7 @@ from synthbio.pipelines.common import report_html as R
 from synthbio.pipelines.fingerprints.generate import (DatasetImpression, DatasetIndex, load_dataset_index,
                                                      single_threaded_worker)
 from synthbio.utils.hashing import atomic_write_bytes
+from synthbio.utils.jsonio import read_json_file
 
 CACHE_VERSION = 1
 # SFinGe's natural class mix (Cappelli et al.), for the class chart.
@@ -135,7 +136,7 @@ class _ImpressionTask:
 
 def _read_cache(path: Path, sha: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text())
+        data = read_json_file(path)
     except (OSError, ValueError):
         return {}
     if data.get("version") != CACHE_VERSION or data.get("png_sha256") != sha:

@@ -39,6 +39,7 @@ import synthbio
 from synthbio.errors import InputError, OutputDirError
 from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
 from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from synthbio.utils.jsonio import read_json_file
 from synthbio.utils.seeds import check_seed
 
 CONFIG_NAME = "config.json"
@@ -277,10 +278,10 @@ def _check_same_run(outdir: Path, want: dict[str, Any], have_records: bool) -> N
         return
     if not path.is_file():
         raise OutputDirError(f"{outdir} holds a manifest but no {CONFIG_NAME}: not a fingerprint dataset of this tool")
-    import json
-
     try:
-        have = json.loads(path.read_text())
+        have = read_json_file(path)
+        if not isinstance(have, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
         raise OutputDirError(f"{path} is unreadable ({exc}); use another --outdir") from None
     diffs = [k for k in _RUN_KEYS if have.get(k) != want.get(k)]

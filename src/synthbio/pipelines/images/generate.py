@@ -24,7 +24,6 @@ from the manifest at the end (latents are recomputed from the seeds).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, r
 from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_json, sha256_file
+from synthbio.utils.jsonio import read_json_file
 from synthbio.utils.seeds import check_seed
 
 CONFIG_NAME = "config.json"
@@ -162,10 +162,10 @@ def _previous_run_key(outdir: Path, records: list[dict[str, Any]]) -> dict[str, 
     cfg_path = outdir / CONFIG_NAME
     if cfg_path.exists():
         try:
-            saved = json.loads(cfg_path.read_text())
+            saved = read_json_file(cfg_path)
             if isinstance(saved, dict) and isinstance(saved.get("run"), dict):
                 return _run_key(saved["run"])
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+        except (ValueError, OSError):
             pass
     return _run_key(records[0]) if records else None
 

@@ -38,6 +38,7 @@ import torch
 from synthbio.errors import InputError, OutputDirError
 from synthbio.inversion.projector import ProjectorConfig, ReconstructionLossLike
 from synthbio.io.databases import ImageSelection, Sample, select_samples
+from synthbio.utils.jsonio import read_json_file
 from synthbio.utils.seeds import check_seed, parse_shard
 
 CONFIG_NAME = "config.json"
@@ -136,7 +137,7 @@ def _check_outdir(config: ProjectDatabaseConfig, record: dict[str, Any]) -> Path
     cfg = out / CONFIG_NAME
     if cfg.exists():
         try:
-            previous = json.loads(cfg.read_text())
+            previous = read_json_file(cfg)
         except (OSError, ValueError):
             previous = None
         if previous != record:

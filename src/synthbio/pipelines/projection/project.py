@@ -43,6 +43,7 @@ from synthbio.inversion.projector import (
     synthesize_with_noise,
 )
 from synthbio.utils.hashing import atomic_write, module_sha256
+from synthbio.utils.jsonio import read_json_file
 
 
 
@@ -196,7 +197,6 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
     OUT/checkpoints/ are continued after a kill (finished batches are not redone).
     loss: a ready loss (None = build `config.loss`).
     """
-    import json
 
     from safetensors.torch import save_file
 
@@ -216,7 +216,7 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
     record = {"config": config.to_dict(), "generator_sha256": module_sha256(G)}
     if cfg_path.exists() and not config.overwrite:
         try:
-            previous = json.loads(cfg_path.read_text())
+            previous = read_json_file(cfg_path)
         except (OSError, ValueError):
             previous = None
         def settings(d: Any) -> Any:  # what changes results (not the checkpoint interval, device, outputs)
