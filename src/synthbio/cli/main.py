@@ -78,7 +78,7 @@ def main() -> None:
     from synthbio.errors import SynthbioError, os_problem
 
     try:
-        build_app()(standalone_mode=False)
+        build_app()(standalone_mode=False, prog_name="synthbio")
     except SynthbioError as exc:  # bad input: say what and where, exit 2
         _say(str(exc))
         raise SystemExit(2) from None
