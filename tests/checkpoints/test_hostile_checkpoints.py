@@ -168,3 +168,12 @@ def test_deeply_nested_pickle_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"\x80\x04" + b"]" * depth + b"a" * (depth - 1) + b".")  # lists in lists, 100,000 deep
     with pytest.raises(CheckpointError, match="nested more than"):
         read_network_pickle(path)
+
+
+def test_forged_memo_index_is_refused_before_the_unpickler_grows_its_memo(tmp_path: Path) -> None:
+    """CPython's C unpickler grows its memo array to any index a PUT names, zero-filled: index 1.5e9 in a
+    250-byte file took 24 GB. (10^8 here: a regression costs 1.6 GB, not the machine.)"""
+    path = tmp_path / "memo.pkl"
+    path.write_bytes(b"\x80\x02}r" + struct.pack("<I", 100_000_000) + b".")
+    with pytest.raises(CheckpointError, match="memo index 100000000 beyond a pickle of 9 bytes"):
+        read_network_pickle(path)

@@ -18,6 +18,7 @@ import collections
 import io
 import math
 import pickle
+import pickletools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -57,11 +58,12 @@ class PersistentRecord:
         return dict(kwargs) if isinstance(kwargs, dict) else {}
 
     def child(self, name: str) -> PersistentRecord | None:
-        sub = self.state.get("_modules", {}).get(name)
+        sub = self.children().get(name)
         return sub if isinstance(sub, PersistentRecord) else None
 
     def children(self) -> dict[str, Any]:
-        return dict(self.state.get("_modules") or {})
+        modules = self.state.get("_modules")
+        return dict(modules) if isinstance(modules, dict) else {}
 
 
 # --------------------------------------------------------------------------
@@ -289,6 +291,20 @@ def _finish(obj: Any, seen: set[int] | None = None, depth: int = 0) -> Any:
     return obj
 
 
+_MEMO_OPCODES = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+
+
+def _check_opcodes(data: bytes) -> None:
+    """Walk the opcodes before the C unpickler runs them: it grows its memo array to whatever index
+    a PUT names, zero-filled, so a 250-byte file naming index 1.5e9 takes 24 GB of memory. Every
+    memo entry costs at least one byte of the file, so an index past the file's length is forged;
+    lengths past the end of the data and unknown opcodes are refused here as well."""
+    limit = len(data)
+    for opcode, arg, _ in pickletools.genops(data):
+        if opcode.name in _MEMO_OPCODES and (not isinstance(arg, int) or not 0 <= arg <= limit):
+            raise pickle.UnpicklingError(f"memo index {arg} beyond a pickle of {limit} bytes")
+
+
 def read_network_pickle(path: str | Path) -> dict[str, Any]:
     """Read an official network pickle into plain data, executing nothing from it.
 
@@ -299,9 +315,9 @@ def read_network_pickle(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        with path.open("rb") as f:
-            data = _RestrictedUnpickler(f).load()
-        data = _finish(data)
+        raw = path.read_bytes()
+        _check_opcodes(raw)
+        data = _finish(_RestrictedUnpickler(io.BytesIO(raw)).load())
     except _RefusedGlobal as exc:
         raise CheckpointError(
             f"{path}: refusing to load global '{exc}' from the pickle; a StyleGAN network pickle holds only "
@@ -310,7 +326,7 @@ def read_network_pickle(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise CheckpointError(f"{path}: checkpoint file not found") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, RuntimeError, MemoryError, OverflowError, UnicodeDecodeError) as exc:
+            KeyError, RuntimeError, MemoryError, OverflowError, UnicodeDecodeError, SystemError) as exc:
         raise CheckpointError(f"{path}: not a readable network pickle (truncated or corrupt?): "
                               f"{library_message(exc)}") from None
     if not isinstance(data, dict):
