@@ -20,6 +20,7 @@ values are numbers (empty = missing, stored as NaN).
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,7 +73,9 @@ def _float_rows(path: Path, *, columns: int) -> np.ndarray:
         try:
             values = [float(p) for p in parts]
         except ValueError:
-            raise InputError(f"{os.fspath(path)!r} line {lineno}: {line.strip()!r} is not numbers") from None
+            raise InputError(f"{os.fspath(path)!r} line {lineno}: {line.strip()[:60]!r} is not numbers") from None
+        if not all(math.isfinite(v) for v in values):
+            raise InputError(f"{os.fspath(path)!r} line {lineno}: {line.strip()[:60]!r} holds a non-finite number")
         if len(values) != columns:
             raise InputError(f"{os.fspath(path)!r} line {lineno}: expected {columns} numbers, got {len(values)}")
         rows.append(values)
@@ -184,9 +187,9 @@ def read_label_csv(path: str | os.PathLike[str], *, key_column: str = "filename"
     p = Path(path)
     name = os.fspath(p)
     try:
-        with p.open(newline="") as f:
+        with p.open(newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: a field past 131072 characters, a NUL
         raise InputError(f"cannot read labels CSV {name!r}: {exc}") from None
     if not rows or not rows[0]:
         raise InputError(f"labels CSV {name!r} is empty")

@@ -39,7 +39,11 @@ from torch import Tensor
 
 from synthbio.errors import InputError
 from synthbio.io.images import read_image, read_image_header
+from synthbio.nn.config import MAX_DIM
 from synthbio.utils.jsonio import loads_strict
+
+#: Largest conditioning label: the generator's c_dim is bounded the same way (synthbio.nn.config.MAX_DIM).
+MAX_CLASSES = MAX_DIM
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 RESIZE_MODES = ("none", "resize", "center-crop")
@@ -216,7 +220,10 @@ def _read_label_entries(text: str, *, is_json: bool, where: str) -> list[tuple[s
         if not isinstance(entries, list) or not all(isinstance(e, list) and len(e) == 2 for e in entries):
             raise InputError(f"labels file {where} must hold {{\"labels\": [[relpath, label], ...]}}")
         return [(str(k), v) for k, v in entries]
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(f.strip() for f in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r and any(f.strip() for f in r)]
+    except csv.Error as exc:  # a field past the csv module's limit, a stray carriage return
+        raise InputError(f"labels file {where} is not a readable CSV: {exc}") from None
     out: list[tuple[str, Any]] = []
     for i, row in enumerate(rows):
         if len(row) < 2:
@@ -228,7 +235,7 @@ def _read_label_entries(text: str, *, is_json: bool, where: str) -> list[tuple[s
             if i == 0:
                 continue  # a header line
             raise InputError(f"labels file {where} line {i + 1}: labels must be numbers, got {fields}") from None
-        if len(values) == 1 and values[0].is_integer():
+        if len(values) == 1 and values[0].is_integer() and abs(values[0]) <= MAX_CLASSES:
             out.append((row[0].strip(), int(values[0])))
         else:
             out.append((row[0].strip(), values))
@@ -238,18 +245,20 @@ def _read_label_entries(text: str, *, is_json: bool, where: str) -> list[tuple[s
 def _label_matrix(values: list[Any], *, where: str) -> np.ndarray:
     """Class indices -> one-hot [N, max+1]; equal-length number lists -> [N, D] float32."""
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        if any(not 0 <= v < MAX_CLASSES for v in values):  # one-hot columns up to the largest index
+            raise InputError(f"labels file {where}: class indices must be in 0..{MAX_CLASSES - 1}")
         idx = np.asarray(values, dtype=np.int64)
-        if idx.size and idx.min() < 0:
-            raise InputError(f"labels file {where}: class indices must be >= 0")
         c = np.zeros([len(values), int(idx.max()) + 1 if idx.size else 0], dtype=np.float32)
         c[np.arange(len(values)), idx] = 1
         return c
     try:
         c = np.asarray([[float(x) for x in (v if isinstance(v, list) else [v])] for v in values], dtype=np.float32)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"labels file {where}: labels must be class indices or lists of numbers") from None
     if c.ndim != 2:
         raise InputError(f"labels file {where}: label vectors must all have the same length")
+    if c.shape[1] > MAX_CLASSES or not np.isfinite(c).all():
+        raise InputError(f"labels file {where}: label vectors must be finite, at most {MAX_CLASSES} numbers long")
     return c
 
 
