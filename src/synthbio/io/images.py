@@ -114,6 +114,7 @@ def _open(path: ImageSource, data: bytes | None) -> PIL.Image.Image:
         if os.path.isdir(name):
             raise InputError(f"image {name!r} is a folder, not an image file")
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PIL's warnings about damaged metadata are not the user's to read
         warnings.simplefilter("error", PIL.Image.DecompressionBombWarning)
         try:
             img = PIL.Image.open(io.BytesIO(data) if data is not None else name, formats=IMAGE_FORMATS)
@@ -173,7 +174,8 @@ def read_image(path: ImageSource, *, mode: Literal["L", "RGB"] | None = None, da
     if mode not in (None, "L", "RGB"):
         raise InputError(f"image mode must be 'L' or 'RGB', got {mode!r}")
     try:
-        with _open(path, data) as img:
+        with _open(path, data) as img, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             img.load()
             return _to_uint8(img, mode or ("L" if _is_gray(img.mode) else "RGB"))
     except InputError:

@@ -86,7 +86,7 @@ def _pairs(value: Any, what: str) -> tuple[tuple[Any, ...], ...]:
     return tuple(out)
 
 
-def _known_keys(cls: type, d: Any, what: str) -> dict[str, Any]:
+def known_keys(cls: type, d: Any, what: str) -> dict[str, Any]:
     if not isinstance(d, dict):
         raise InputError(f"{what} config must be a JSON object, got {type(d).__name__}")
     unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
@@ -211,7 +211,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GeneratorConfig:
-        d = _known_keys(cls, d, "generator")
+        d = known_keys(cls, d, "generator")
         if "branches" in d:
             d["branches"] = _pairs(d["branches"], "branches")
         if "resample_filter" in d:
@@ -288,7 +288,7 @@ class DiscriminatorConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DiscriminatorConfig:
-        d = _known_keys(cls, d, "discriminator")
+        d = known_keys(cls, d, "discriminator")
         if "resample_filter" in d:
             _check_filter(d["resample_filter"])
             d["resample_filter"] = tuple(d["resample_filter"])

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from synthbio.errors import InputError
-from synthbio.nn.config import MAX_CHANNELS, MAX_DIM, MAX_RESOLUTION, check_int, check_real
+from synthbio.nn.config import MAX_CHANNELS, MAX_DIM, MAX_RESOLUTION, check_int, check_real, known_keys
 from synthbio.nn._per_sample import runs_per_sample, sample_copy
 
 ENCODER_MODES = ("wplus", "w")
@@ -136,11 +136,7 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EncoderConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"unknown encoder config keys: {sorted(unknown)}")
-        return cls(**d)
+        return cls(**known_keys(cls, d, "encoder"))
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
