@@ -121,7 +121,8 @@ def fuzz(family: str, strategy: st.SearchStrategy[Any], *, examples: int, mutati
         def test() -> None:
             requested = long_mode()
             drawn_total = examples if requested is None else max(examples, requested // 100)
-            mutated_total = mutations if requested is None else max(0, requested - drawn_total)
+            # a test without a mutation phase (a round trip of drawn values) stays without one
+            mutated_total = mutations if requested is None or not mutations else max(0, requested - drawn_total)
             base = random.SystemRandom().randrange(1 << 30) if requested else 0
             corpus: list[Any] = []
             seen: set[int] = set()
