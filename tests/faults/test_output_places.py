@@ -272,3 +272,32 @@ def test_manifest_line_that_does_not_fit_is_cut_off_again(small_disk) -> None:
             m.append({"seed": 1, "pad": "x" * 20_000})
     assert path.read_bytes() == b'{"seed":0}\n'
     assert json.loads(path.read_text()) == {"seed": 0}
+
+
+@pytest.mark.slow  # three tiny training runs (about 40 s of CPU)
+def test_train_when_the_disk_fills_at_the_training_state(small_disk, cli_raw: Run, tmp_path: Path) -> None:
+    """torch.save reported a full disk as '[enforce fail at inline_container.cc] unexpected pos 576 vs 534'."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        PIL.Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    args = ["train", "--data", str(data), "--kimg", "0.008", "--batch", "4", "--snap", "0.008", "--device", "cpu",
+            "--grid", "4", "--outdir"]
+    ref = tmp_path / "ref"
+    assert cli_raw(*args, str(ref))[0] == 0
+    state_pages = -(-(ref / "latest" / "training_state.pt").stat().st_size // PAGE)
+    disk = small_disk(8 << 20)
+    disk.fill(leave=(_pages(ref) - state_pages + 2) * PAGE)
+    out = disk.path / "run"
+    code, _, err = cli_raw(*args, str(out))
+    assert code == 2, err[-3000:]
+    line = one_error_line(err[err.rfind("error:"):]) if "error:" in err else err
+    assert "no space left on" in line and "training_state.pt" in line, err[-3000:]
+    assert "enforce fail" not in err and leftovers(disk.path) == []
+    assert (out / "latest" / "model.safetensors").is_file()  # the snapshot written before is whole
+    disk.resize(16 << 20)
+    (disk.path / "filler.bin").unlink()
+    code, _, err = cli_raw(*args, str(out))  # no state was saved: the same command starts again
+    assert code == 0, err[-3000:]
+    assert (out / "latest" / "training_state.pt").is_file() and leftovers(disk.path) == []
