@@ -143,3 +143,25 @@ def test_every_loader_refuses_bombs_naming_the_file(tmp_path: Path, name: str) -
     path = png_header_only(tmp_path / "bomb.png", 15000, 15000)
     with pytest.raises(InputError, match="bomb.png"):
         LOADERS[name](path)
+
+
+def test_commands_refuse_a_bomb_in_one_line(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """project, faces embed and invert let PIL's DecompressionBombError escape as a traceback."""
+    from synthbio.checkpoints.encoders import save_encoder
+    from synthbio.checkpoints.native import save_generator
+    from synthbio.nn.config import GeneratorConfig
+    from synthbio.nn.encoders import Encoder, EncoderConfig
+    from synthbio.pipelines.images.demo import build_demo_generator
+
+    G = build_demo_generator(GeneratorConfig(img_resolution=16, z_dim=8, w_dim=8, channel_base=128, channel_max=8,
+                                             mapping_layers=2))
+    save_generator(G, tmp_path / "G")
+    enc = Encoder(EncoderConfig(in_channels=3, resolution=16, num_ws=G.num_ws, w_dim=8, channels=(4, 4, 4, 4),
+                                blocks=(1, 1, 1, 1), head_channels=4), w_avg=G.mapping.w_avg)
+    save_encoder(enc, tmp_path / "enc", task="invert", generator=str(tmp_path / "G"))
+    bomb = png_header_only(tmp_path / "bomb.png", 15000, 15000)
+    for args in (["project", "-m", str(tmp_path / "G"), str(bomb), "-o", str(tmp_path / "p"), "--loss", "l2"],
+                 ["faces", "embed", str(bomb), "--aligned", "-m", "pixel-random", "-o", str(tmp_path / "e.npy")],
+                 ["invert", "-e", str(tmp_path / "enc"), str(bomb), "-o", str(tmp_path / "i")]):
+        code, _, err = run_cli(*args)
+        assert code == 2 and "bomb.png" in err and "225000000 pixels" in err and "Traceback" not in err, (args, err)
