@@ -63,7 +63,8 @@ def _rss_kb(pid: int) -> int:
 
 def run_family(name: str, inputs: int, *, rss_limit_mb: int, keep_dir: Path) -> dict[str, object]:
     test_file, keyword, mutating_tests = FAMILIES[name]
-    work = Path(tempfile.mkdtemp(prefix="synthbio-fuzz-long-"))
+    shm = Path("/dev/shm")  # the last-input file is rewritten for every input: keep it in memory
+    work = Path(tempfile.mkdtemp(prefix="synthbio-fuzz-long-", dir=shm if os.access(shm, os.W_OK) else None))
     report, last = work / "report.json", work / "last-input.bin"
     env = {**os.environ, "SYNTHBIO_FUZZ_EXAMPLES": str(math.ceil(inputs / mutating_tests)),
            "SYNTHBIO_FUZZ_REPORT": str(report), "SYNTHBIO_FUZZ_LAST_INPUT": str(last),

@@ -14,11 +14,9 @@ import contextlib
 import os
 import pickle
 import sys
-import tempfile
 import types
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -26,14 +24,14 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from fuzzing import JSON_VALUES, fuzz
+from fuzzing import JSON_VALUES, fuzz, scratch_dir
 from synthbio.checkpoints import nvlabs
 from synthbio.errors import CheckpointError
 from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
 
-_WORK = Path(tempfile.mkdtemp(prefix="synthbio-fuzz-ckpt-"))
+_WORK = scratch_dir("synthbio-fuzz-ckpt-")
 MARKER = _WORK / "code-ran"
 CHECKPOINT = _WORK / "fuzzed.pkl"
 

@@ -7,18 +7,16 @@ InputError naming it; no csv.Error, OverflowError or one-hot matrix of gigabytes
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from hypothesis import strategies as st
 
-from fuzzing import JSON_VALUES, NUMBER_TEXT, fuzz
+from fuzzing import JSON_VALUES, NUMBER_TEXT, fuzz, scratch_dir
 from synthbio.errors import InputError
 from synthbio.io.labels import read_emotion, read_facs, read_label_csv, read_landmarks
 from synthbio.training.data import _label_matrix, _read_label_entries
 
-_WORK = Path(tempfile.mkdtemp(prefix="synthbio-fuzz-labels-"))
+_WORK = scratch_dir("synthbio-fuzz-labels-")
 LABELS = _WORK / "labels.csv"
 
 _CELL = st.one_of(NUMBER_TEXT, st.sampled_from(["filename", "img.png", "a.png", '"q,uoted"', '"', "\x00", "\r", "x" * 200]),
