@@ -50,8 +50,8 @@ def build_app() -> typer.Typer:
 
 
 #: Where internal errors (exit code 1) should be reported.
-ISSUES_HINT = "this is a bug in synthbio, not a problem with your input: please report it with the command line " \
-              "and the traceback above"
+ISSUES_HINT = ("this is a bug in synthbio, not a problem with your input: please report it with the command line "
+               "and the traceback above")
 
 
 def _say(message: str, *, label: str = "error") -> None:
