@@ -99,7 +99,7 @@ def _load_storage_bytes(data: Any) -> Any:
 
 
 def _check_storage(storage: Any) -> None:
-    if not isinstance(storage, torch.TypedStorage) or storage.device.type != "cpu":
+    if not isinstance(storage, torch.TypedStorage) or storage._untyped_storage.device.type != "cpu":
         raise pickle.UnpicklingError(f"tensor storage has type {type(storage).__name__}")
 
 
