@@ -35,6 +35,7 @@ FAMILIES: dict[str, tuple[str, str, int]] = {
     "iso-ansi records": ("test_fuzz_templates.py", "iso_ansi", 2),
     "xyt text": ("test_fuzz_templates.py", "xyt", 1),
     "template json": ("test_fuzz_templates.py", "json_template", 1),
+    "template files": ("test_fuzz_templates.py", "read_template_files", 1),
     "native config.json": ("test_fuzz_configs.py", "", 2),
     "checkpoint records": ("test_fuzz_checkpoints.py", "fuzz_official", 1),
     "label files": ("test_fuzz_labels.py", "", 3),

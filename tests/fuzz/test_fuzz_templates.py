@@ -13,9 +13,15 @@ import struct
 
 from hypothesis import strategies as st
 
-from fuzzing import JSON_VALUES, NUMBER_TEXT, fuzz, mutated
+from fuzzing import JSON_VALUES, NUMBER_TEXT, fuzz, mutated, scratch_dir
 from synthbio.fingerprints.iso19794 import decode_fmr, encode_fmr
-from synthbio.fingerprints.minutiae import parse_json_text, parse_xyt, template_from_dict, template_to_dict
+from synthbio.fingerprints.minutiae import (
+    parse_json_text,
+    parse_xyt,
+    read_template,
+    template_from_dict,
+    template_to_dict,
+)
 from synthbio.fingerprints.types import Minutia, MinutiaeTemplate, Singularity
 from synthbio.fingerprints.validation import TemplateError, check_drawable, validate_template
 
@@ -160,5 +166,27 @@ def test_fuzz_json_template(data: bytes) -> None:
         template = template_from_dict(parse_json_text(data, source=SOURCE), source=SOURCE)
     except TemplateError as exc:
         assert SOURCE in str(exc)
+        return
+    _accept_template(template)
+
+
+# --- files: format detection and dispatch (read_template) ----------------------------------------------------------
+
+_WORK = scratch_dir("synthbio-fuzz-templates-")
+_SUFFIXES = [".iso", ".ansi", ".fmr", ".json", ".xyt", ".txt", ""]
+
+TEMPLATE_FILES = st.tuples(st.one_of(RECORDS, JSON_INPUTS, XYT_TEXT.map(lambda t: t.encode("utf-8", "replace"))),
+                           st.sampled_from(_SUFFIXES))
+
+
+@fuzz("template files", TEMPLATE_FILES, examples=150, mutations=2000)
+def test_fuzz_read_template_files(case: tuple[bytes, str]) -> None:
+    data, suffix = case
+    path = _WORK / f"fuzzed{suffix}"
+    path.write_bytes(data)
+    try:
+        template = read_template(path, xyt_convention="iso", width=500, height=500)
+    except TemplateError as exc:
+        assert str(path) in str(exc)
         return
     _accept_template(template)
