@@ -40,6 +40,7 @@ FAMILIES: dict[str, tuple[str, str, int]] = {
     "checkpoint records": ("test_fuzz_checkpoints.py", "fuzz_official", 1),
     "label files": ("test_fuzz_labels.py", "", 3),
     "images": ("test_fuzz_images.py", "", 1),
+    "numpy arrays": ("test_fuzz_arrays.py", "", 1),
 }
 
 

@@ -9,6 +9,7 @@ InputError naming the file, without numpy's advice to allow pickles.
 from __future__ import annotations
 
 import os
+import tokenize
 import zipfile
 import zlib
 from typing import IO
@@ -20,7 +21,8 @@ from synthbio.errors import InputError, library_message
 
 # What numpy raises for damaged .npy/.npz data besides OSError.
 _ARRAY_ERRORS = (OSError, ValueError, EOFError, KeyError, TypeError, OverflowError, MemoryError, zipfile.BadZipFile,
-                 UnicodeDecodeError, SyntaxError, AttributeError, RuntimeError, NotImplementedError, zlib.error)
+                 UnicodeDecodeError, SyntaxError, AttributeError, RuntimeError, NotImplementedError, zlib.error,
+                 tokenize.TokenError)  # numpy parses old-style headers with the tokenize module
 
 
 def _check_header(f: IO[bytes], size: int, name: str) -> None:
