@@ -252,7 +252,8 @@ def _label_matrix(values: list[Any], *, where: str) -> np.ndarray:
         c[np.arange(len(values)), idx] = 1
         return c
     try:
-        c = np.asarray([[float(x) for x in (v if isinstance(v, list) else [v])] for v in values], dtype=np.float32)
+        with np.errstate(over="ignore"):  # a number beyond float32 becomes inf, refused below in one line
+            c = np.asarray([[float(x) for x in (v if isinstance(v, list) else [v])] for v in values], dtype=np.float32)
     except (TypeError, ValueError, OverflowError):
         raise InputError(f"labels file {where}: labels must be class indices or lists of numbers") from None
     if c.ndim != 2:
