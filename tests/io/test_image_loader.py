@@ -121,9 +121,18 @@ def _impression(path: Path) -> torch.Tensor:
     return load_impression_target(path, resolution=64)
 
 
+def _serve_thumbnail(path: Path) -> torch.Tensor:
+    import io
+
+    from synthbio.web.thumbs import make_thumbnail
+
+    with PIL.Image.open(io.BytesIO(make_thumbnail(path, 96))) as img:  # 64 px images are not enlarged
+        return torch.from_numpy(np.array(img.convert("L"))).float()[None] / 127.5 - 1
+
+
 LOADERS: dict[str, Callable[[Path], torch.Tensor]] = {
     "project": _project, "invert": _invert, "privacy": _privacy, "faces": _faces, "classifier": _classifier,
-    "impression": _impression,
+    "impression": _impression, "serve thumbnail": _serve_thumbnail,
 }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import PIL.Image
 
 from synthbio.errors import InputError
+from synthbio.io.images import read_image
 from synthbio.utils.hashing import atomic_write_bytes
 
 THUMB_SIZES = (96, 160, 256)
@@ -34,8 +35,11 @@ def make_thumbnail(image: Path, size: int) -> bytes:
         with PIL.Image.open(image) as img:
             if img.width * img.height > _MAX_PIXELS:
                 raise InputError(f"{image.name}: {img.width}x{img.height} is too large to preview")
-            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
-            img = img.convert("L" if img.mode in ("L", "I;16", "I", "1") else "RGB")
+            if img.mode.startswith("I;16") or img.mode == "I":  # PIL's convert would clip 16-bit gray to white
+                img = PIL.Image.fromarray(read_image(image, mode="L"), "L")  # scaled as every command reads it
+            else:
+                img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale
+                img = img.convert("L" if img.mode in ("L", "1") else "RGB")
             img.thumbnail((size, size), PIL.Image.Resampling.LANCZOS)
             buf = io.BytesIO()
             img.save(buf, format="JPEG", quality=85)
