@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from synthbio.errors import InputError
+from synthbio.io.derived import walk_files
 
 FD_METHODS = ("sqrtm", "eigh")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -286,9 +287,9 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     if not root.is_dir():
         raise InputError(f"image folder {os.fspath(folder)!r} does not exist or is not a folder")
     files = []
-    for path in root.rglob("*"):
+    for path in walk_files(root):  # hidden files and reports / caches (synthbio.io.derived) skipped
         rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in IMAGE_SUFFIXES:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if len(rel.parts) == 1 and (rel.stem == "grid" or rel.stem.startswith("grid_")):
             continue
@@ -426,7 +427,7 @@ def _check_config(config: FidConfig) -> None:
     if config.batch_size < 1:
         raise InputError(f"batch size must be >= 1, got {config.batch_size}")
     if config.model is not None and config.num < 2:
-        raise InputError(f"--num must be >= 2 generated images, got {config.num}")
+        raise InputError(f"--samples must be >= 2 generated images, got {config.num}")
     if config.fd_method not in FD_METHODS:
         raise InputError(f"unknown Fréchet method {config.fd_method!r}: use one of {', '.join(FD_METHODS)}")
     if config.kid and (config.kid_subsets < 1 or config.kid_subset_size < 2):
