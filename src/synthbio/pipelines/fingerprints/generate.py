@@ -39,6 +39,7 @@ import synthbio
 from synthbio.errors import InputError, OutputDirError
 from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
 from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from synthbio.utils.progress import Progress
 from synthbio.utils.seeds import check_seed
 
 CONFIG_NAME = "config.json"
@@ -156,6 +157,7 @@ def describe(config: FingerprintDatasetConfig) -> dict[str, Any]:
     names = parse_sensors(config.sensor)
     master, impression = _synthesis_configs(config.fp_class, config.width, config.height, names)
     return {
+        "command": "fingerprints generate",
         "config": config.to_dict(),
         "seed": config.seed,
         "impressions": config.impressions,
@@ -185,9 +187,8 @@ def _jsonable(obj: Any) -> Any:
 def make_finger_files(task: _FingerTask) -> dict[str, Any]:
     """Write every file of one finger (each atomically); return its manifest record."""
     from synthbio.fingerprints.impressions import impression_sensor, make_impression
-    from synthbio.fingerprints.iso19794 import encode_fmr
     from synthbio.fingerprints.master import generate_master
-    from synthbio.fingerprints.minutiae import format_xyt, template_to_dict
+    from synthbio.fingerprints.truth_files import encode_ground_truth
     from synthbio.io.images import encode_png
 
     master_cfg, imp_cfgs = _synthesis_configs(task.fp_class, task.width, task.height, task.sensors)
@@ -211,12 +212,7 @@ def make_finger_files(task: _FingerTask) -> dict[str, Any]:
             # find minutiae there that the finger does not have.
             "artefacts": imp.artefacts.to_dict(),
         }
-        payloads = {
-            "png": encode_png(imp.image),
-            "iso": encode_fmr(template, standard="iso19794-2", keep_best=True),
-            "xyt": format_xyt(template, convention="nist").encode(),
-            "json": (_json_text(template_to_dict(template, metadata=meta))).encode(),
-        }
+        payloads = {"png": encode_png(imp.image), **encode_ground_truth(template, meta)}
         files = {}
         for ext, data in payloads.items():
             rel = impression_relpath(task.finger, k, ext)
@@ -234,12 +230,6 @@ def make_finger_files(task: _FingerTask) -> dict[str, Any]:
 
 def _write_file(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data)
-
-
-def _json_text(obj: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(obj, indent=1, allow_nan=False) + "\n"
 
 
 # --- resuming -----------------------------------------------------------------------------
@@ -327,19 +317,6 @@ def single_threaded_worker() -> None:
 # --- the job ------------------------------------------------------------------------------
 
 
-def _progress(enabled: bool, total: int) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("fingers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )
-
-
 def generate_dataset(
     config: FingerprintDatasetConfig,
     *,
@@ -357,7 +334,7 @@ def generate_dataset(
         for f in todo
     ]
     done: list[int] = []
-    with ManifestWriter(outdir / MANIFEST_NAME) as manifest, _progress(progress, len(tasks)) as bar:
+    with ManifestWriter(outdir / MANIFEST_NAME) as manifest, Progress(progress and bool(tasks)) as bar:
         job = bar.add_task("fingers", total=len(tasks))
 
         def finish(rec: dict[str, Any]) -> None:
