@@ -19,15 +19,6 @@ _CLASS = typer.Option("--class-idx", help="Class of a conditional model.")
 _TRUNC_HELP = "Truncation psi of the sampled latents (1 = none)."
 
 
-class _Out:
-    """Results go to stdout (`synthbio.cli.output`), whatever the command prints them with."""
-
-    def print(self, text: str, **_: object) -> None:
-        typer.echo(text)
-
-
-def _console() -> _Out:
-    return _Out()
 
 
 def edit_command(
@@ -66,7 +57,7 @@ def edit_command(
         return
     res = run_edit(config, progress=True)
     r = res.layers
-    _console().print(f"{len(res.images)} images, {len(res.strips)} strips (layers {r.start}-{r.stop - 1}; "
+    typer.echo(f"{len(res.images)} images, {len(res.strips)} strips (layers {r.start}-{r.stop - 1}; "
                      f"{len(res.edited)} samples edited, {len(res.kept)} already done) in {res.outdir}\n"
                      f"latents: {res.samples}")
 
@@ -97,7 +88,7 @@ def sefa_command(
     result = sefa(G, layers=rng, num_directions=num)
     paths = save_sefa(result, outdir, prefix=prefix, generator=model)
     ev = ", ".join(f"{float(e):.3g}" for e in result.eigenvalues)
-    _console().print(f"{len(paths)} SeFa directions (layers {result.layers.start}-{result.layers.stop - 1}, "
+    typer.echo(f"{len(paths)} SeFa directions (layers {result.layers.start}-{result.layers.stop - 1}, "
                      f"eigenvalues {ev}) in {outdir}")
 
 
@@ -122,7 +113,7 @@ def pca_command(
     result = pca_directions(sample_w(G, samples, seed=seed, class_idx=class_idx), num_components=num)
     paths = save_pca(result, outdir, layers=rng, prefix=prefix, generator=model)
     ratios = ", ".join(f"{float(r):.3f}" for r in result.explained_variance_ratio)
-    _console().print(f"{len(paths)} PCA directions in {outdir}; explained variance ratio {ratios} "
+    typer.echo(f"{len(paths)} PCA directions in {outdir}; explained variance ratio {ratios} "
                      f"(sum {float(result.explained_variance_ratio.sum()):.3f})")
 
 
@@ -167,7 +158,7 @@ def svm_command(
                                  "num_val": res.num_val, "num_positive": res.num_positive,
                                  "num_negative": res.num_negative, "space": space,
                                  "conditions": ",".join(condition or [])})
-    _console().print(f"{path}: held-out accuracy {res.val_accuracy:.3f} (train {res.train_accuracy:.3f}; "
+    typer.echo(f"{path}: held-out accuracy {res.val_accuracy:.3f} (train {res.train_accuracy:.3f}; "
                      f"{res.num_positive} positive, {res.num_negative} negative; {data.unmatched} CSV rows "
                      f"without latents)")
 
@@ -193,7 +184,7 @@ def classifier_directions_command(
                                      num_samples=samples, fraction=fraction, seed=seed, truncation_psi=truncation,
                                      class_idx=class_idx, prefix=prefix, device=device)
     for name, (path, res) in classifier_directions_job(cfg).items():
-        _console().print(f"{name}: {path} (held-out accuracy {res.val_accuracy:.3f}, "
+        typer.echo(f"{name}: {path} (held-out accuracy {res.val_accuracy:.3f}, "
                          f"{res.num_positive}+{res.num_negative} extremes)")
 
 
@@ -225,8 +216,8 @@ def covariates_command(
         typer.echo(json.dumps(report, indent=2))
         return
     for name, r in report["covariates"].items():
-        _console().print(f"{name}: {outdir}/{r['file']} (held-out accuracy {r['val_accuracy']:.3f}; samples "
-                         f"{r['samples']}; neutral -> positive {r['scale']:.3f})", highlight=False)
+        typer.echo(f"{name}: {outdir}/{r['file']} (held-out accuracy {r['val_accuracy']:.3f}; samples "
+                   f"{r['samples']}; neutral -> positive {r['scale']:.3f})")
 
 
 def _names(text: Optional[str]) -> tuple[str, ...]:  # noqa: UP007
@@ -283,7 +274,6 @@ def train_classifier_command(  # noqa: PLR0913 (one option per TrainClassifierCo
     if dry_run:
         typer.echo(json.dumps(cfg.to_dict(), indent=2))
         return
-    console = _console()
 
     def show(done: int, total: int) -> None:
         sys.stderr.write(f"[progress] inverted {done}/{total}\n")
@@ -291,7 +281,7 @@ def train_classifier_command(  # noqa: PLR0913 (one option per TrainClassifierCo
     result = train_classifier_job(cfg, progress=show)
     f1 = ", ".join(f"{r['name']} {r['f1']:.2f}" if r["f1"] == r["f1"] else f"{r['name']} n/a"
                    for r in result.report["labels"])
-    console.print(f"classifier: {result.classifier} ({result.num_inverted} images inverted now, "
+    typer.echo(f"classifier: {result.classifier} ({result.num_inverted} images inverted now, "
                   f"{result.report['num_rows']} labelled); held-out F1: {f1}")
 
 

@@ -199,7 +199,8 @@ class TrainConfig:
 
 
 # What `--resume` may change: the length of the run and how it is run, never what it learns from.
-RESUME_OVERRIDES = ("kimg", "max_minutes", "snapshot_kimg", "kimg_per_tick", "workers", "device", "tensorboard")
+RESUME_OVERRIDES = ("kimg", "max_minutes", "snapshot_kimg", "kimg_per_tick", "workers", "device", "tensorboard",
+                    "gradfix", "compile")
 
 
 def saved_train_config(resume: str) -> TrainConfig:

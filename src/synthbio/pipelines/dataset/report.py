@@ -42,6 +42,7 @@ from synthbio.metrics.distributions import histogram, histogram_edges, summarize
 from synthbio.metrics.verification import error_rates, summarize
 from synthbio.pipelines.common import report_html as R
 from synthbio.pipelines.dataset.config import read_config
+from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_json
 from synthbio.utils.progress import Progress
 
@@ -185,7 +186,8 @@ def evaluate_dataset(config: DatasetReportConfig, *, progress: bool = False) -> 
     records = sorted(records, key=lambda r: (int(r["identity"]), r["label"] != "reference", r["label"]))
     model_name = config.identity_model or content["identity_model"]
     weights = config.identity_weights if config.identity_model else content.get("identity_weights")
-    model = build_identity_model(model_name, device=config.device, weights=weights)
+    device = resolve_device(config.device)
+    model = build_identity_model(model_name, device=device, weights=weights)
     rels = [r["path"] for r in records]
     features = None
     if model.kind == "vector" and model_name == content["identity_model"] and (root / SAMPLES_NAME).is_file():
@@ -230,7 +232,7 @@ def evaluate_dataset(config: DatasetReportConfig, *, progress: bool = False) -> 
         selection = ImageSelection(os.fspath(privacy), protocol=get("privacy_protocol"), group=get("privacy_group"),
                                    where=parse_where(list(get("privacy_where") or ())))
         pt = config.privacy_threshold if config.privacy_reference else content.get("privacy_threshold")
-        real, derived = embed_real_folder(model, selection, batch_size=config.batch_size, device=config.device,
+        real, derived = embed_real_folder(model, selection, batch_size=config.batch_size, device=device,
                                           derive=pt is None)
         pt = float(derived if pt is None else pt)
         near = np.asarray(nearest_real_similarity(model, features, real), dtype=np.float64)

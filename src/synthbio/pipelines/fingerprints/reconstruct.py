@@ -156,6 +156,9 @@ def read_templates(config: ReconstructConfig, files: Sequence[Path]) -> list[Min
     """Read every template before any work, so a malformed file fails fast, named."""
     out = []
     for p in files:
+        if p.suffix.lower() == ".xyt" and config.xyt_height <= 0:
+            raise TemplateError(str(p), "a NIST .xyt file stores no image size: give --xyt-height (and --xyt-width) "
+                                "of the image its minutiae came from, e.g. --xyt-width 416 --xyt-height 560")
         try:
             out.append(read_template(p, width=config.xyt_width, height=config.xyt_height, dpi=config.xyt_dpi))
         except InputError as exc:
