@@ -1,7 +1,10 @@
 """`synthbio` console script: registers one sub-application per command group.
 
 Each command module exposes `register(app)`; this file only wires them up so
-that the front end holds no logic of its own.
+that the front end holds no logic of its own. Every command follows the
+conventions written in `synthbio.cli.conventions` (CLI.md is generated from
+the commands by `python -m synthbio.cli.reference`); old option spellings are
+rewritten there before parsing.
 """
 
 from __future__ import annotations
@@ -33,32 +36,67 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "project_database",
     "plots",
     "serve",
+    "info",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        import synthbio
+
+        typer.echo(f"synthbio {synthbio.__version__}")
+        raise typer.Exit()
 
 
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="synthbio",
-        help="Synthetic biometric data: generate, convert, evaluate.",
+        help="Synthetic biometric data: generate, convert, evaluate. Conventions: CLI.md (`synthbio info DIR`: "
+             "what a folder holds).",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+    @app.callback()
+    def root(
+        version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                     callback=_version),
+    ) -> None:
+        """Synthetic biometric data: generate, convert, evaluate."""
+
     for name in _COMMAND_MODULES:
         importlib.import_module(f"synthbio.cli.{name}").register(app)
     return app
 
 
-def main() -> None:
-    from rich.console import Console
-    from rich.markup import escape
+def _error(text: str) -> None:
+    """One line on stderr: red on a terminal, plain (never wrapped) otherwise."""
+    import sys
 
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True, emoji=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(text)}",
+                                                                highlight=False)
+    else:
+        sys.stderr.write(f"error: {text}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    from synthbio.cli.conventions import rewrite_aliases
     from synthbio.errors import SynthbioError
 
+    command = typer.main.get_command(build_app())
+    args = rewrite_aliases(command, list(sys.argv[1:] if argv is None else argv))
     try:
-        build_app()(standalone_mode=False)
+        command.main(args=args, prog_name="synthbio", standalone_mode=False)
     except SynthbioError as exc:  # bad input: say what and where, exit 2
-        Console(stderr=True, emoji=False).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        _error(str(exc))
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None
