@@ -50,6 +50,7 @@ from typing import Any, Literal
 import numpy as np
 
 from synthbio.errors import InputError, SynthbioError
+from synthbio.fingerprints.nbis_build import default_dest
 from synthbio.fingerprints.types import DEFAULT_DPI, Minutia, MinutiaeTemplate
 
 ExtractorName = Literal["leader", "mindtct"]
@@ -84,8 +85,6 @@ def nbis_library_path() -> Path:
         value = os.environ.get(key)
         if value:
             return Path(value)
-    from synthbio.fingerprints.nbis_build import default_dest
-
     venv = Path(sys.prefix) / "lib" / "synthbio-native" / _library_name()
     return venv if venv.is_file() else default_dest() / _library_name()
 

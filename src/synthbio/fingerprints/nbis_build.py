@@ -31,6 +31,7 @@ from collections.abc import Callable
 from importlib import metadata, resources
 from pathlib import Path
 
+from synthbio.checkpoints.registry import synthbio_home
 from synthbio.errors import SynthbioError
 
 SHIM_VERSION = 1  # bump when native/synthbio_nbis.c changes
@@ -46,8 +47,6 @@ def library_name() -> str:
 
 def default_dest() -> Path:
     """$SYNTHBIO_HOME/native (SYNTHBIO_HOME defaults to ~/.cache/synthbio)."""
-    from synthbio.checkpoints.registry import synthbio_home
-
     return synthbio_home() / "native"
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from synthbio.fingerprints.iso19794 import encode_fmr
+from synthbio.fingerprints.minutiae import format_xyt, template_to_dict
 from synthbio.fingerprints.types import MinutiaeTemplate
 
 TRUTH_FORMATS = ("iso", "xyt", "json")
@@ -22,9 +24,6 @@ TRUTH_FORMATS = ("iso", "xyt", "json")
 
 def encode_ground_truth(template: MinutiaeTemplate, metadata: dict[str, Any]) -> dict[str, bytes]:
     """{extension: file bytes} of the ground truth of one impression (keys in TRUTH_FORMATS order)."""
-    from synthbio.fingerprints.iso19794 import encode_fmr
-    from synthbio.fingerprints.minutiae import format_xyt, template_to_dict
-
     text = json.dumps(template_to_dict(template, metadata=metadata), indent=1, allow_nan=False) + "\n"
     return {
         "iso": encode_fmr(template, standard="iso19794-2", keep_best=True),
