@@ -139,9 +139,18 @@ class RunFolder:
     replaced: bool  # another run was there and was deleted (overwrite)
 
 
-def _differences(prev: dict[str, Any], run: dict[str, Any]) -> str:
-    keys = sorted(set(prev) | set(run))
-    return ", ".join(f"{k} {prev.get(k)!r} there vs {run.get(k)!r} now" for k in keys if prev.get(k) != run.get(k))
+def _differences(prev: dict[str, Any], run: dict[str, Any], prefix: str = "") -> list[str]:
+    """'key old there vs new now' for every differing key, nested dicts followed (content.seed ...)."""
+    out = []
+    for k in sorted(set(prev) | set(run)):
+        a, b = prev.get(k), run.get(k)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k} {a!r} there vs {b!r} now")
+    return out
 
 
 def claim_run_folder(
@@ -183,7 +192,7 @@ def claim_run_folder(
             if prev_command is not None and prev_command != command:
                 what = f"`{prev_command}` results"
             elif prev_run is not None:
-                what = f"another run ({_differences({k: prev_run.get(k) for k in run}, run)})"
+                what = f"another run ({', '.join(_differences({k: prev_run.get(k) for k in run}, run))})"
             else:
                 what = f"a {MANIFEST_NAME} of another run"
             raise OutputDirError(f"output folder {os.fspath(path)!r} holds {what}; choose another --outdir "
