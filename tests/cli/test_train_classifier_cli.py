@@ -100,9 +100,9 @@ def test_train_from_a_database_index(run_cli, world: dict[str, Path], tmp_path: 
     args = ["train-classifier", "--database", str(index), "--protocol", "peak", "--group", "all",
             "--labels", "AU12,emotion=happy", "--encoder", str(world["encoder"]), "--hidden", "16", "--epochs", "5",
             "--outdir", str(out)]
-    code, _, err = run_cli(*args)
+    code, stdout, err = run_cli(*args)
     assert code == 0, err
-    assert "24 images inverted now, 24 labelled" in err
+    assert "24 images inverted now, 24 labelled" in stdout
     report = json.loads((out / "report.json").read_text())
     assert [r["name"] for r in report["labels"]] == ["AU12", "emotion=happy"]
     code, _, err = run_cli(*args[:-2], "--labels", "emotion", "--outdir", str(tmp_path / "x"))
