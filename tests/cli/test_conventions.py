@@ -59,7 +59,8 @@ def option_problems(path: tuple[str, ...], cmd: object) -> list[str]:
                 problems.append(f"{where}: single-letter {short} ({main}) is not one of {sorted(SHORT_OPTIONS)}")
             elif main not in SHORT_OPTIONS[short]:
                 problems.append(f"{where}: {short} stands for {'/'.join(SHORT_OPTIONS[short])}, not {main}")
-        if len(longs) > 1 and (len(longs) > 2 or SECOND_SPELLINGS.get(longs[0]) != longs[1]):
+        switch_pair = getattr(p, "is_flag", False) and p.secondary_opts == [f"--no-{main[2:]}"]  # --X/--no-X
+        if len(longs) > 1 and not switch_pair and (len(longs) > 2 or SECOND_SPELLINGS.get(longs[0]) != longs[1]):
             problems.append(f"{where}: {longs} are several visible spellings of one option (hide the old one: "
                             "synthbio.cli.conventions.ALIASES)")
         for name in longs:
@@ -103,6 +104,8 @@ def test_the_checks_catch_what_they_are_for() -> None:
         gen: str = typer.Option("", "--generator", "-g", help="x"),
         device: str = typer.Option("cpu", "--device", help="cpu or cuda"),
         batch: int = typer.Option(1, "--batch", "--batch-size", help=""),
+        reports: bool = typer.Option(True, "--with-reports/--no-reports", help="x"),
+        thumbs: bool = typer.Option(True, "--thumbs/--no-thumbs", help="an on/off pair is one option"),
     ) -> None:
         """A bad command."""
 
@@ -114,8 +117,9 @@ def test_the_checks_catch_what_they_are_for() -> None:
     text = "\n".join(option_problems(("report",), cmd))
     for expected in ("--out should be", "single-letter -g", "--device defaults to 'cpu'", "--device help must name",
                      "several visible spellings", "--batch has no help text", "needs --json",
-                     "--generator should be --model"):
+                     "--generator should be --model", "['--with-reports', '--no-reports'] are several"):
         assert expected in text, expected
+    assert "--thumbs" not in text
 
 
 def test_aliases_are_hidden_and_point_at_real_options() -> None:

@@ -23,6 +23,8 @@ One vocabulary
 - Counts are long options (`--samples`, `--identities`, `--fingers`,
   `--impressions`); the only single-letter options are `-m -e -d -o -j -n -h`
   (`-n` is reserved for `--dry-run`).
+- A switch that is on by default is the pair `--X/--no-X` (`serve --reports/--no-reports`);
+  click lists `--no-X` as a second name, it is the same option turned off.
 - `--overwrite`: a folder holding another run is refused without it; the same
   command again resumes. `--dry-run`: print the resolved config as JSON, write
   nothing. `--json`: the result as JSON on stdout (every command that reports
@@ -102,6 +104,7 @@ ALIASES: dict[str, dict[str, str]] = {
     "dataset generate": {"-n": "--identities"},  # -m is the generator now, as everywhere
     "dataset merge": {"--out": "--outdir"},
     "metrics fid": {"--out": "--output", "--num": "--samples"},
+    "serve": {"--with-reports": "--reports"},
 }
 
 
