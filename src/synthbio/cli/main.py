@@ -71,32 +71,27 @@ def build_app() -> typer.Typer:
     return app
 
 
-def _error(text: str) -> None:
-    """One line on stderr: red on a terminal, plain (never wrapped) otherwise."""
-    import sys
-
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.markup import escape
-
-        Console(stderr=True, emoji=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(text)}",
-                                                                highlight=False)
-    else:
-        sys.stderr.write(f"error: {text}\n")
-
-
-def main(argv: list[str] | None = None) -> None:
+def _args(app: typer.Typer) -> list[str]:
+    """The command line with old option spellings rewritten (synthbio.cli.conventions.ALIASES), a note each."""
     import sys
 
     from synthbio.cli.conventions import rewrite_aliases
+
+    return rewrite_aliases(typer.main.get_command(app), sys.argv[1:])
+
+
+def main() -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
     from synthbio.errors import SynthbioError
 
-    command = typer.main.get_command(build_app())
-    args = rewrite_aliases(command, list(sys.argv[1:] if argv is None else argv))
+    app = build_app()
     try:
-        command.main(args=args, prog_name="synthbio", standalone_mode=False)
-    except SynthbioError as exc:  # bad input: say what and where, exit 2
-        _error(str(exc))
+        app(args=_args(app), standalone_mode=False, prog_name="synthbio")
+    except SynthbioError as exc:  # bad input: say what and where, exit 2 (one line: never wrapped)
+        Console(stderr=True, emoji=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}",
+                                                                highlight=False)
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None
