@@ -51,3 +51,27 @@ def test_architecture_mismatch_is_one_short_line() -> None:
     a = {"G": {"branches": [["rgb", 3], ["nir", 1]], "z_dim": 8}, "D": {"rgb": {"c": 1}, "nir": {"c": 1}}}
     b = {"G": {"branches": [["img", 3]], "z_dim": 8}, "D": {"img": {"c": 1}}}
     assert differing_keys(a, b) == ["D.img", "D.nir", "D.rgb", "G.branches"]
+
+
+def test_a_fine_tuned_run_resumes_with_its_settings(run_cli, tmp_path: Path, one_thread) -> None:  # noqa: ANN001
+    """--init-from is saved with the run; --resume must not trip over it, and may switch --gradfix."""
+    _images(tmp_path / "imgs", 3)
+    common = ("--config", "tiny", "--kimg", "0.008", "--batch-size", "4", "--snap", "0.008", "--tick", "0.008",
+              "--device", "cpu", "--grid", "2")
+    code, _, err = run_cli("train", "--data", str(tmp_path / "imgs"), "--outdir", str(tmp_path / "base"), *common)
+    assert code == 0, err
+    base = tmp_path / "base" / "latest"
+    code, _, err = run_cli("train", "--data", str(tmp_path / "imgs"), "--outdir", str(tmp_path / "tuned"),
+                           "--init-from", str(base), *common)
+    assert code == 0, err
+    code, out, err = run_cli("train", "--resume", str(tmp_path / "tuned"), "--kimg", "0.016", "--gradfix", "on")
+    assert code == 0, err
+    assert "0.016 kimg" in out
+    saved = json.loads((tmp_path / "tuned" / "config.json").read_text())["train"]
+    assert saved["gradfix"] == "on" and saved["init_from"] is None
+    code, _, err = run_cli("train", "--resume", str(tmp_path / "tuned"), "--init-from", str(base))
+    assert code == 2 and "--init-from cannot change" in err
+    # a generator of another architecture: one line naming what differs
+    code, _, err = run_cli("train", "--data", str(tmp_path / "imgs"), "--outdir", str(tmp_path / "other"),
+                           "--init-from", str(base), *common[2:], "--config", "small64", "--resolution", "16")
+    assert code == 2 and "--init-from" in err and "differs in" in err and len(err) < 400, err
