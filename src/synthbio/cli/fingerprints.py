@@ -42,6 +42,7 @@ def generate_command(
     sensor: Annotated[str, typer.Option(
         "--sensor", help="optical | capacitive | ink | latent, a comma list of them, or mixed (all four); with "
                          "several, each impression's sensor is drawn from them.")] = "optical",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run's dataset in --outdir (only the files it wrote); the same command resumes without it.")] = False,  # noqa: E501
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")] = False,
 ) -> None:
     """Write DIR/<finger>/<impression>.png with .iso/.xyt/.json ground truth, manifest.jsonl, config.json. Resumable."""
@@ -49,7 +50,7 @@ def generate_command(
 
     config = FingerprintDatasetConfig(
         outdir=outdir, fingers=fingers, impressions=impressions, seed=seed, fp_class=fp_class,
-        width=width, height=height, sensor=sensor, workers=_default_workers(workers),
+        width=width, height=height, sensor=sensor, workers=_default_workers(workers), overwrite=overwrite,
     )
     if dry_run:
         result(json.dumps(describe(config), indent=2))

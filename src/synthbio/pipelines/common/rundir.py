@@ -17,8 +17,10 @@ Every job that writes a folder of results (`generate`, `mix`, `edit`,
   manifest, config, latents and grids), never anything else in the folder.
 
 Manifest records list their files either as `{"files": {key: {"path", "sha256"}}}`
-(one sample, several files) or as `{"path", "sha256"}` plus optional
-`{"latents", "latents_sha256"}` (identity datasets); both are understood.
+(one sample, several files), as `{"path", "sha256"}` plus optional
+`{"latents", "latents_sha256"}` (identity datasets), or in sub-records
+`{"impressions": [{"files": ...}, ...]}` (fingerprint datasets: one record per
+finger); all are understood.
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ def record_files(record: dict[str, Any]) -> list[tuple[str, str | None]]:
     for path_key, sha_key in (("path", "sha256"), ("latents", "latents_sha256")):
         if isinstance(record.get(path_key), str):
             out.append((record[path_key], record.get(sha_key)))
+    subs = record.get("impressions")
+    if isinstance(subs, list):
+        for sub in subs:
+            if isinstance(sub, dict):
+                out += record_files(sub)
     return out
 
 
