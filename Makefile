@@ -22,9 +22,9 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/synthbio fingerprints generate --fingers 20 --impressions 4 --seed 0 --outdir $(DEMO_OUT)/fingerprints && $(BIN)/synthbio fingerprints evaluate $(DEMO_OUT)/fingerprints && echo "demo report: $(DEMO_OUT)/fingerprints/report/index.html"
+	$(BIN)/synthbio fingerprints generate --fingers 20 --impressions 4 --seed 0 --outdir $(DEMO_OUT)/fingerprints && $(BIN)/synthbio fingerprints evaluate $(DEMO_OUT)/fingerprints && echo "demo report: $(DEMO_OUT)/fingerprints_report/index.html"
 	$(BIN)/synthbio generate --model fingerprint-default --seeds 0-63 --grid --outdir $(DEMO_OUT)/gan && echo "shipped generator's samples: $(DEMO_OUT)/gan"
-	$(BIN)/synthbio fingerprints attack $(DEMO_OUT)/fingerprints --template-source mindtct --impostors all && echo "template-inversion audit: $(DEMO_OUT)/fingerprints/attack/index.html"
+	$(BIN)/synthbio fingerprints attack $(DEMO_OUT)/fingerprints --template-source mindtct --impostors all && echo "template-inversion audit: $(DEMO_OUT)/fingerprints_attack/index.html"
 	$(BIN)/synthbio fingerprints reconstruct $(DEMO_OUT)/fingerprints/00000/00.iso -o $(DEMO_OUT)/mated.png --impressions 4 && echo "mated impressions of one template: $(DEMO_OUT)/mated"
 
 # The browser tests (tests/web) drive Debian's chromium: installed here when running as root and online

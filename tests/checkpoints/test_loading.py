@@ -58,7 +58,7 @@ def test_convert_pickle_records_provenance(official_pickle, tiny_G: Generator, t
     prov = json.loads((out / "config.json").read_text())["provenance"]
     assert prov["source"] == str(pkl) and prov["source_format"] == "nvlabs-pkl" and prov["which"] == "G_ema"
     assert len(prov["source_sha256"]) == 64
-    with pytest.raises(OutputDirError, match="--force"):
+    with pytest.raises(OutputDirError, match="--overwrite"):
         convert_checkpoint(pkl, out)
     convert_checkpoint(pkl, out, which="D", force=True)
     assert json.loads((out / "config.json").read_text())["format"] == "synthbio.discriminator"

@@ -23,14 +23,14 @@ def models(tmp_path_factory):
 def test_generate_and_resume(models, tmp_path, monkeypatch, capsys, run_cli):
     args = ["generate", "--model", str(models / "plain"), "--seeds", "0-3,9", "--trunc", "0.7",
             "--outdir", str(tmp_path), "--grid", "--batch-size", "2", "--device", "cpu"]
-    code, _, err = run_cli(*args)
+    code, stdout, err = run_cli(*args)
     assert code == 0, err
-    assert "5 samples generated" in err
+    assert "5 samples generated" in stdout
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
         "grid.png", "seed0000.png", "seed0001.png", "seed0002.png", "seed0003.png", "seed0009.png"]
     assert (tmp_path / "samples.h5").is_file() and json.loads((tmp_path / "config.json").read_text())
-    code, _, err = run_cli(*args)
-    assert code == 0 and "0 samples generated, 5 already done" in err
+    code, stdout, err = run_cli(*args)
+    assert code == 0 and "0 samples generated, 5 already done" in stdout
 
 
 def test_dry_run_writes_nothing(models, tmp_path, monkeypatch, capsys, run_cli):
@@ -46,13 +46,13 @@ def test_dry_run_writes_nothing(models, tmp_path, monkeypatch, capsys, run_cli):
 
 @pytest.mark.parametrize("seeds", ["1-", "a", "5-2", "", "-3", "1,,2"])
 def test_malformed_seeds_exit_2(models, tmp_path, monkeypatch, capsys, seeds, run_cli):
-    code, _, err = run_cli("generate", "--model", str(models / "plain"),
+    code, stdout, err = run_cli("generate", "--model", str(models / "plain"),
                            f"--seeds={seeds}", "--outdir", str(tmp_path))
     assert code == 2 and "error:" in err and "seed" in err
 
 
 def test_unknown_model_exit_2(tmp_path, monkeypatch, capsys, run_cli):
-    code, _, err = run_cli("generate", "--model", "no-such-model", "--seeds", "0",
+    code, stdout, err = run_cli("generate", "--model", "no-such-model", "--seeds", "0",
                            "--outdir", str(tmp_path), "--device", "cpu")
     assert code == 2 and "no-such-model" in err
 
@@ -66,7 +66,7 @@ def test_bad_checkpoints_exit_2(models, tmp_path, monkeypatch, capsys, run_cli):
     data = (models / "plain" / "model.safetensors").read_bytes()
     (truncated / "model.safetensors").write_bytes(data[: len(data) // 2])
     for model in (wrong, truncated):
-        code, _, err = run_cli("generate", "--model", str(model), "--seeds", "0",
+        code, stdout, err = run_cli("generate", "--model", str(model), "--seeds", "0",
                                "--outdir", str(tmp_path / "out"), "--device", "cpu")
         assert code == 2 and "error:" in err, err
     assert not (tmp_path / "out").exists()
@@ -74,44 +74,44 @@ def test_bad_checkpoints_exit_2(models, tmp_path, monkeypatch, capsys, run_cli):
 
 def test_class_index_errors_exit_2(models, tmp_path, monkeypatch, capsys, run_cli):
     base = ["generate", "--model", str(models / "cond"), "--seeds", "0", "--outdir", str(tmp_path), "--device", "cpu"]
-    code, _, err = run_cli(*base, "--class-idx", "2")
-    assert code == 2 and "class index 2 is out of range" in err
-    code, _, err = run_cli(*base)
+    code, stdout, err = run_cli(*base, "--class-idx", "2")
+    assert code == 2 and "--class-idx 2 is out of range" in err
+    code, stdout, err = run_cli(*base)
     assert code == 2 and "conditional" in err
-    code, _, err = run_cli(*base, "--class", "1")
+    code, stdout, err = run_cli(*base, "--class", "1")
     assert code == 0, err
 
 
 def test_other_run_in_outdir_exit_2(models, tmp_path, monkeypatch, capsys, run_cli):
     base = ["generate", "--model", str(models / "plain"), "--seeds", "0-1", "--outdir", str(tmp_path), "--device", "cpu"]
     assert run_cli(*base)[0] == 0
-    code, _, err = run_cli(*base, "--trunc", "0.5")
+    code, stdout, err = run_cli(*base, "--trunc", "0.5")
     assert code == 2 and "another run" in err and "truncation_psi" in err
     assert len(read_manifest(tmp_path / "manifest.jsonl").records) == 2  # nothing lost
-    code, _, err = run_cli(*base, "--trunc", "0.5", "--force")
+    code, stdout, err = run_cli(*base, "--trunc", "0.5", "--force")
     assert code == 0, err
     assert {r["truncation_psi"] for r in read_manifest(tmp_path / "manifest.jsonl").records} == {0.5}
 
 
 def test_mix_command(models, tmp_path, monkeypatch, capsys, run_cli):
-    code, _, err = run_cli("mix", "--model", str(models / "plain"), "--rows", "85,100",
+    code, stdout, err = run_cli("mix", "--model", str(models / "plain"), "--rows", "85,100",
                            "--cols", "55,821", "--styles", "0-3", "--outdir", str(tmp_path), "--device", "cpu")
     assert code == 0, err
     assert (tmp_path / "grid.png").is_file() and (tmp_path / "100-821.png").is_file()
-    code, _, err = run_cli("mix", "--model", str(models / "plain"), "--rows", "1",
+    code, stdout, err = run_cli("mix", "--model", str(models / "plain"), "--rows", "1",
                            "--cols", "2", "--styles", "0-6", "--outdir", str(tmp_path), "--device", "cpu")
     assert code == 2 and "style layers" in err
 
 
 def test_demo_command(tmp_path, monkeypatch, capsys, run_cli):
-    code, _, err = run_cli("demo", "--outdir", str(tmp_path), "--num-seeds", "2")
+    code, stdout, err = run_cli("demo", "--outdir", str(tmp_path), "--num-seeds", "2")
     assert code == 0, err
-    assert "grid_rgb.png" in err and (tmp_path / "model" / "model.safetensors").is_file()
+    assert "grid_rgb.png" in stdout and (tmp_path / "model" / "model.safetensors").is_file()
     assert (tmp_path / "rgb" / "seed0001.png").is_file() and (tmp_path / "nir" / "seed0001.png").is_file()
 
 
 def test_outdir_that_is_a_file_exit_2(models, tmp_path, monkeypatch, capsys, run_cli):
     (tmp_path / "f").write_text("x")
-    code, _, err = run_cli("generate", "--model", str(models / "plain"), "--seeds", "0",
+    code, stdout, err = run_cli("generate", "--model", str(models / "plain"), "--seeds", "0",
                            "--outdir", str(tmp_path / "f"), "--device", "cpu")
-    assert code == 2 and "output directory" in err
+    assert code == 2 and "output folder" in err

@@ -56,7 +56,7 @@ def test_sigkill_then_resume(tmp_path):
 
     rerun = subprocess.run([*cmd, "--batch-size", "4"], capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{len(SEEDS) - done_before} samples generated, {done_before} already done" in " ".join(rerun.stderr.split())
+    assert f"{len(SEEDS) - done_before} samples generated, {done_before} already done" in rerun.stdout
 
     records = read_manifest(out / "manifest.jsonl").records
     assert sorted(r["seed"] for r in records) == SEEDS  # each seed exactly once

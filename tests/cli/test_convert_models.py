@@ -71,9 +71,9 @@ def test_models_list(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     cached.write_bytes(b"x")
     result = CliRunner().invoke(_app(), ["models", "list"])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    ffhq = next(line for line in lines if "sg2ada-ffhq " in line)
-    assert "1024" in ffhq and "nvlabs-pkl" in ffhq and " no " in ffhq
+    lines = result.output.splitlines()  # off a terminal: tab-separated, one whole line per model
+    ffhq = next(line.split("\t") for line in lines if line.startswith("sg2ada-ffhq\t"))
+    assert ffhq[2:5] == ["1024", "nvlabs-pkl", "no"]
     assert "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/ffhq.pkl" in result.output
     assert str(cached) in result.output
 

@@ -68,7 +68,7 @@ def test_sigkill_then_resume(model: Path, tmp_path: Path) -> None:
     rerun = subprocess.run([sys.executable, "-m", "synthbio.cli.main", *_args(model, out, "--batch-size", "4")],
                            capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert "already done" in rerun.stderr
+    assert "already done" in rerun.stdout
     records = read_manifest(out / "manifest.jsonl").records
     assert [(r["identity"], r["label"]) for r in records] == [(i, lab) for i in range(IDS)
                                                                for lab in ("reference", "variation_0")]
@@ -89,19 +89,19 @@ def test_sigkill_then_resume(model: Path, tmp_path: Path) -> None:
 
 def test_shards_merge_report_and_errors(model: Path, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     for k in range(2):
-        code, _, err = run_cli("dataset", "generate", "--model", str(model), "--outdir", str(tmp_path / f"s{k}"),
+        code, stdout, err = run_cli("dataset", "generate", "--model", str(model), "--outdir", str(tmp_path / f"s{k}"),
                                "--identities", "3", "--samples", "2", "--inter-threshold", "0.05", "--device", "cpu",
                                "--shard", f"{k}/2")
         assert code == 0, err
-    code, _, err = run_cli("dataset", "merge", str(tmp_path / "s0"), "--out", str(tmp_path / "m"))
+    code, stdout, err = run_cli("dataset", "merge", str(tmp_path / "s0"), "--out", str(tmp_path / "m"))
     assert code == 2 and "missing shard(s) 1/2" in err
-    code, _, err = run_cli("dataset", "merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "m"))
+    code, stdout, err = run_cli("dataset", "merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "m"))
     assert code == 0, err
-    assert "3 identities, 6 samples" in err
-    code, _, err = run_cli("dataset", "report", str(tmp_path / "m"))
+    assert "3 identities, 6 samples" in stdout
+    code, stdout, err = run_cli("dataset", "report", str(tmp_path / "m"))
     assert code == 0, err
-    assert (tmp_path / "m_report" / "index.html").is_file() and "EER" in err
-    code, _, err = run_cli("dataset", "generate", "--outdir", str(tmp_path / "x"), "--identities", "2",
+    assert (tmp_path / "m_report" / "index.html").is_file() and "EER" in stdout
+    code, stdout, err = run_cli("dataset", "generate", "--outdir", str(tmp_path / "x"), "--identities", "2",
                            "--modality", "face", "--variations", "procedural")
     assert code == 2 and "does not apply to faces" in err
     code, out, _ = run_cli("dataset", "generate", "--outdir", str(tmp_path / "y"), "--identities", "2",
@@ -110,11 +110,11 @@ def test_shards_merge_report_and_errors(model: Path, tmp_path: Path, run_cli) ->
 
 
 def test_disco_directions_and_intra_limit_reach_the_config(model: Path, tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = run_cli("dataset", "generate", "--model", str(model), "--outdir", str(tmp_path / "d"),
+    code, stdout, err = run_cli("dataset", "generate", "--model", str(model), "--outdir", str(tmp_path / "d"),
                              "-n", "2", "--variations", "disco", "--direction", "a.direction.safetensors",
                              "--direction", "b.direction.safetensors", "--max-intra-similarity", "0.9", "--dry-run")
     assert code == 0, err
-    resolved = json.loads(out[out.index("{"):])
+    resolved = json.loads(stdout[stdout.index("{"):])
     config = resolved.get("config", resolved)
     assert config["directions"] == ["a.direction.safetensors", "b.direction.safetensors"]
     assert config["max_intra_similarity"] == 0.9

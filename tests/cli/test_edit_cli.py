@@ -21,17 +21,17 @@ def model(tmp_path_factory):
 
 def test_sefa_then_edit_seeds(model, tmp_path, run_cli):
     dirs = tmp_path / "dirs"
-    code, _, err = run_cli("directions", "sefa", "--model", str(model), "--outdir", str(dirs), "--layers", "0-3",
+    code, stdout, err = run_cli("directions", "sefa", "--model", str(model), "--outdir", str(dirs), "--layers", "0-3",
                            "--num", "3")
     assert code == 0, err
-    assert "3 SeFa directions" in err
+    assert "3 SeFa directions" in stdout
     assert load_direction(dirs / "sefa_0.direction.safetensors").metadata["layers"] == "0-3"
     out = tmp_path / "edit"
-    code, _, err = run_cli("edit", "--model", str(model), "--seeds", "0-1", "--direction", "sefa_0",
+    code, stdout, err = run_cli("edit", "--model", str(model), "--seeds", "0-1", "--direction", "sefa_0",
                            "--directions-dir", str(dirs), "--strengths", "-2:2:3", "--layers", "1-2",
                            "--outdir", str(out), "--device", "cpu", "--truncation", "0.7")
     assert code == 0, err
-    assert "6 images, 2 strips (layers 1-2)" in err
+    assert "6 images, 2 strips (layers 1-2;" in stdout
     assert sorted(p.name for p in out.glob("strip_*.png")) == ["strip_seed0000.png", "strip_seed0001.png"]
     assert (out / "seed0001_edit02.png").is_file() and (out / "config.json").is_file()
     attrs, samples = read_samples(out / "samples.h5")
@@ -52,10 +52,10 @@ def test_sefa_then_edit_seeds(model, tmp_path, run_cli):
 
 def test_pca_svm_and_edit_from_latents(model, tmp_path, run_cli):
     dirs = tmp_path / "dirs"
-    code, _, err = run_cli("directions", "pca", "--model", str(model), "--outdir", str(dirs), "--samples", "300",
+    code, stdout, err = run_cli("directions", "pca", "--model", str(model), "--outdir", str(dirs), "--samples", "300",
                            "--num", "2", "--layers", "0-2")
     assert code == 0, err
-    assert "explained variance ratio" in err and (dirs / "pc1.direction.safetensors").is_file()
+    assert "explained variance ratio" in stdout and (dirs / "pc1.direction.safetensors").is_file()
     rng = np.random.default_rng(0)
     w = rng.standard_normal((400, 16)).astype(np.float32)
     truth = np.zeros(16, np.float32)
@@ -63,7 +63,7 @@ def test_pca_svm_and_edit_from_latents(model, tmp_path, run_cli):
     np.save(tmp_path / "w.npy", w)
     rows = "".join(f"{i:05d}.png,{int(w[i, 3] > 0)}\n" for i in range(400))
     (tmp_path / "labels.csv").write_text("filename,smile\n" + rows)
-    code, _, err = run_cli("directions", "svm", "--latents", str(tmp_path / "w.npy"), "--labels",
+    code, stdout, err = run_cli("directions", "svm", "--latents", str(tmp_path / "w.npy"), "--labels",
                            str(tmp_path / "labels.csv"), "--label", "smile", "--outdir", str(dirs),
                            "--condition", str(dirs / "pc0.direction.safetensors"), "--layers", "0-3")
     assert code == 0, err
@@ -73,7 +73,7 @@ def test_pca_svm_and_edit_from_latents(model, tmp_path, run_cli):
     assert abs(float(smile.vector @ pc0)) < 1e-5
     np.save(tmp_path / "w3.npy", w[:3])
     out = tmp_path / "edit"
-    code, _, err = run_cli("edit", "-m", str(model), "--latents", str(tmp_path / "w3.npy"), "--direction",
+    code, stdout, err = run_cli("edit", "-m", str(model), "--latents", str(tmp_path / "w3.npy"), "--direction",
                            str(dirs / "smile.direction.safetensors"), "--strengths", "0,1", "--outdir", str(out),
                            "--device", "cpu")
     assert code == 0, err
@@ -88,17 +88,17 @@ def test_edit_bad_input_exit_2(model, tmp_path, run_cli):
     save_direction(tmp_path / "known", torch.ones(16), method="manual")
     base = ["edit", "--model", str(model), "--seeds", "0", "--outdir", str(tmp_path / "out"), "--device", "cpu",
             "--directions-dir", str(tmp_path)]
-    code, _, err = run_cli(*base, "--direction", "nope")
+    code, stdout, err = run_cli(*base, "--direction", "nope")
     assert code == 2 and "unknown direction 'nope'" in err and "known" in err
-    code, _, err = run_cli(*base, "--direction", "known", "--strengths", "3:-3")
+    code, stdout, err = run_cli(*base, "--direction", "known", "--strengths", "3:-3")
     assert code == 2 and "strengths '3:-3'" in err
-    code, _, err = run_cli(*base, "--direction", "known", "--layers", "2-9")
+    code, stdout, err = run_cli(*base, "--direction", "known", "--layers", "2-9")
     assert code == 2 and "out of bounds" in err and "0-5" in err
     save_direction(tmp_path / "wide", torch.ones(32), method="manual")
-    code, _, err = run_cli(*base, "--direction", "wide")
+    code, stdout, err = run_cli(*base, "--direction", "wide")
     assert code == 2 and "w_dim 32" in err
-    code, _, err = run_cli("edit", "--model", str(model), "--outdir", str(tmp_path / "o"), "--direction", "known")
-    assert code == 2 and "either seeds or a latents file" in err
-    code, _, err = run_cli("directions", "sefa", "--model", str(model), "--outdir", str(tmp_path), "--layers", "7-8")
+    code, stdout, err = run_cli("edit", "--model", str(model), "--outdir", str(tmp_path / "o"), "--direction", "known")
+    assert code == 2 and "either --seeds or --latents" in err
+    code, stdout, err = run_cli("directions", "sefa", "--model", str(model), "--outdir", str(tmp_path), "--layers", "7-8")
     assert code == 2 and "out of bounds" in err
     assert not (tmp_path / "out").exists()

@@ -27,11 +27,11 @@ def gen_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_train_resume_and_invert(run_cli, gen_dir: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    code, _, err = run_cli("train-encoder", "--generator", str(gen_dir), "--outdir", str(run), *TINY,
+    code, stdout, err = run_cli("train-encoder", "--generator", str(gen_dir), "--outdir", str(run), *TINY,
                            "--images", "4", "--snapshot-images", "4", "--latent", "1.0")
     assert code == 0, err
-    assert (run / "latest" / "training_state.pt").is_file() and "encoder:" in err
-    code, _, err = run_cli("train-encoder", "--resume", str(run), "--images", "8")
+    assert (run / "latest" / "training_state.pt").is_file() and "encoder:" in stdout
+    code, stdout, err = run_cli("train-encoder", "--resume", str(run), "--images", "8")
     assert code == 0, err
     assert json.loads((run / "stats.jsonl").read_text().splitlines()[-1])["step"] == 4
     assert json.loads((run / "config.json").read_text())["train"]["latent_weight"] == 1.0
@@ -42,7 +42,7 @@ def test_train_resume_and_invert(run_cli, gen_dir: Path, tmp_path: Path) -> None
     for name in ("a", "b", "c"):
         PIL.Image.fromarray(rng.integers(0, 255, (24, 20), dtype=np.uint8)).save(imgs / f"{name}.png")
     out = tmp_path / "inv"
-    code, _, err = run_cli("invert", "--encoder", str(run / "latest"), "--outdir", str(out), str(imgs),
+    code, stdout, err = run_cli("invert", "--encoder", str(run / "latest"), "--outdir", str(out), str(imgs),
                            "--batch-size", "2")
     assert code == 0, err
     pngs = sorted(p.name for p in out.glob("*.png"))
@@ -56,19 +56,19 @@ def test_train_resume_and_invert(run_cli, gen_dir: Path, tmp_path: Path) -> None
     with torch.no_grad():  # batch size never changes the latents
         expected = enc(load_image(imgs / "b.png", resolution=16, channels=1)[None])[0].numpy()
     np.testing.assert_allclose(samples[1].w_plus, expected, rtol=1e-5, atol=1e-5)
-    code, _, err = run_cli("invert", "--encoder", str(run / "latest"), "--outdir", str(out), str(imgs))
+    code, stdout, err = run_cli("invert", "--encoder", str(run / "latest"), "--outdir", str(out), str(imgs))
     assert code == 2 and "--overwrite" in err
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train-encoder", "--outdir", "x"], "--generator"),
+    (["train-encoder", "--outdir", "x"], "--model"),
     (["train-encoder", "--generator", "G", "--outdir", "x", "--task", "minutiae"], "--data"),
     (["train-encoder", "--generator", "G", "--outdir", "x", "--channels", "a,b"], "--channels"),
     (["train-encoder", "--resume", "/nonexistent/run"], "config.json"),
     (["invert", "--encoder", "E", "--outdir", "x", "/nonexistent/img.png"], "does not exist"),
 ])
 def test_bad_input_exits_2(run_cli, args: list[str], message: str) -> None:
-    code, _, err = run_cli(*args)
+    code, stdout, err = run_cli(*args)
     assert code == 2 and message in err
 
 
@@ -77,5 +77,5 @@ def test_invert_bad_encoder_exits_2(run_cli, tmp_path: Path) -> None:
     PIL.Image.fromarray(np.zeros((16, 16), dtype=np.uint8)).save(img)
     (tmp_path / "enc").mkdir()
     (tmp_path / "enc" / "config.json").write_text("{not json")
-    code, _, err = run_cli("invert", "--encoder", str(tmp_path / "enc"), "--outdir", str(tmp_path / "o"), str(img))
+    code, stdout, err = run_cli("invert", "--encoder", str(tmp_path / "enc"), "--outdir", str(tmp_path / "o"), str(img))
     assert code == 2 and "config.json" in err

@@ -40,9 +40,9 @@ def _args(files, out, *extra):
 
 def test_writes_latents_images_config_and_resumes(files, tmp_path, run_cli):
     out = tmp_path / "out"
-    code, _, err = run_cli(*_args(files, out, "--space", "wplus", "--strip", "--batch-size", "1"))
+    code, stdout, err = run_cli(*_args(files, out, "--space", "wplus", "--strip", "--batch-size", "1"))
     assert code == 0, err
-    assert "2 targets projected" in err
+    assert "2 targets projected" in stdout
     names = {p.name for p in out.iterdir()}
     assert {"config.json", "samples.h5", "projection.safetensors", "target_0000.png", "target_0001.png",
             "proj_0000.png", "proj_0001.png", "strip_0000.png", "strip_0001.png"} <= names
@@ -57,22 +57,22 @@ def test_writes_latents_images_config_and_resumes(files, tmp_path, run_cli):
     saved = load_file(out / "projection.safetensors")
     assert saved["ws"].shape == (2, 6, 16) and np.allclose(saved["ws"][1].numpy(), samples[1].w_plus)
     # Same command again: every batch's checkpoint is finished, so the results are read back unchanged.
-    code, _, err = run_cli(*_args(files, out, "--space", "wplus", "--strip", "--batch-size", "1"))
+    code, stdout, err = run_cli(*_args(files, out, "--space", "wplus", "--strip", "--batch-size", "1"))
     assert code == 0, err
     assert torch.equal(load_file(out / "projection.safetensors")["ws"], saved["ws"])
     # A folder written before the precision option existed resumes as float32.
     record = json.loads((out / "config.json").read_text())
     del record["config"]["projector"]["precision"]
     (out / "config.json").write_text(json.dumps(record))
-    code, _, err = run_cli(*_args(files, out, "--space", "wplus", "--strip", "--batch-size", "1"))
+    code, stdout, err = run_cli(*_args(files, out, "--space", "wplus", "--strip", "--batch-size", "1"))
     assert code == 0, err
     # Another run's settings in the same folder are refused.
-    code, _, err = run_cli(*_args(files, out, "--space", "w"))
+    code, stdout, err = run_cli(*_args(files, out, "--space", "w"))
     assert code == 2 and "another projection run" in err
 
 
 def test_missing_file_exit_2(files, tmp_path, run_cli):
-    code, _, err = run_cli("project", str(tmp_path / "nope.png"), "--model", str(files / "model"),
+    code, stdout, err = run_cli("project", str(tmp_path / "nope.png"), "--model", str(files / "model"),
                            "--outdir", str(tmp_path / "o"), "--loss", "l2", "--device", "cpu")
     assert code == 2 and "nope.png" in err and "does not exist" in err
     assert not (tmp_path / "o").exists()
@@ -84,14 +84,14 @@ def test_npy_with_wrong_channels_or_nan_exit_2(files, tmp_path, run_cli):
     bad[0, 2, 2] = np.nan
     np.save(tmp_path / "nan.npy", bad)
     for name, message in (("gray.npy", "expected a float array [3, 16, 16]"), ("nan.npy", "NaN")):
-        code, _, err = run_cli("project", str(tmp_path / name), "--model", str(files / "model"),
+        code, stdout, err = run_cli("project", str(tmp_path / name), "--model", str(files / "model"),
                                "--outdir", str(tmp_path / "o"), "--loss", "l2", "--device", "cpu")
         assert code == 2 and name in err and message in err
 
 
 def test_corrupt_image_exit_2(files, tmp_path, run_cli):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
-    code, _, err = run_cli("project", str(tmp_path / "broken.png"), "--model", str(files / "model"),
+    code, stdout, err = run_cli("project", str(tmp_path / "broken.png"), "--model", str(files / "model"),
                            "--outdir", str(tmp_path / "o"), "--loss", "l2", "--device", "cpu")
     assert code == 2 and "broken.png" in err
 
@@ -99,7 +99,7 @@ def test_corrupt_image_exit_2(files, tmp_path, run_cli):
 def test_default_vgg_loss_without_weights_suggests_alternatives(files, tmp_path, run_cli, monkeypatch):
     monkeypatch.setenv("SYNTHBIO_OFFLINE", "1")
     monkeypatch.setenv("SYNTHBIO_HOME", str(tmp_path / "cache"))  # an empty cache: the weights are missing
-    code, _, err = run_cli("project", str(files / "a.png"), "--model", str(files / "model"),
+    code, stdout, err = run_cli("project", str(files / "a.png"), "--model", str(files / "model"),
                            "--outdir", str(tmp_path / "o"), "--device", "cpu")
     assert code == 2 and "--vgg-weights" in err and "--loss l2" in err
     assert not (tmp_path / "o" / "config.json").exists()
@@ -109,13 +109,13 @@ def test_video_without_imageio_ffmpeg_says_so(files, tmp_path, run_cli, monkeypa
     import synthbio.pipelines.projection.project as job
 
     monkeypatch.setattr(job, "video_available", lambda: False)
-    code, _, err = run_cli(*_args(files, tmp_path / "o", "--video"))
+    code, stdout, err = run_cli(*_args(files, tmp_path / "o", "--video"))
     assert code == 2 and "imageio-ffmpeg" in err and "--strip" in err
 
 
 def test_video_with_imageio_ffmpeg(files, tmp_path, run_cli):
     pytest.importorskip("imageio_ffmpeg", reason="the optional video backend (extra 'video') is not installed")
-    code, _, err = run_cli("project", str(files / "a.png"), "--model", str(files / "model"), "--outdir",
+    code, stdout, err = run_cli("project", str(files / "a.png"), "--model", str(files / "model"), "--outdir",
                            str(tmp_path / "o"), "--loss", "l2", "--steps", "6", "--device", "cpu", "--video")
     assert code == 0, err
     video = tmp_path / "o" / "proj_0000.mp4"

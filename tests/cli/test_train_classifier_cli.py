@@ -35,26 +35,26 @@ def test_train_then_directions_raise_the_score_when_edited(run_cli, world: dict[
     assert code == 0, err
     cfg = json.loads(stdout)
     assert cfg["source"] == "ckplus" and cfg["label_names"] == ["AU12", "AU6", "happy"] and not out.exists()
-    code, _, err = run_cli(*args)
+    code, stdout, err = run_cli(*args)
     assert code == 0, err
-    assert "24 images inverted now, 24 labelled" in err and "held-out F1: AU12" in err
+    assert "24 images inverted now, 24 labelled" in stdout and "held-out F1: AU12" in stdout
     report = json.loads((out / "report.json").read_text())
     assert [r["name"] for r in report["labels"]] == ["AU12", "AU6", "happy"]
-    code, _, err = run_cli(*args)  # again: everything comes from the latents cache
-    assert code == 0 and "0 images inverted now" in err, err
+    code, stdout, err = run_cli(*args)  # again: everything comes from the latents cache
+    assert code == 0 and "0 images inverted now" in stdout, err
 
     dirs = tmp_path / "dirs"
-    code, _, err = run_cli("directions", "classifier", "--model", str(world["G"]), "--classifier",
+    code, stdout, err = run_cli("directions", "classifier", "--model", str(world["G"]), "--classifier",
                            str(out / "classifier"), "--outdir", str(dirs), "--samples", "1000", "--fraction", "0.05",
                            "--labels", "AU12,happy", "--seed", "1")
     assert code == 0, err
-    assert "AU12:" in err and "held-out accuracy" in err and not (dirs / "AU6.direction.safetensors").exists()
+    assert "AU12:" in stdout and "held-out accuracy" in stdout and not (dirs / "AU6.direction.safetensors").exists()
     d = load_direction(dirs / "AU12.direction.safetensors")
     assert d.method == "svm" and d.label == "AU12" and d.metadata["source"] == "classifier"
     assert d.vector.shape == (8,) and float(d.metadata["accuracy"]) > 0.8
 
     edited = tmp_path / "edit"
-    code, _, err = run_cli("edit", "--model", str(world["G"]), "--seeds", "0-3", "--direction", "AU12",
+    code, stdout, err = run_cli("edit", "--model", str(world["G"]), "--seeds", "0-3", "--direction", "AU12",
                            "--directions-dir", str(dirs), "--strengths", "-3:3:7", "--outdir", str(edited),
                            "--device", "cpu")
     assert code == 0, err
@@ -71,22 +71,22 @@ def test_train_then_directions_raise_the_score_when_edited(run_cli, world: dict[
 
 def test_bad_inputs_exit_2_naming_the_input(run_cli, world: dict[str, Path], tmp_path: Path) -> None:
     base = ["--encoder", str(world["encoder"]), "--outdir", str(tmp_path / "o")]
-    code, _, err = run_cli("train-classifier", "--ckplus", str(tmp_path / "missing"), *base)
+    code, stdout, err = run_cli("train-classifier", "--ckplus", str(tmp_path / "missing"), *base)
     assert code == 2 and "missing" in err and "not a CK+ root" in err
-    code, _, err = run_cli("train-classifier", "--ckplus", str(world["ckplus"]), "--labels", "AU12,AU99", *base)
+    code, stdout, err = run_cli("train-classifier", "--ckplus", str(world["ckplus"]), "--labels", "AU12,AU99", *base)
     assert code == 2 and "'AU99' never occurs" in err
-    code, _, err = run_cli("train-classifier", "--ckplus", str(world["ckplus"]), "--csv", "x.csv", *base)
+    code, stdout, err = run_cli("train-classifier", "--ckplus", str(world["ckplus"]), "--csv", "x.csv", *base)
     assert code == 2 and "exactly one label source" in err
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "a.png").write_text("not an image")
     (tmp_path / "l.csv").write_text("filename,smile\na.png,1\n")
-    code, _, err = run_cli("train-classifier", "--csv", str(tmp_path / "l.csv"), "--images", str(tmp_path / "imgs"),
+    code, stdout, err = run_cli("train-classifier", "--csv", str(tmp_path / "l.csv"), "--images", str(tmp_path / "imgs"),
                            *base)
     assert code == 2 and "cannot read image" in err and "a.png" in err
-    code, _, err = run_cli("train-classifier", "--csv", str(tmp_path / "l.csv"), "--images", str(tmp_path / "imgs"),
+    code, stdout, err = run_cli("train-classifier", "--csv", str(tmp_path / "l.csv"), "--images", str(tmp_path / "imgs"),
                            "--labels", "frown", *base)
     assert code == 2 and "frown" in err
-    code, _, err = run_cli("directions", "classifier", "--model", str(world["G"]), "--classifier",
+    code, stdout, err = run_cli("directions", "classifier", "--model", str(world["G"]), "--classifier",
                            str(tmp_path / "nope"), "--outdir", str(tmp_path / "d"))
     assert code == 2 and "nope" in err
 
@@ -100,9 +100,9 @@ def test_train_from_a_database_index(run_cli, world: dict[str, Path], tmp_path: 
     args = ["train-classifier", "--database", str(index), "--protocol", "peak", "--group", "all",
             "--labels", "AU12,emotion=happy", "--encoder", str(world["encoder"]), "--hidden", "16", "--epochs", "5",
             "--outdir", str(out)]
-    code, _, err = run_cli(*args)
+    code, stdout, err = run_cli(*args)
     assert code == 0, err
-    assert "24 images inverted now, 24 labelled" in err
+    assert "24 images inverted now, 24 labelled" in stdout
     report = json.loads((out / "report.json").read_text())
     assert [r["name"] for r in report["labels"]] == ["AU12", "emotion=happy"]
     code, _, err = run_cli(*args[:-2], "--labels", "emotion", "--outdir", str(tmp_path / "x"))

@@ -130,25 +130,3 @@ def test_read_latents_npy_npz(tmp_path):
         read_latents(tmp_path / "ws.npz", num_ws=5)
     with pytest.raises(InputError, match="does not exist"):
         read_latents(tmp_path / "missing.npy", num_ws=6)
-
-
-def test_edit_job_multi_branch(tmp_path):
-    from synthbio.editing.apply import EditConfig, edit_with
-    from synthbio.editing.directions import Direction
-    from synthbio.io.samples import read_samples
-    from synthbio.nn.config import GeneratorConfig
-    from synthbio.pipelines.images.demo import build_demo_generator
-
-    G = build_demo_generator(GeneratorConfig(img_resolution=8, z_dim=8, w_dim=8, channel_base=64, channel_max=8,
-                                             mapping_layers=1, branches=(("img", 3), ("nir", 1))))
-    d = Direction(vector=torch.nn.functional.normalize(torch.ones(8), dim=0), metadata={"layers": "0-1"})
-    cfg = EditConfig(model="tiny", outdir=str(tmp_path), direction="ones", strengths=(-1.0, 0.0, 1.0), seeds=(4,))
-    res = edit_with(G, d, cfg)
-    assert res.layers == range(0, 2)  # the direction's own range when --layers is not given
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in res.strips) == ["img/strip_seed0004.png",
-                                                                               "nir/strip_seed0004.png"]
-    assert len(res.images) == 6 and (tmp_path / "nir" / "seed0004_edit02.png").is_file()
-    _, samples = read_samples(res.samples)
-    assert [s.attrs["strength"] for s in samples] == [-1.0, 0.0, 1.0]
-    with pytest.raises(InputError, match="exactly one"):
-        EditConfig(model="m", outdir="o", direction="d", strengths=(1.0,))

@@ -190,7 +190,7 @@ def test_xyt_rows_follow_nbis() -> None:
 def test_missing_library_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setattr(M, "_LIB", None)
     monkeypatch.setenv("SYNTHBIO_NBIS_LIB", str(tmp_path / "nope.so"))
-    with pytest.raises(M.NbisLibraryError, match="build_nbis.sh"):
+    with pytest.raises(M.NbisLibraryError, match="synthbio fingerprints setup-nbis"):
         M.nbis_library()
     assert M.nbis_library_path() == tmp_path / "nope.so"
 

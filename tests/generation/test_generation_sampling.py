@@ -30,7 +30,7 @@ def test_class_vector():
     assert class_vector(0, None, n=2).shape == (2, 0)
     c = class_vector(4, 2, n=2)
     assert c.tolist() == [[0, 0, 1, 0]] * 2
-    with pytest.raises(InputError, match="class index 4 is out of range"):
+    with pytest.raises(InputError, match="--class-idx 4 is out of range"):
         class_vector(4, 4)
     with pytest.raises(InputError, match="conditional"):
         class_vector(4, None)

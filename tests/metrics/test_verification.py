@@ -87,8 +87,22 @@ def test_summary_collects_figures() -> None:
     s = summarize(GEN, IMP)
     assert (s.n_genuine, s.n_impostor) == (3, 4)
     assert s.eer == pytest.approx(1 / 3)
-    assert s.fmr100 == pytest.approx(2 / 3)
     assert set(s.to_dict()) >= {"eer", "fmr100", "fmr1000"}
+
+
+def test_summary_leaves_out_rates_the_impostor_count_cannot_support() -> None:
+    from synthbio.metrics.verification import rates_text
+
+    rng = np.random.default_rng(0)
+    gen = rng.normal(2.0, 1.0, 300)
+    few = summarize(gen, rng.normal(0.0, 1.0, 190))  # 190 impostor scores: FMR 0.1% cannot be observed
+    assert few.fmr100 is not None and few.fmr1000 is None and few.threshold_fmr1000 is None
+    text = rates_text(few)
+    assert "FMR1000 not reported (needs >= 1000 impostor comparisons)" in text
+    assert "from 300 genuine and 190 impostor comparisons" in text
+    assert summarize(gen, rng.normal(0.0, 1.0, 99)).fmr100 is None
+    imp = rng.normal(0.0, 1.0, 1000)
+    assert summarize(gen, imp).fmr1000 == pytest.approx(fmr1000(gen, imp))
 
 
 def test_det_curve_drops_infinite_points() -> None:

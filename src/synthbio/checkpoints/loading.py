@@ -105,7 +105,7 @@ def convert_checkpoint(src: str | os.PathLike[str], out_dir: str | os.PathLike[s
     if out.exists() and not out.is_dir():
         raise OutputDirError(f"{out}: is a file; the output of convert is a folder")
     if out.exists() and any(out.iterdir()) and not force:
-        raise OutputDirError(f"{out}: exists and is not empty (use --force to overwrite)")
+        raise OutputDirError(f"{out}: exists and is not empty (pass --overwrite to replace it, or choose another --outdir)")
     fmt, path = detect_format(resolve_model(src))
     source_file = path / native.WEIGHTS_FILE if fmt == NATIVE else path
     extra = {"which": which} if fmt != NATIVE else {}

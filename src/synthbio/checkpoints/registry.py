@@ -30,6 +30,7 @@ from pathlib import Path
 from synthbio.errors import CheckpointError, ModelNotFoundError, os_problem
 from synthbio.utils.hashing import discard_temp, raise_output_error, temp_path_for
 from synthbio.utils.jsonio import read_json_file
+from synthbio.utils.progress import Progress
 
 _ADA = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 # StyleGAN2 networks re-released for the stylegan3 code base (networks_stylegan2).
@@ -251,7 +252,7 @@ def _download(entry: ModelEntry, path: Path, *, progress: bool) -> None:
                     out.write(block)
                     digest.update(block)
                     if bar is not None:
-                        bar[0].update(bar[1], advance=len(block))
+                        bar[0].advance(bar[1], len(block) / 1e6)
             finally:
                 if bar is not None:
                     bar[0].stop()
@@ -269,13 +270,9 @@ def _download(entry: ModelEntry, path: Path, *, progress: bool) -> None:
 
 
 def _progress_bar(entry: ModelEntry, total: int | None):  # type: ignore[no-untyped-def]
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
-
-    bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), console=Console(stderr=True), transient=True)
-    task = bar.add_task(f"downloading {entry.name}", total=total)
-    bar.start()
+    bar = Progress(transient=True).start()
+    task = bar.add_task(f"downloading {entry.name}", total=None if total is None else round(total / 1e6, 1),
+                        unit="MB")
     return bar, task
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from synthbio.cli._real_images import GroupOption, ProtocolOption, WhereOption
+from synthbio.cli.output import json_safe, result, result_json
 
 dataset_app = typer.Typer(
     name="dataset",
@@ -21,22 +22,24 @@ _DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps (auto: cuda, th
 
 @dataset_app.command("generate")
 def generate_command(
-    outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output directory (or shard directory).")],
-    identities: Annotated[int, typer.Option("--identities", "-n", help="Number of identities N.")],
-    samples: Annotated[int, typer.Option("--samples", "-m", help="Images per identity M (reference + M-1 variations).")] = 4,
-    model: Annotated[Optional[str], typer.Option("--model", help="Generator: registry name or checkpoint path.")] = None,  # noqa: UP007
+    outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output folder (or shard folder).")],
+    identities: Annotated[int, typer.Option("--identities", help="Number of identities N.")],
+    samples: Annotated[int, typer.Option("--samples", help="Images per identity M (reference + M-1 variations).")] = 4,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Generator: registry name or checkpoint path (none for procedural fingerprints).")] = None,  # noqa: UP007,E501
     identity_model: Annotated[str, typer.Option("--identity-model", help="dlib-resnet | arcface-r100 | adaface-ir101 | nbis-bozorth3 | pixel-random.")] = "pixel-random",  # noqa: E501
     identity_weights: Annotated[Optional[str], typer.Option("--identity-weights", help="Weights of the identity model.")] = None,  # noqa: UP007
     modality: Annotated[str, typer.Option("--modality", help="face | fingerprint.")] = "face",
-    seed: Annotated[int, typer.Option("--seed", "-s", help="Dataset seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Dataset seed.")] = 0,
     truncation: Annotated[float, typer.Option("--truncation", "--trunc", help="Truncation psi.")] = 0.7,
     noise_mode: Annotated[str, typer.Option("--noise-mode", help="const | random | none (images).")] = "const",
     references: Annotated[str, typer.Option("--references", help="rejection | langevin | derivative-free.")] = "rejection",
     variations: Annotated[str, typer.Option("--variations", help="face: dispersion | disco | style-mixing; fingerprint: procedural | generator.")] = "style-mixing",  # noqa: E501
-    inter_threshold: Annotated[Optional[float], typer.Option("--inter-threshold", help="Between identities: min angle (rad, vector models) or max score (matchers).")] = None,  # noqa: UP007,E501
+    inter_threshold: Annotated[Optional[float], typer.Option("--inter-threshold", help="Between identities: min angle (rad, vector models; default 1.4, pixel-random 0.32) or max score (matchers; default the model's threshold).")] = None,  # noqa: UP007,E501
+    reference_attempts: Annotated[int, typer.Option("--reference-attempts", help="--references rejection: candidate seeds per identity before giving up.")] = 1000,  # noqa: E501
+    variation_attempts: Annotated[int, typer.Option("--variation-attempts", help="Rounds of variation candidates before the closest failed ones are kept (marked passed=false).")] = 4,  # noqa: E501
     intra_threshold: Annotated[Optional[float], typer.Option("--intra-threshold", help="Within an identity: max angle (rad) or min score.")] = None,  # noqa: UP007,E501
     max_intra_similarity: Annotated[Optional[float], typer.Option("--max-intra-similarity", help="Two variations of one identity may be at most this similar (vector models).")] = None,  # noqa: UP007,E501
-    direction: Annotated[Optional[list[str]], typer.Option("--direction", help="Direction file for DisCo (repeat for several).")] = None,  # noqa: UP007,E501
+    direction: Annotated[Optional[list[str]], typer.Option("--direction", "-d", help="Direction file for DisCo (repeat for several).")] = None,  # noqa: UP007,E501
     privacy_reference: Annotated[Optional[str], typer.Option("--privacy-reference", help="Real identities to keep away from: an ImageFolder or a database index (with --protocol / --group / --where).")] = None,  # noqa: UP007,E501
     protocol: ProtocolOption = None,
     group: GroupOption = None,
@@ -51,11 +54,10 @@ def generate_command(
     ray_shards: Annotated[int, typer.Option("--ray-shards", help="Ray tasks (shards) to split the run into.")] = 2,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass.")] = 8,
     device: Annotated[str, _DEVICE] = "auto",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run's dataset in --outdir (the same command resumes).")] = False,  # noqa: E501
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")] = False,
 ) -> None:
-    """Write DIR/<identity>/<label>.png, samples.h5, manifest.jsonl, config.json. Resumable, shardable."""
-    from rich.console import Console
-
+    """Write DIR/<identity>/<label>.png (every branch; fingerprint ground truth), samples.h5, manifest.jsonl, config.json. Resumable, shardable."""  # noqa: E501
     from synthbio.pipelines.dataset.config import DatasetConfig, describe
     from synthbio.pipelines.dataset.generate import generate_dataset
 
@@ -68,40 +70,32 @@ def generate_command(
         max_intra_similarity=max_intra_similarity, directions=tuple(direction or ()),
         privacy_threshold=privacy_threshold, fp_width=fp_width, fp_height=fp_height, fp_sensor=fp_sensor, shard=shard, backend=backend,
         ray_address=ray_address, ray_shards=ray_shards, batch_size=batch_size, device=device,
+        max_attempts=variation_attempts, reference_attempts=reference_attempts, overwrite=overwrite,
     )
     if dry_run:
-        typer.echo(json.dumps(describe(config), indent=2))
+        result(json.dumps(describe(config), indent=2))
         return
-    console = Console(stderr=True)
-    result = generate_dataset(config, progress=console.is_terminal)
-    console.print(
-        f"{len(result.generated)} identities generated, {len(result.kept)} already done, in {result.outdir}\n"
-        f"manifest: {result.manifest}\nlatents:  {result.samples}",
-        highlight=False,
-    )
+    res = generate_dataset(config, progress=True)
+    result(f"{len(res.generated)} identities generated, {len(res.kept)} already done, in {res.outdir}\n"
+           f"manifest: {res.manifest}\nlatents:  {res.samples}")
 
 
 @dataset_app.command("merge")
 def merge_command(
     shards: Annotated[list[str], typer.Argument(help="Every shard directory of one run (0/N .. N-1/N).")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Merged dataset directory.")],
+    out: Annotated[str, typer.Option("--outdir", "-o", help="Merged dataset folder.")],
 ) -> None:
     """Check the shards belong together and are complete, then merge images, latents, manifests, samples.h5."""
-    from rich.console import Console
-
     from synthbio.pipelines.dataset.merge import merge_datasets
 
-    result = merge_datasets(shards, out)
-    Console(stderr=True).print(
-        f"merged {len(result.shards)} shards: {result.identities} identities, {result.samples} samples in {result.outdir}",
-        highlight=False,
-    )
+    res = merge_datasets(shards, out)
+    result(f"merged {len(res.shards)} shards: {res.identities} identities, {res.samples} samples in {res.outdir}")
 
 
 @dataset_app.command("report")
 def report_command(
     dataset: Annotated[str, typer.Argument(help="A directory made by `synthbio dataset generate` or `merge`.")],
-    outdir: Annotated[Optional[str], typer.Option("--outdir", "-o", help="Report directory (default: DATASET_report).")] = None,  # noqa: UP007,E501
+    outdir: Annotated[Optional[str], typer.Option("--outdir", "-o", help="Report folder (default: DATASET_report, beside the dataset).")] = None,  # noqa: UP007,E501
     identity_model: Annotated[Optional[str], typer.Option("--identity-model", help="Score with this model (default: the dataset's).")] = None,  # noqa: UP007,E501
     identity_weights: Annotated[Optional[str], typer.Option("--identity-weights", help="Weights of that model.")] = None,  # noqa: UP007
     privacy_reference: Annotated[Optional[str], typer.Option("--privacy-reference", help="Real images for the leakage section: an ImageFolder or a database index (with --protocol / --group / --where).")] = None,  # noqa: UP007,E501
@@ -110,11 +104,11 @@ def report_command(
     where: WhereOption = None,
     privacy_threshold: Annotated[Optional[float], typer.Option("--privacy-threshold", help="Leakage threshold (default: derived).")] = None,  # noqa: UP007,E501
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per embedding pass.")] = 16,
-    device: Annotated[str, _DEVICE] = "cpu",
+    device: Annotated[str, _DEVICE] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON on stdout.")] = False,
 ) -> None:
-    """Intra/inter-class similarity histograms, EER/FMR/FNMR, leakage, mosaics: REPORT/index.html."""
-    from rich.console import Console
-
+    """Intra/inter-class similarity histograms, EER/FMR/FNMR, leakage, mosaics: DATASET_report/index.html."""
+    from synthbio.metrics.verification import rates_text
     from synthbio.pipelines.dataset.report import DatasetReportConfig, evaluate_dataset
 
     config = DatasetReportConfig(
@@ -122,14 +116,12 @@ def report_command(
         privacy_reference=privacy_reference, privacy_protocol=protocol, privacy_group=group,
         privacy_where=tuple(where or ()), privacy_threshold=privacy_threshold, batch_size=batch_size, device=device,
     )
-    report = evaluate_dataset(config)
-    v = report.metrics["verification"] or {}
-    eer = v.get("eer")
-    Console(stderr=True).print(
-        f"{report.metrics['identities']} identities, {report.metrics['samples']} samples; "
-        f"EER {'n/a' if eer is None else f'{100 * eer:.2f}%'}\nreport: {report.html}\nmetrics: {report.metrics_json}",
-        highlight=False,
-    )
+    report = evaluate_dataset(config, progress=True)
+    if as_json:
+        result_json(json_safe({**report.metrics, "report": str(report.html), "metrics_json": str(report.metrics_json)}))
+        return
+    result(f"{report.metrics['identities']} identities, {report.metrics['samples']} samples; "
+           f"{rates_text(report.metrics['verification'])}\nreport: {report.html}\nmetrics: {report.metrics_json}")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,7 @@ def build_command(
     root: Annotated[str, typer.Argument(help="The database's root folder.")],
     output: Annotated[str, typer.Option("--output", "-o", help="Index file to write (e.g. multipie.sqlite).")],
     metadata: Annotated[Optional[str], typer.Option("--metadata", help="Metadata file of the layout (CSV table, FFHQ JSON, LFW pairs file).")] = None,  # noqa: UP007,E501
-    overwrite: Annotated[bool, typer.Option("--overwrite", "--force", help="Replace an existing index file.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing index file.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the index summary as JSON.")] = False,
 ) -> None:
     """Index the images under ROOT (their identities, attributes, protocols and groups) into one SQLite file."""
@@ -72,10 +72,16 @@ def samples_command(
 
 
 @db_app.command("list")
-def list_command() -> None:
+def list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the layouts as JSON on stdout.")] = False,
+) -> None:
     """The database layouts `db build` knows, and what --metadata means for each."""
     from synthbio.io.databases import BUILDERS
 
+    if as_json:
+        typer.echo(json.dumps([{"kind": b.kind, "description": b.description, "metadata": b.metadata or None}
+                               for b in BUILDERS.values()], indent=2))
+        return
     for b in BUILDERS.values():
         meta = f" (--metadata: {b.metadata})" if b.metadata else ""
         typer.echo(f"{b.kind:12s} {b.description}{meta}")

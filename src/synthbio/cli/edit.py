@@ -11,16 +11,14 @@ from synthbio.cli._real_images import GroupOption, ProtocolOption, WhereOption
 directions_app = typer.Typer(help="Compute editing directions (SeFa, PCA in W, SVM on labels or classifier scores, "
                                   "covariates of projected database samples).", no_args_is_help=True)
 
-_MODEL = typer.Option("--model", "-m", help="Registry name or checkpoint path (native folder, .pkl, .pt).")
-_OUTDIR = typer.Option("--outdir", "-o", help="Output directory.")
+_MODEL = typer.Option("--model", "-m", help="Generator: registry name or checkpoint path (native folder, .pkl, .pt).")
+_OUTDIR = typer.Option("--outdir", "-o", help="Output folder.")
 _LAYERS = typer.Option("--layers", help="ws layer range 'a-b' (inclusive).")
-_DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps.")
+_DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps (auto: cuda, then mps, then cpu).")
+_CLASS = typer.Option("--class-idx", help="Class of a conditional model.")
+_TRUNC_HELP = "Truncation psi of the sampled latents (1 = none)."
 
 
-def _console():  # type: ignore[no-untyped-def]
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 def edit_command(
@@ -30,29 +28,38 @@ def edit_command(
     outdir: Annotated[str, _OUTDIR],
     strengths: Annotated[str, typer.Option("--strengths", help="'start:stop:count' or a list, e.g. '-3:3:7'.")]
     = "-3:3:7",
-    seeds: Annotated[Optional[str], typer.Option("--seeds", help="Seeds to edit, e.g. '0-3'.")] = None,  # noqa: UP007
+    seeds: Annotated[Optional[str], typer.Option("--seeds", help="Seeds to edit, e.g. '0-3' (inclusive).")] = None,  # noqa: UP007
     latents: Annotated[Optional[str], typer.Option("--latents", help="samples.h5, .npy or .npz of latents to edit.")] = None,  # noqa: UP007,E501
     layers: Annotated[Optional[str], _LAYERS] = None,  # noqa: UP007
     truncation: Annotated[float, typer.Option("--truncation", "--trunc", help="Truncation psi for --seeds.")] = 1.0,
-    class_idx: Annotated[Optional[int], typer.Option("--class-idx", "--class", help="Class of a conditional model.")] = None,  # noqa: UP007,E501
+    class_idx: Annotated[Optional[int], _CLASS] = None,  # noqa: UP007
     noise_mode: Annotated[str, typer.Option("--noise-mode", help="const | random | none.")] = "const",
     directions_dir: Annotated[str, typer.Option("--directions-dir", help="Where direction NAMEs are looked up.")] = ".",  # noqa: E501
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass.")] = 8,
     device: Annotated[str, _DEVICE] = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run's results in --outdir (the same command resumes).")] = False,  # noqa: E501
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")] = False,
 ) -> None:
-    """Edit latents along a direction: one image per strength, a strip per sample, samples.h5."""
-    from synthbio.editing.apply import EditConfig, parse_strengths, run_edit
+    """Edit latents along a direction: one image per strength, a strip per sample, samples.h5. Resumable."""
+    import json
+
+    from synthbio.editing.apply import parse_strengths
+    from synthbio.pipelines.images.edit import EditConfig, run_edit
     from synthbio.utils.seeds import parse_seeds
 
     config = EditConfig(
         model=model, outdir=outdir, direction=direction, strengths=tuple(parse_strengths(strengths)),
-        seeds=tuple(parse_seeds(seeds)) if seeds is not None else (), latents=latents, layers=layers,
+        seeds=tuple(parse_seeds(seeds, what="--seeds")) if seeds is not None else (), latents=latents, layers=layers,
         truncation_psi=truncation, class_idx=class_idx, noise_mode=noise_mode, batch_size=batch_size,
-        device=device, directions_dir=directions_dir)
-    result = run_edit(config)
-    r = result.layers
-    _console().print(f"{len(result.images)} images, {len(result.strips)} strips (layers {r.start}-{r.stop - 1}) "
-                     f"in {result.outdir}\nlatents: {result.samples}", highlight=False)
+        device=device, directions_dir=directions_dir, overwrite=overwrite)
+    if dry_run:
+        typer.echo(json.dumps({"config": config.to_dict()}, indent=2))
+        return
+    res = run_edit(config, progress=True)
+    r = res.layers
+    typer.echo(f"{len(res.images)} images, {len(res.strips)} strips (layers {r.start}-{r.stop - 1}; "
+                     f"{len(res.edited)} samples edited, {len(res.kept)} already done) in {res.outdir}\n"
+                     f"latents: {res.samples}")
 
 
 def _load(model: str, device: str):  # type: ignore[no-untyped-def]
@@ -68,9 +75,9 @@ def sefa_command(
     model: Annotated[str, _MODEL],
     outdir: Annotated[str, _OUTDIR],
     layers: Annotated[Optional[str], _LAYERS] = None,  # noqa: UP007
-    num: Annotated[int, typer.Option("--num", "-k", help="How many directions (strongest first).")] = 5,
+    num: Annotated[int, typer.Option("--num-directions", help="How many directions (strongest first).")] = 5,
     prefix: Annotated[str, typer.Option("--prefix", help="File names: PREFIX_<k>.direction.safetensors.")] = "sefa",
-    device: Annotated[str, _DEVICE] = "cpu",
+    device: Annotated[str, _DEVICE] = "auto",
 ) -> None:
     """SeFa: closed-form directions from the style affine weights of the synthesis conv layers."""
     from synthbio.editing.directions import parse_layer_range
@@ -81,8 +88,8 @@ def sefa_command(
     result = sefa(G, layers=rng, num_directions=num)
     paths = save_sefa(result, outdir, prefix=prefix, generator=model)
     ev = ", ".join(f"{float(e):.3g}" for e in result.eigenvalues)
-    _console().print(f"{len(paths)} SeFa directions (layers {result.layers.start}-{result.layers.stop - 1}, "
-                     f"eigenvalues {ev}) in {outdir}", highlight=False)
+    typer.echo(f"{len(paths)} SeFa directions (layers {result.layers.start}-{result.layers.stop - 1}, "
+                     f"eigenvalues {ev}) in {outdir}")
 
 
 @directions_app.command("pca")
@@ -90,12 +97,12 @@ def pca_command(
     model: Annotated[str, _MODEL],
     outdir: Annotated[str, _OUTDIR],
     layers: Annotated[Optional[str], _LAYERS] = None,  # noqa: UP007
-    num: Annotated[int, typer.Option("--num", "-k", help="How many components.")] = 10,
+    num: Annotated[int, typer.Option("--num-directions", help="How many principal components.")] = 10,
     samples: Annotated[int, typer.Option("--samples", help="How many w's to sample.")] = 10000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the z draws.")] = 0,
-    class_idx: Annotated[Optional[int], typer.Option("--class-idx", "--class", help="Class of a conditional model.")] = None,  # noqa: UP007,E501
+    class_idx: Annotated[Optional[int], _CLASS] = None,  # noqa: UP007
     prefix: Annotated[str, typer.Option("--prefix", help="File names: PREFIX<k>.direction.safetensors.")] = "pc",
-    device: Annotated[str, _DEVICE] = "cpu",
+    device: Annotated[str, _DEVICE] = "auto",
 ) -> None:
     """GANSpace: principal components of sampled w's; explained variance in each file's metadata."""
     from synthbio.editing.directions import parse_layer_range
@@ -106,8 +113,8 @@ def pca_command(
     result = pca_directions(sample_w(G, samples, seed=seed, class_idx=class_idx), num_components=num)
     paths = save_pca(result, outdir, layers=rng, prefix=prefix, generator=model)
     ratios = ", ".join(f"{float(r):.3f}" for r in result.explained_variance_ratio)
-    _console().print(f"{len(paths)} PCA directions in {outdir}; explained variance ratio {ratios} "
-                     f"(sum {float(result.explained_variance_ratio.sum()):.3f})", highlight=False)
+    typer.echo(f"{len(paths)} PCA directions in {outdir}; explained variance ratio {ratios} "
+                     f"(sum {float(result.explained_variance_ratio.sum()):.3f})")
 
 
 @directions_app.command("svm")
@@ -124,7 +131,7 @@ def svm_command(
     condition: Annotated[Optional[list[str]], typer.Option("--condition", help="Direction(s) to project out.")] = None,  # noqa: UP007,E501
     space: Annotated[str, typer.Option("--space", help="w (layer 0) | wplus_mean.")] = "w",
     layers: Annotated[Optional[str], typer.Option("--layers", help="Layer range stored with the direction.")] = None,  # noqa: UP007,E501
-    generator: Annotated[str, typer.Option("--generator", help="Generator name to record.")] = "",
+    generator: Annotated[str, typer.Option("--model", "-m", help="Generator the latents come from (recorded with the direction).")] = "",  # noqa: E501
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Held-out share for the accuracy.")] = 0.3,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the train / held-out split.")] = 0,
 ) -> None:
@@ -151,9 +158,9 @@ def svm_command(
                                  "num_val": res.num_val, "num_positive": res.num_positive,
                                  "num_negative": res.num_negative, "space": space,
                                  "conditions": ",".join(condition or [])})
-    _console().print(f"{path}: held-out accuracy {res.val_accuracy:.3f} (train {res.train_accuracy:.3f}; "
+    typer.echo(f"{path}: held-out accuracy {res.val_accuracy:.3f} (train {res.train_accuracy:.3f}; "
                      f"{res.num_positive} positive, {res.num_negative} negative; {data.unmatched} CSV rows "
-                     f"without latents)", highlight=False)
+                     f"without latents)")
 
 
 @directions_app.command("classifier")
@@ -166,9 +173,9 @@ def classifier_directions_command(
     labels: Annotated[Optional[str], typer.Option("--labels", help="Comma-separated labels (default: all).")] = None,  # noqa: UP007,E501
     seed: Annotated[int, typer.Option("--seed", help="Seed of the z draws and the SVM split.")] = 0,
     truncation: Annotated[float, typer.Option("--truncation", "--trunc", help="Truncation psi of the samples.")] = 1.0,
-    class_idx: Annotated[Optional[int], typer.Option("--class-idx", "--class", help="Class of a conditional model.")] = None,  # noqa: UP007,E501
+    class_idx: Annotated[Optional[int], _CLASS] = None,  # noqa: UP007
     prefix: Annotated[str, typer.Option("--prefix", help="File names: PREFIX<label>.direction.safetensors.")] = "",
-    device: Annotated[str, _DEVICE] = "cpu",
+    device: Annotated[str, _DEVICE] = "auto",
 ) -> None:
     """InterFaceGAN from a latent classifier: score sampled latents, SVM on the extremes of each label."""
     from synthbio.pipelines.attributes.classifier import ClassifierDirectionsConfig, classifier_directions_job
@@ -177,8 +184,8 @@ def classifier_directions_command(
                                      num_samples=samples, fraction=fraction, seed=seed, truncation_psi=truncation,
                                      class_idx=class_idx, prefix=prefix, device=device)
     for name, (path, res) in classifier_directions_job(cfg).items():
-        _console().print(f"{name}: {path} (held-out accuracy {res.val_accuracy:.3f}, "
-                         f"{res.num_positive}+{res.num_negative} extremes)", highlight=False)
+        typer.echo(f"{name}: {path} (held-out accuracy {res.val_accuracy:.3f}, "
+                         f"{res.num_positive}+{res.num_negative} extremes)")
 
 
 @directions_app.command("covariates")
@@ -209,8 +216,8 @@ def covariates_command(
         typer.echo(json.dumps(report, indent=2))
         return
     for name, r in report["covariates"].items():
-        _console().print(f"{name}: {outdir}/{r['file']} (held-out accuracy {r['val_accuracy']:.3f}; samples "
-                         f"{r['samples']}; neutral -> positive {r['scale']:.3f})", highlight=False)
+        typer.echo(f"{name}: {outdir}/{r['file']} (held-out accuracy {r['val_accuracy']:.3f}; samples "
+                   f"{r['samples']}; neutral -> positive {r['scale']:.3f})")
 
 
 def _names(text: Optional[str]) -> tuple[str, ...]:  # noqa: UP007
@@ -229,8 +236,8 @@ def train_classifier_command(  # noqa: PLR0913 (one option per TrainClassifierCo
     where: WhereOption = None,
     labels: Annotated[Optional[str], typer.Option("--labels", help="Comma-separated: CK+ 'AU12,happy', CSV columns (default: all), or database attributes ('smile', 'expression=smile').")] = None,  # noqa: UP007,E501
     encoder: Annotated[Optional[str], typer.Option("--encoder", "-e", help="Invert with this encoder (fast).")] = None,  # noqa: UP007,E501
-    project: Annotated[bool, typer.Option("--project", help="Invert by optimisation into --generator.")] = False,
-    generator: Annotated[Optional[str], typer.Option("--generator", "-g", help="Generator for --project.")] = None,  # noqa: UP007,E501
+    project: Annotated[bool, typer.Option("--project", help="Invert by optimisation into --model.")] = False,
+    generator: Annotated[Optional[str], typer.Option("--model", "-m", help="Generator for --project.")] = None,  # noqa: UP007,E501
     steps: Annotated[int, typer.Option("--steps", help="Projection steps per image.")] = 200,
     loss: Annotated[str, typer.Option("--loss", help="Projection loss, e.g. l2, vgg, 'l2+0.8*vgg'.")] = "l2",
     latents: Annotated[Optional[str], typer.Option("--latents", help="samples.h5/.npy/.npz, one row per label row.")] = None,  # noqa: UP007,E501
@@ -242,11 +249,12 @@ def train_classifier_command(  # noqa: PLR0913 (one option per TrainClassifierCo
     val_fraction: Annotated[float, typer.Option("--val-fraction", help="Held-out share for the F1.")] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of split, init, batches (and projection).")] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images inverted per chunk (cache written after each).")] = 8,  # noqa: E501
-    device: Annotated[str, _DEVICE] = "cpu",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    device: Annotated[str, _DEVICE] = "auto",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")] = False,
 ) -> None:
     """Train a latent attribute classifier from labelled faces (CK+, CSV or a database), inverting each image once."""
     import json
+    import sys
 
     from synthbio.errors import InputError
     from synthbio.pipelines.attributes.classifier import TrainClassifierConfig, train_classifier_job
@@ -266,16 +274,15 @@ def train_classifier_command(  # noqa: PLR0913 (one option per TrainClassifierCo
     if dry_run:
         typer.echo(json.dumps(cfg.to_dict(), indent=2))
         return
-    console = _console()
 
     def show(done: int, total: int) -> None:
-        console.print(f"inverted {done}/{total}", highlight=False)
+        sys.stderr.write(f"[progress] inverted {done}/{total}\n")
 
-    result = train_classifier_job(cfg, progress=show if console.is_terminal else None)
+    result = train_classifier_job(cfg, progress=show)
     f1 = ", ".join(f"{r['name']} {r['f1']:.2f}" if r["f1"] == r["f1"] else f"{r['name']} n/a"
                    for r in result.report["labels"])
-    console.print(f"classifier: {result.classifier} ({result.num_inverted} images inverted now, "
-                  f"{result.report['num_rows']} labelled); held-out F1: {f1}", highlight=False)
+    typer.echo(f"classifier: {result.classifier} ({result.num_inverted} images inverted now, "
+                  f"{result.report['num_rows']} labelled); held-out F1: {f1}")
 
 
 def register(app: typer.Typer) -> None:

@@ -16,9 +16,9 @@ _DETECTOR = typer.Option("--detector", help="hog (dlib HOG, fast) | cnn (dlib MM
 _DETECTOR_WEIGHTS = typer.Option("--detector-weights", help="MTCNN weights: the facenet-pytorch wheel or a folder "
                                  "with pnet.pt, rnet.pt, onet.pt (default: registry entry mtcnn-facenet).")
 _UPSAMPLE = typer.Option("--upsample", help="Image doublings before detection (finds smaller faces).")
-_MODEL = typer.Option("--model", "-m", help="dlib-resnet | arcface-r100 | adaface-ir101 | pixel-random.")
-_WEIGHTS = typer.Option("--weights", help="Weight file or registry name (required for arcface/adaface).")
-_ALIGNED = typer.Option("--aligned", help="Inputs are FFHQ-aligned faces (e.g. generated): no detector, fixed crop.")
+_MODEL = typer.Option("--identity-model", help="Recogniser: dlib-resnet | arcface-r100 | adaface-ir101 | pixel-random.")
+_WEIGHTS = typer.Option("--identity-weights", help="Weight file or registry name of the recogniser (required for arcface/adaface).")  # noqa: E501
+_ALIGNED = typer.Option("--aligned", help="Inputs are FFHQ-aligned faces (e.g. generated, or made by `synthbio faces crop`): no detector.")  # noqa: E501
 
 
 def _best_face(image, path: str, detector: str, upsample: int, weights: Optional[str] = None):  # noqa: ANN001, ANN202, UP007
@@ -27,7 +27,8 @@ def _best_face(image, path: str, detector: str, upsample: int, weights: Optional
 
     faces = detect_faces(image, detector=detector, upsample=upsample, weights=weights)
     if not faces:
-        raise InputError(f"no face found in {path} (try --upsample 2, --detector cnn or --detector mtcnn)")
+        raise InputError(f"no face found in {path} (try --upsample 2, --detector cnn or --detector mtcnn; for faces "
+                         "already aligned, e.g. generated ones or crops made by `synthbio faces crop`, pass --aligned)")
     return faces[0]
 
 
@@ -52,7 +53,7 @@ def _vector_model(name: str, weights: Optional[str]):  # noqa: ANN202, UP007
 
     model = build_identity_model(name, weights=weights)
     if model.kind != "vector":
-        raise InputError(f"--model {name!r} is a {model.kind} matcher, not a face recogniser")
+        raise InputError(f"--identity-model {name!r} is a {model.kind} matcher, not a face recogniser")
     return model
 
 
@@ -80,7 +81,7 @@ def detect_command(
 @faces_app.command("crop")
 def crop_command(
     image: Annotated[str, typer.Argument(help="Image file.")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Output PNG (several faces: NAME_<i>.png).")],
+    out: Annotated[str, typer.Option("--output", "-o", help="Output PNG (several faces: NAME_<i>.png).")],
     style: Annotated[str, typer.Option("--style", help="ffhq | arcface (112) | dlib (150 chip).")] = "ffhq",
     size: Annotated[Optional[int], typer.Option("--size", help="Output side (default 1024 / 112 / 150).")] = None,  # noqa: UP007
     all_faces: Annotated[bool, typer.Option("--all", help="Crop every face, not only the best one.")] = False,
@@ -96,7 +97,7 @@ def crop_command(
 
     target = Path(out)
     if target.is_dir():
-        raise OutputDirError(f"--out {out!r} is a folder; give a PNG file name")
+        raise OutputDirError(f"--output {out!r} is a folder; give a PNG file name")
     img = read_rgb(image)
     faces = detect_faces(img, detector=detector, upsample=upsample, weights=detector_weights)
     if not faces:
@@ -113,7 +114,7 @@ def crop_command(
 def embed_command(
     images: Annotated[list[str], typer.Argument(help="Image files, folders or a database index (one embedding per "
                                                 "image: its best face).")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Output .npy (float32 [N, D]) or .json.")],
+    out: Annotated[str, typer.Option("--output", "-o", help="Output .npy (float32 [N, D]) or .json.")],
     protocol: ProtocolOption = None,
     group: GroupOption = None,
     where: WhereOption = None,
@@ -134,7 +135,7 @@ def embed_command(
     from synthbio.io.databases import parse_where, select_many
 
     if not out.endswith((".npy", ".json")):
-        raise InputError(f"--out {out!r} must end in .npy or .json")
+        raise InputError(f"--output {out!r} must end in .npy or .json")
     samples = select_many(images, protocol=protocol, group=group, where=parse_where(where), root=db_root)
     model = _vector_model(model_name, weights)
     emb = torch.cat([_embedding(model, str(s.file), aligned=aligned, detector=detector, upsample=upsample,

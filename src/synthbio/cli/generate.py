@@ -7,18 +7,23 @@ from typing import Annotated, Optional
 
 import typer
 
-_MODEL = typer.Option("--model", "-m", help="Registry name or checkpoint path (native folder, .pkl, .pt).")
-_OUTDIR = typer.Option("--outdir", "-o", help="Output directory.")
+from synthbio.cli.output import result, result_json
+
+_MODEL = typer.Option("--model", "-m", help="Generator: registry name or checkpoint path (native folder, .pkl, .pt).")
+_OUTDIR = typer.Option("--outdir", "-o", help="Output folder.")
 _TRUNC = typer.Option("--truncation", "--trunc", help="Truncation psi (1 = none).")
-_CLASS = typer.Option("--class-idx", "--class", help="Class index of a conditional model.")
+_CLASS = typer.Option("--class-idx", help="Class index of a conditional model.")
 _NOISE = typer.Option("--noise-mode", help="const | random | none.")
 _BATCH = typer.Option("--batch-size", help="Samples per forward pass (never changes the images).")
 _DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps (auto: cuda, then mps, then cpu).")
+_OVERWRITE = typer.Option("--overwrite", help="Replace another run's results in --outdir (the same command resumes).")
+_DRY_RUN = typer.Option("--dry-run", help="Print the resolved config as JSON and exit; write nothing.")
+_JSON = typer.Option("--json", help="Print the result as JSON on stdout.")
 
 
 def generate_command(
     model: Annotated[str, _MODEL],
-    seeds: Annotated[str, typer.Option("--seeds", help="Seeds, e.g. '0-99,120'.")],
+    seeds: Annotated[str, typer.Option("--seeds", help="Seeds, e.g. '0-99,120' (inclusive ranges).")],
     outdir: Annotated[str, _OUTDIR],
     truncation: Annotated[float, _TRUNC] = 1.0,
     truncation_cutoff: Annotated[Optional[int], typer.Option("--truncation-cutoff", help="Truncate only the first N ws.")] = None,  # noqa: UP007,E501
@@ -27,31 +32,30 @@ def generate_command(
     batch_size: Annotated[int, _BATCH] = 8,
     device: Annotated[str, _DEVICE] = "auto",
     grid: Annotated[bool, typer.Option("--grid", help="Also write a grid of the first 64 samples.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", "--force", help="Replace another run's results in --outdir.")] = False,  # noqa: E501
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    overwrite: Annotated[bool, _OVERWRITE] = False,
+    dry_run: Annotated[bool, _DRY_RUN] = False,
+    as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Generate one PNG per seed (and branch), manifest.jsonl, samples.h5 and config.json. Resumable."""
-    from rich.console import Console
-
     from synthbio.pipelines.images.generate import GenerateConfig, describe, generate
     from synthbio.utils.seeds import parse_seeds
 
     config = GenerateConfig(
-        model=model, outdir=outdir, seeds=tuple(parse_seeds(seeds)), truncation_psi=truncation,
+        model=model, outdir=outdir, seeds=tuple(parse_seeds(seeds, what="--seeds")), truncation_psi=truncation,
         truncation_cutoff=truncation_cutoff, class_idx=class_idx, noise_mode=noise_mode,
         batch_size=batch_size, device=device, grid=grid, overwrite=overwrite,
     )
     if dry_run:
-        typer.echo(json.dumps(describe(config), indent=2))
+        result(json.dumps(describe(config), indent=2))
         return
-    console = Console(stderr=True)
-    result = generate(config, progress=console.is_terminal)
-    console.print(
-        f"{len(result.generated)} samples generated, {len(result.kept)} already done, in {result.outdir}\n"
-        f"manifest: {result.manifest}\nlatents:  {result.samples}"
-        + "".join(f"\ngrid:     {g}" for g in result.grids),
-        highlight=False,
-    )
+    res = generate(config, progress=True)
+    if as_json:
+        result_json({"outdir": res.outdir, "generated": len(res.generated), "kept": len(res.kept),
+                     "manifest": res.manifest, "samples": res.samples, "config": res.config, "grids": res.grids,
+                     "model_sha256": res.model_sha256})
+        return
+    result(f"{len(res.generated)} samples generated, {len(res.kept)} already done, in {res.outdir}\n"
+           f"manifest: {res.manifest}\nlatents:  {res.samples}" + "".join(f"\ngrid:     {g}" for g in res.grids))
 
 
 def mix_command(
@@ -59,29 +63,30 @@ def mix_command(
     rows: Annotated[str, typer.Option("--rows", help="Row seeds (base images), e.g. '85,100'.")],
     cols: Annotated[str, typer.Option("--cols", help="Column seeds (style donors), e.g. '55,821'.")],
     outdir: Annotated[str, _OUTDIR],
-    styles: Annotated[str, typer.Option("--styles", help="ws layers taken from the column seed.")] = "0-6",
+    styles: Annotated[str, typer.Option("--styles", help="ws layers taken from the column seed, e.g. '0-6'.")] = "0-6",
     truncation: Annotated[float, _TRUNC] = 1.0,
     class_idx: Annotated[Optional[int], _CLASS] = None,  # noqa: UP007
     noise_mode: Annotated[str, _NOISE] = "const",
     batch_size: Annotated[int, _BATCH] = 8,
     device: Annotated[str, _DEVICE] = "auto",
+    overwrite: Annotated[bool, _OVERWRITE] = False,
+    dry_run: Annotated[bool, _DRY_RUN] = False,
 ) -> None:
     """Style mixing: each row seed with the --styles layers of each column seed, plus a grid."""
-    from rich.console import Console
-
     from synthbio.pipelines.images.mix import MixConfig, style_mix
     from synthbio.utils.seeds import parse_seeds
 
     config = MixConfig(
-        model=model, outdir=outdir, rows=tuple(parse_seeds(rows, what="row seeds")),
-        cols=tuple(parse_seeds(cols, what="column seeds")), styles=tuple(parse_seeds(styles, what="style layers")),
+        model=model, outdir=outdir, rows=tuple(parse_seeds(rows, what="--rows")),
+        cols=tuple(parse_seeds(cols, what="--cols")), styles=tuple(parse_seeds(styles, what="--styles")),
         truncation_psi=truncation, class_idx=class_idx, noise_mode=noise_mode, batch_size=batch_size, device=device,
+        overwrite=overwrite,
     )
-    result = style_mix(config)
-    Console(stderr=True).print(
-        f"{len(result.images)} images in {result.outdir}" + "".join(f"\ngrid: {g}" for g in result.grids),
-        highlight=False,
-    )
+    if dry_run:
+        result(json.dumps({"config": config.to_dict()}, indent=2))
+        return
+    res = style_mix(config)
+    result(f"{len(res.images)} images in {res.outdir}" + "".join(f"\ngrid: {g}" for g in res.grids))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,10 @@
 """`synthbio` console script: registers one sub-application per command group.
 
 Each command module exposes `register(app)`; this file only wires them up so
-that the front end holds no logic of its own.
+that the front end holds no logic of its own. Every command follows the
+conventions written in `synthbio.cli.conventions` (CLI.md is generated from
+the commands by `python -m synthbio.cli.reference`); old option spellings are
+rewritten there before parsing.
 """
 
 from __future__ import annotations
@@ -33,17 +36,36 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "project_database",
     "plots",
     "serve",
+    "info",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        import synthbio
+
+        typer.echo(f"synthbio {synthbio.__version__}")
+        raise typer.Exit()
 
 
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="synthbio",
-        help="Synthetic biometric data: generate, convert, evaluate.",
+        help="Synthetic biometric data: generate, convert, evaluate. Conventions: CLI.md (`synthbio info DIR`: "
+             "what a folder holds).",
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+    @app.callback()
+    def root(
+        version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                     callback=_version),
+    ) -> None:
+        """Synthetic biometric data: generate, convert, evaluate."""
+
     for name in _COMMAND_MODULES:
         importlib.import_module(f"synthbio.cli.{name}").register(app)
     return app
@@ -52,6 +74,15 @@ def build_app() -> typer.Typer:
 #: Where internal errors (exit code 1) should be reported.
 ISSUES_HINT = ("this is a bug in synthbio, not a problem with your input: please report it with the command line "
                "and the traceback above")
+
+
+def _args(app: typer.Typer) -> list[str]:
+    """The command line with old option spellings rewritten (synthbio.cli.conventions.ALIASES), a note each."""
+    import sys
+
+    from synthbio.cli.conventions import rewrite_aliases
+
+    return rewrite_aliases(typer.main.get_command(app), sys.argv[1:])
 
 
 def _say(message: str, *, label: str = "error") -> None:
@@ -77,8 +108,9 @@ def main() -> None:
     to report it for anything else (a bug)."""
     from synthbio.errors import SynthbioError, os_problem
 
+    app = build_app()
     try:
-        build_app()(standalone_mode=False, prog_name="synthbio")
+        app(args=_args(app), standalone_mode=False, prog_name="synthbio")
     except SynthbioError as exc:  # bad input: say what and where, exit 2
         _say(str(exc))
         raise SystemExit(2) from None

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from synthbio.cli.output import result_json, table
 
 models_app = typer.Typer(help="Named pretrained models.", no_args_is_help=True)
 
 
 @models_app.command("list")
-def list_models() -> None:
-    """Print every registry entry: name, resolution, format, cached?, source."""
-    from rich.console import Console
-    from rich.table import Table
-
+def list_models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the entries as JSON on stdout.")] = False,
+) -> None:
+    """Every registry entry: name, kind, resolution, format, where it is cached, source (tab-separated off a terminal)."""
     from synthbio.checkpoints.registry import REGISTRY, cache_path, is_cached
 
-    table = Table(title="synthbio models")
-    for column in ("name", "resolution", "format", "cached", "url"):
-        table.add_column(column, overflow="fold")
+    entries = []
     for entry in REGISTRY.values():
         cached = is_cached(entry)
-        where = entry.url or f"package: {entry.package_path}"
-        table.add_row(entry.name, str(entry.resolution), entry.fmt,
-                      str(cache_path(entry)) if cached and entry.url else ("yes" if cached else "no"), where)
-    Console().print(table)  # width follows the terminal (or $COLUMNS)
+        where = str(cache_path(entry)) if cached and entry.url else ("package" if cached else "")
+        entries.append({"name": entry.name, "kind": entry.kind, "resolution": entry.resolution, "format": entry.fmt,
+                        "cached": where or None, "source": entry.url or f"package: {entry.package_path}",
+                        "sha256": entry.sha256, "description": entry.description})
+    if as_json:
+        result_json(entries)
+        return
+    table(["name", "kind", "resolution", "format", "cached", "source"],
+          [[e["name"], e["kind"], e["resolution"], e["format"], e["cached"] or "no", e["source"]] for e in entries],
+          title="synthbio models")
 
 
 def register(app: typer.Typer) -> None:

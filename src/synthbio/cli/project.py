@@ -13,8 +13,8 @@ from synthbio.cli._real_images import DbRootOption, GroupOption, ProtocolOption,
 def project_command(
     targets: Annotated[list[str], typer.Argument(help="Target images (PNG, JPEG, ...), .npy arrays [C, H, W], "
                                                  "folders, or a database index.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Registry name or checkpoint path.")],
-    outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output directory.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Generator: registry name or checkpoint path.")],
+    outdir: Annotated[str, typer.Option("--outdir", "-o", help="Output folder.")],
     protocol: ProtocolOption = None,
     group: GroupOption = None,
     where: WhereOption = None,
@@ -31,23 +31,21 @@ def project_command(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Targets optimised together.")] = 4,
     branch: Annotated[Optional[str], typer.Option("--branch", help="Output branch of a multi-branch model.")  # noqa: UP007
                       ] = None,
-    class_idx: Annotated[Optional[int], typer.Option("--class-idx", "--class", help="Class of a conditional model.")  # noqa: UP007,E501
+    class_idx: Annotated[Optional[int], typer.Option("--class-idx", help="Class of a conditional model.")  # noqa: UP007,E501
                          ] = None,
     no_noise: Annotated[bool, typer.Option("--no-noise-opt", help="Keep noise maps fixed (no optimisation).")
                         ] = False,
     strip: Annotated[bool, typer.Option("--strip", help="PNG of the projection at 0/10/25/50/100% of steps.")
                      ] = False,
     video: Annotated[bool, typer.Option("--video", help="MP4 of the progress (needs imageio-ffmpeg).")] = False,
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps.")] = "auto",
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps (auto: cuda, then mps, then cpu).")] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="float32 | bfloat16 (loss network in bf16; "
                                            "needs native bf16).")] = "float32",
-    overwrite: Annotated[bool, typer.Option("--overwrite", "--force", help="Replace another run in --outdir.")
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run in --outdir (the same command resumes).")
                          ] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")] = False,
 ) -> None:
     """Project images into a generator's W or W+ space (StyleGAN2-ADA projector schedule). Resumable."""
-    from rich.console import Console
-
     from synthbio.inversion.projector import ProjectorConfig
     from synthbio.pipelines.projection.project import ProjectImagesConfig, project_images
 
@@ -60,11 +58,10 @@ def project_command(
     if dry_run:
         typer.echo(json.dumps(config.to_dict(), indent=2))
         return
-    console = Console(stderr=True)
-    result = project_images(config, progress=console.is_terminal)
-    losses = ", ".join(f"{v:.4g}" for v in result.final_losses.tolist()[:8])
-    console.print(f"{len(config.targets)} targets projected into {result.outdir} (final loss {losses}"
-                  f"{', ...' if len(config.targets) > 8 else ''})", highlight=False)
+    res = project_images(config, progress=True)
+    losses = ", ".join(f"{v:.4g}" for v in res.final_losses.tolist()[:8])
+    typer.echo(f"{len(config.targets)} targets projected into {res.outdir} (final loss {losses}"
+               f"{', ...' if len(config.targets) > 8 else ''})")
 
 
 def register(app: typer.Typer) -> None:

@@ -31,14 +31,12 @@ def project_database_command(  # noqa: PLR0913 (one option per config field)
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: a local instance).")] = None,  # noqa: UP007,E501
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps.")] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="float32 | bfloat16 (loss network in bf16).")] = "float32",
-    overwrite: Annotated[bool, typer.Option("--overwrite", "--force", help="Replace another run in --outdir.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run in --outdir (the same command resumes).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and the sample count; write nothing.")] = False,  # noqa: E501
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result on stdout.")] = False,
 ) -> None:
     """Project every sample of a database protocol / group into W or W+ (resumable, shardable); latents and
     the samples' attributes go to OUTDIR/samples.h5."""
-    from rich.console import Console
-
     from synthbio.inversion.projector import ProjectorConfig
     from synthbio.io.databases import select_samples
     from synthbio.pipelines.projection import ProjectDatabaseConfig, project_database
@@ -52,14 +50,14 @@ def project_database_command(  # noqa: PLR0913 (one option per config field)
         n = len(select_samples(config.selection, check=False))
         typer.echo(json.dumps({"config": config.to_dict(), "samples": n}, indent=2))
         return
-    console = Console(stderr=True)
     result = project_database(config, progress=True)
-    state = "complete: " + str(result.samples_path) if result.complete else "other shards still to finish"
-    console.print(f"{len(result.projected)} samples projected, {len(result.kept)} already done, of "
-                  f"{result.samples} in the selection ({state})", highlight=False)
     if as_json:
         typer.echo(json.dumps({"outdir": str(result.outdir), "projected": len(result.projected),
                                "kept": len(result.kept), "samples": result.samples, "complete": result.complete}))
+        return
+    state = "complete: " + str(result.samples_path) if result.complete else "other shards still to finish"
+    typer.echo(f"{len(result.projected)} samples projected, {len(result.kept)} already done, of "
+               f"{result.samples} in the selection ({state})")
 
 
 def register(app: typer.Typer) -> None:

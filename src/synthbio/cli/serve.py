@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from synthbio.cli.output import note, result
+
 
 def _report_siblings(folders: list[str]) -> list[str]:
     """`<DIR>_<job>` report folders beside each DIR (dataset report, ...) that hold an index.html."""
@@ -44,8 +46,8 @@ def serve_command(
     token: Annotated[Optional[str], typer.Option("--token", help="Access token (made up and printed when binding beyond loopback).")] = None,  # noqa: UP007,E501
     cache_dir: Annotated[Optional[str], typer.Option("--cache-dir", help="Thumbnails and indexes (default $SYNTHBIO_HOME/web-cache).")] = None,  # noqa: UP007,E501
     directions_dir: Annotated[Optional[list[str]], typer.Option("--directions-dir", help="More direction files for the editor.")] = None,  # noqa: UP007,E501
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps, for the editor's renders.")] = "cpu",  # noqa: E501
-    with_reports: Annotated[bool, typer.Option("--with-reports/--no-reports", help="Also serve <DIR>_<job> report folders beside each DIR.")] = True,  # noqa: E501
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps, for the editor's renders (auto: cuda, then mps, then cpu).")] = "auto",  # noqa: E501
+    with_reports: Annotated[bool, typer.Option("--reports/--no-reports", help="Also serve the <DIR>_<job> report folders beside each DIR.")] = True,  # noqa: E501
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")] = False,
 ) -> None:
     """Browse datasets with their ground truth, edit latents with sliders, compare samples, in the browser."""
@@ -60,7 +62,7 @@ def serve_command(
                          cache_dir=cache_dir or default_cache_dir(), directions_dirs=tuple(directions_dir or ()),
                          device=device)
     if dry_run:
-        typer.echo(json.dumps(config.to_dict(), indent=2))
+        result(json.dumps(config.to_dict(), indent=2))
         return
     try:
         import uvicorn
@@ -69,19 +71,14 @@ def serve_command(
     except ImportError as exc:
         raise InputError(f"synthbio serve needs the web extra ({exc.name} is missing): "
                          "pip install 'synthbio[web]'") from None
-    from rich.console import Console
-
     _check_port(host, port)
-    err = Console(stderr=True)
     app = create_app(config)
     ws = app.state.workspace
     for name, path in ws.roots.paths.items():
-        err.print(f"serving {path} as '{name}' (read-only)", highlight=False)
-    err.print(f"{len(ws.datasets)} datasets, {len(ws.reports)} reports found; cache: {ws.context.cache_dir}",
-              highlight=False)
+        note(f"serving {path} as '{name}' (read-only)")
+    note(f"{len(ws.datasets)} datasets, {len(ws.reports)} reports found; cache: {ws.context.cache_dir}")
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    typer.echo(url)
+    result(f"http://{shown}:{port}/" + (f"?token={token}" if token else ""))
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -1,26 +1,23 @@
-"""Applying a direction: ws' = ws + alpha * n on a range of layers, and the `synthbio edit` job.
+"""Applying a direction: ws' = ws + alpha * n on a range of layers.
 
-`edit_latents` is the pure core. `run_edit` loads a generator, takes latents
-from seeds or from a file (samples.h5, .npy, .npz), writes one image per
-(sample, strength), one strip per sample (strengths left to right), the edited
-latents as `samples.h5` and `config.json`.
+`edit_latents` is the pure core; `read_latents` reads the latents an edit
+starts from (samples.h5, .npy, .npz). The `synthbio edit` job itself is
+`synthbio.pipelines.images.edit`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from synthbio.editing.directions import Direction, format_layer_range, parse_layer_range, resolve_direction
-from synthbio.errors import InputError, OutputDirError
+from synthbio.editing.directions import Direction, parse_layer_range
+from synthbio.errors import InputError
 from synthbio.io.arrays import read_npy, read_npz
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
@@ -148,148 +145,3 @@ def read_latents(path: str | os.PathLike[str], *, num_ws: int | None = None) -> 
     n = ws.shape[0]
     return LatentSet(keys=[str(i) for i in range(n)], identities=list(range(n)), ws=ws, z=None,
                      aliases=[(f"{i:05d}",) for i in range(n)])
-
-
-# --- the edit job ----------------------------------------------------------------------------------
-
-
-def _make_outdir(outdir: Path) -> None:
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
-        raise OutputDirError(f"cannot use {os.fspath(outdir)!r} as output directory: {exc.strerror}") from None
-
-
-@dataclass(frozen=True)
-class EditConfig:
-    """Everything `synthbio edit` needs; saved as DIR/config.json.
-
-    Exactly one of `seeds` / `latents` (a samples.h5, .npy or .npz file).
-    direction: a direction file or a NAME looked up in `directions_dir`.
-    layers: 'a-b' ws range to edit (None = the direction's own range, else all).
-    truncation_psi: applied to seed latents only (file latents are used as stored).
-    """
-
-    model: str
-    outdir: str
-    direction: str
-    strengths: tuple[float, ...]
-    seeds: tuple[int, ...] = ()
-    latents: str | None = None
-    layers: str | None = None
-    truncation_psi: float = 1.0
-    class_idx: int | None = None
-    noise_mode: str = "const"
-    batch_size: int = 8
-    device: str = "auto"
-    directions_dir: str = "."
-
-    def __post_init__(self) -> None:
-        from synthbio.generation.sampling import check_noise_mode
-        from synthbio.utils.seeds import check_seed
-
-        if bool(self.seeds) == bool(self.latents):
-            raise InputError("give either seeds or a latents file (exactly one)")
-        object.__setattr__(self, "seeds", tuple(check_seed(s) for s in self.seeds))
-        strengths = tuple(float(s) for s in self.strengths)
-        if not strengths or not all(np.isfinite(strengths)):
-            raise InputError(f"strengths must be a non-empty list of finite numbers, got {list(self.strengths)}")
-        object.__setattr__(self, "strengths", strengths)
-        check_noise_mode(self.noise_mode)
-        if self.batch_size < 1:
-            raise InputError(f"batch size must be >= 1, got {self.batch_size}")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["seeds"], d["strengths"] = list(self.seeds), list(self.strengths)
-        return d
-
-
-@dataclass(frozen=True)
-class EditResult:
-    outdir: Path
-    images: list[Path]
-    strips: list[Path]
-    samples: Path
-    layers: range
-
-
-def run_edit(config: EditConfig) -> EditResult:
-    """Load the model and direction named in `config`, write edited images, strips and latents."""
-    from synthbio.checkpoints import load_generator
-    from synthbio.utils.devices import resolve_device
-
-    direction = resolve_direction(config.direction, search_dirs=(config.directions_dir,))
-    G = load_generator(config.model, device=resolve_device(config.device))
-    G.eval().requires_grad_(False)
-    return edit_with(G, direction, config)
-
-
-def _source_latents(G: Any, config: EditConfig) -> tuple[list[str], list[int], torch.Tensor, torch.Tensor | None]:
-    """(names, noise seeds / identities, ws [N, L, D] on G's device, z or None)."""
-    from synthbio.generation.sampling import check_truncation, map_seeds
-
-    device = next(G.parameters()).device
-    if config.seeds:
-        check_truncation(G, config.truncation_psi, None)
-        z, ws = map_seeds(G, list(config.seeds), class_idx=config.class_idx, truncation_psi=config.truncation_psi)
-        return [f"seed{s:04d}" for s in config.seeds], list(config.seeds), ws, z.cpu()
-    assert config.latents is not None
-    lat = read_latents(config.latents, num_ws=G.num_ws)
-    if lat.ws.shape[2] != G.w_dim:
-        raise InputError(f"latents in {config.latents!r} have w_dim {lat.ws.shape[2]}, the model has {G.w_dim}")
-    names = [k.replace("/", "_") for k in lat.keys]
-    return names, lat.identities, lat.ws.to(device), lat.z
-
-
-def edit_with(G: Any, direction: Direction, config: EditConfig) -> EditResult:
-    """The edit job with a loaded generator and direction (see `run_edit`)."""
-    import synthbio
-    from synthbio.generation.sampling import synthesize
-    from synthbio.io.images import png_planes, save_grid, to_uint8, write_png
-    from synthbio.io.samples import SampleLatents, write_samples
-    from synthbio.utils.hashing import atomic_write_json
-
-    if direction.vector.shape[-1] != G.w_dim:
-        raise InputError(f"direction {config.direction!r} has w_dim {direction.vector.shape[-1]}, "
-                         f"the model has {G.w_dim}")
-    layers = edit_layers(direction, G.num_ws, config.layers)
-    names, idents, ws, z = _source_latents(G, config)
-    strengths = list(config.strengths)
-    outdir = Path(config.outdir)
-    multi = len(G.branch_names) > 1
-    _make_outdir(outdir)
-    atomic_write_json(outdir / "config.json", {
-        "command": "edit", "config": config.to_dict(), "layers": format_layer_range(layers),
-        "direction_metadata": dict(direction.metadata), "synthbio_version": synthbio.__version__})
-    images: list[Path] = []
-    strips: list[Path] = []
-    records: list[SampleLatents] = []
-    for i, name in enumerate(names):
-        edited = edit_latents(ws[i:i + 1], direction.vector, strengths, layers)[0]  # [S, L, D]
-        tiles: dict[str, list[np.ndarray]] = {b: [] for b in G.branch_names}
-        for start in range(0, len(strengths), config.batch_size):
-            chunk = edited[start:start + config.batch_size]
-            out = synthesize(G, chunk, seeds=[idents[i]] * chunk.shape[0], noise_mode=config.noise_mode)
-            for b, x in out.items():
-                tiles[b].extend(to_uint8(x))
-        for b, arrs in tiles.items():
-            base = outdir / b if multi else outdir
-            for j, img in enumerate(arrs):
-                for suffix, plane in png_planes(img):
-                    path = base / f"{name}_edit{j:02d}{suffix}.png"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    write_png(path, plane)
-                    images.append(path)
-            strips += save_grid(base / f"strip_{name}.png", arrs, cols=len(arrs))
-        w_plus = edited.float().cpu().numpy()
-        zi = z[i].numpy() if z is not None else np.zeros([0], dtype=np.float32)
-        for j, s in enumerate(strengths):
-            records.append(SampleLatents(identity=i, label=f"edit_{j:02d}", z=zi, w=w_plus[j, 0], w_plus=w_plus[j],
-                                         attrs={"source": name, "source_identity": idents[i], "strength": s}))
-    samples = outdir / "samples.h5"
-    write_samples(samples, records, attrs={
-        "generator_path": config.model, "direction": config.direction, "direction_method": direction.method,
-        "direction_label": direction.label, "layers": format_layer_range(layers),
-        "strengths": np.asarray(strengths, dtype=np.float64), "synthbio_version": synthbio.__version__})
-    return EditResult(outdir=outdir, images=images, strips=strips, samples=samples, layers=layers)

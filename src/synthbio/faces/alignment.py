@@ -281,9 +281,134 @@ def tensor_to_image(images: Tensor) -> np.ndarray:
 
 def align_face(image_uint8: np.ndarray, landmarks: np.ndarray, *, style: str = "ffhq", size: int | None = None,
                landmark_kind: str = "dlib5") -> np.ndarray:
-    """Crop of one face from an [H, W, 3] uint8 photo: [size, size, 3] uint8 (landmarks of `landmark_kind`)."""
+    """Crop of one face from an [H, W, 3] uint8 photo: [size, size, 3] uint8 (landmarks of `landmark_kind`).
+
+    style "dlib" is dlib.get_face_chip exactly (`extract_dlib_chip`: its pyramid, then bilinear); the
+    others are `warp_affine` of the style's matrix.
+    """
     img = np.asarray(image_uint8)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
         raise InputError(f"image must be an [H, W, 3] uint8 RGB array, got {img.dtype} {img.shape}")
+    if style == "dlib":  # dlib's own sampling: its descriptor was trained on such chips
+        _check_kind(landmark_kind)
+        lm = dlib5_from_mtcnn5(landmarks) if landmark_kind == "mtcnn5" else landmarks
+        return extract_dlib_chip(img, lm, size=_DEFAULT_SIZE["dlib"] if size is None else int(size))
     m, side = crop_matrix(landmarks, style=style, size=size, landmark_kind=landmark_kind)
     return tensor_to_image(warp_affine(image_to_tensor(img), m, side))
+
+
+# --- dlib's own chips from photos ---------------------------------------------------------
+#
+# dlib's face chips, pixel for pixel: image pyramid, then bilinear sampling (`dlib.get_face_chip`).
+#
+# A chip far smaller than the face it comes from cannot be sampled with plain
+# bilinear interpolation: every output pixel would see only the 2x2 input
+# pixels around its centre and the chip aliases. dlib (extract_image_chips in
+# `dlib/image_transforms/interpolation.h`) first halves the image, as often as
+# the chip's rectangle still holds more pixels than the chip, with its
+# `pyramid_down<2>` (a 5-tap [1 4 6 4 1] / 16 binomial filter in each direction,
+# every other pixel kept, integer arithmetic, results truncated), then samples
+# the smallest level that is still larger than the chip bilinearly (truncated to
+# uint8; a pixel whose 2x2 neighbourhood leaves the level is black).
+#
+# The dlib ResNet descriptor was trained on chips made this way, so matching
+# them is what makes its embeddings equal dlib's (`bench/faces.py`). Geometry
+# (`chip_rect`) follows dlib's chip_details: the similarity from the padded
+# 5-point template to the landmarks gives an angle and a scale, and the chip is
+# a rotated square of side size * scale centred on the template's centre.
+# This is the uint8 photo path (`align_face(style="dlib")`); generated faces
+# use the differentiable `warp_affine`.
+
+_BINOMIAL = np.array([1, 4, 6, 4, 1], dtype=np.int64)  # [1 4 6 4 1] / 16 in each direction
+
+
+def chip_rect(landmarks: np.ndarray, *, size: int = 150, padding: float = 0.25) -> tuple[np.ndarray, float]:
+    """dlib's chip rectangle (left, top, right, bottom; float64 [4]) and rotation angle (radians)."""
+    lm = check_landmarks(landmarks)
+    chip_pts = (padding + DLIB_5PT_TEMPLATE) / (2 * padding + 1) * size
+    t = similarity_transform(chip_pts, lm)
+    angle = math.atan2(t[1, 0], t[0, 0])
+    scale = math.hypot(t[0, 0], t[1, 0])
+    centre = t[:, :2] @ np.array([size / 2.0, size / 2.0]) + t[:, 2]
+    half = (size * scale - 1.0) / 2.0  # a rectangle of width w spans centre +- (w - 1) / 2, ends included
+    return np.array([centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half]), angle
+
+
+def _area(rect: np.ndarray) -> float:
+    return float((rect[2] - rect[0] + 1.0) * (rect[3] - rect[1] + 1.0))
+
+
+def _rect_down(rect: np.ndarray) -> np.ndarray:
+    """Where a rectangle lands one pyramid level down (dlib's point_down: p / 2 - (1.25, 0.75))."""
+    return rect / 2.0 - np.array([1.25, 0.75, 1.25, 0.75])
+
+
+def _rotate(centre: np.ndarray, points: np.ndarray, angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    d = points - centre
+    return centre + np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], axis=1)
+
+
+def _corners(rect: np.ndarray) -> np.ndarray:
+    """Top-left, top-right, bottom-left, bottom-right (x, y) of a rectangle [4, 2]."""
+    left, top, right, bottom = rect
+    return np.array([[left, top], [right, top], [left, bottom], [right, bottom]])
+
+
+def pyramid_down(image: np.ndarray) -> np.ndarray:
+    """One level of dlib's pyramid_down<2> on [H, W, C] uint8: [(H - 3) // 2, (W - 3) // 2, C] uint8."""
+    a = image.astype(np.int64)
+    cols, rows = (a.shape[1] - 3) // 2, (a.shape[0] - 3) // 2
+    if rows < 1 or cols < 1:
+        raise InputError(f"image of {a.shape[0]}x{a.shape[1]} pixels is too small for a pyramid level")
+    horizontal = sum(w * a[:, k : k + 2 * cols : 2] for k, w in enumerate(_BINOMIAL))
+    centres = 2 + 2 * np.arange(rows)  # output row r is centred on input row 2 + 2 r
+    both = sum(w * horizontal[centres - 2 + k] for k, w in enumerate(_BINOMIAL))
+    return (both // 256).astype(np.uint8)
+
+
+def _bilinear(src: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sample [H, W, C] uint8 at float pixel positions; truncated to uint8, black where 2x2 leaves the image."""
+    left, top = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    inside = (left >= 0) & (top >= 0) & (left + 1 < src.shape[1]) & (top + 1 < src.shape[0])
+    l0, t0 = np.clip(left, 0, src.shape[1] - 2), np.clip(top, 0, src.shape[0] - 2)
+    fx, fy = (x - left)[..., None], (y - top)[..., None]
+    s = src.astype(np.float64)
+    value = ((1 - fy) * (1 - fx) * s[t0, l0] + (1 - fy) * fx * s[t0, l0 + 1]
+             + fy * (1 - fx) * s[t0 + 1, l0] + fy * fx * s[t0 + 1, l0 + 1])
+    return np.where(inside[..., None], np.floor(value), 0).astype(np.uint8)
+
+
+def extract_dlib_chip(image_uint8: np.ndarray, landmarks: np.ndarray, *, size: int = 150,
+                      padding: float = 0.25) -> np.ndarray:
+    """dlib.get_face_chip(image, 5-point shape, size, padding) as [size, size, C] uint8 (module docstring)."""
+    img = np.asarray(image_uint8)
+    if img.dtype != np.uint8 or img.ndim not in (2, 3):
+        raise InputError(f"image must be an [H, W] or [H, W, C] uint8 array, got {img.dtype} {img.shape}")
+    squeeze = img.ndim == 2
+    img = img[:, :, None] if squeeze else img
+    rect, angle = chip_rect(landmarks, size=size, padding=padding)
+    wanted = float(size * size)
+    # pyramid depth and the margin the crop needs so the levels have no border effects
+    depth, grow, r = 0, 2.0, _rect_down(rect)
+    while _area(r) > wanted:
+        r, depth, grow = _rect_down(r), depth + 1, grow * 2 + 2
+    centre = (rect[:2] + rect[2:]) / 2
+    turned = _rotate(centre, _corners(rect), angle)
+    h, w = img.shape[:2]
+    box = [max(turned[:, 0].min() - grow, 0.0), max(turned[:, 1].min() - grow, 0.0),
+           min(turned[:, 0].max() + grow, w - 1.0), min(turned[:, 1].max() + grow, h - 1.0)]
+    x0, y0, x1, y1 = (int(math.floor(v + 0.5)) for v in box)
+    level_img = img[y0 : y1 + 1, x0 : x1 + 1]
+    r = rect - np.array([x0, y0, x0, y0], dtype=np.float64)
+    for _ in range(depth):
+        if _area(_rect_down(r)) <= wanted:
+            break
+        level_img, r = pyramid_down(level_img), _rect_down(r)
+    # chip corners (0, 0), (size - 1, 0), (0, size - 1) onto the rotated rectangle in this level
+    target = _rotate((r[:2] + r[2:]) / 2, _corners(r)[:3], angle)
+    source = np.array([[0.0, 0.0, 1.0], [size - 1.0, 0.0, 1.0], [0.0, size - 1.0, 1.0]])
+    m = np.linalg.solve(source, target).T  # [2, 3]: chip pixel -> level pixel
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    chip = _bilinear(level_img, m[0, 0] * xs + m[0, 1] * ys + m[0, 2], m[1, 0] * xs + m[1, 1] * ys + m[1, 2])
+    return chip[:, :, 0] if squeeze else chip

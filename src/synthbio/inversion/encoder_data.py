@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError
+from synthbio.io.derived import is_derived
 from synthbio.io.images import read_image
 
 _EMPTY = torch.zeros(0)
@@ -64,7 +65,7 @@ def list_fingerprint_dataset(root: str | os.PathLike[str]) -> dict[str, list[tup
     if not root.is_dir():
         raise InputError(f"--data {str(root)!r}: no such folder (a `synthbio fingerprints generate` output)")
     fingers: dict[str, list[tuple[Path, Path]]] = {}
-    for finger in sorted(p for p in root.iterdir() if p.is_dir()):
+    for finger in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and not is_derived(p)):
         pairs = [(png, png.with_suffix(".json")) for png in sorted(finger.glob("*.png"))
                  if png.with_suffix(".json").is_file()]
         if pairs:

@@ -47,6 +47,7 @@ from torch import Tensor
 from synthbio.errors import InputError, OutputDirError
 from synthbio.nn.encoders import Encoder, EncoderConfig
 from synthbio.utils.jsonio import read_json_file
+from synthbio.utils.progress import Progress
 
 TASKS = ("invert", "minutiae")
 LATEST_DIR = "latest"
@@ -117,7 +118,7 @@ class EncoderTrainConfig:
         if self.task == "minutiae" and not self.data:
             raise InputError("--task minutiae needs --data (a `synthbio fingerprints generate` folder)")
         if self.batch < 1 or self.images < 1 or self.snapshot_images < 1 or self.log_every < 1 or self.grid < 1:
-            raise InputError("--batch, --images, --snapshot-images, --log-every and --grid must be >= 1")
+            raise InputError("--batch-size, --images, --snapshot-images, --log-every and --grid must be >= 1")
         if not self.lr > 0:
             raise InputError(f"--lr must be > 0, got {self.lr}")
         weights = (self.l2_weight, self.perceptual_weight, self.identity_weight, self.w_norm_weight,
@@ -202,7 +203,7 @@ def _build_losses(config: EncoderTrainConfig, device: torch.device) -> dict[str,
 
         model = build_identity_model(config.identity, device=str(device), weights=config.identity_weights)
         if not getattr(model, "differentiable", False):
-            raise InputError(f"--identity {config.identity!r} is not differentiable; it cannot train an encoder")
+            raise InputError(f"--identity-model {config.identity!r} is not differentiable; it cannot train an encoder")
         out["identity"] = (config.identity_weight, IdentityLoss(model).to(device).eval())
     for _, module in out.values():
         module.requires_grad_(False)
@@ -225,7 +226,7 @@ class _EncoderTrainer:
         self.config, self.device = config, device
         self.G = load_generator(config.generator, device=device).requires_grad_(False).eval()
         if self.G.c_dim > 0:
-            raise InputError(f"--generator {config.generator!r} is conditional (c_dim={self.G.c_dim}); "
+            raise InputError(f"--model {config.generator!r} is conditional (c_dim={self.G.c_dim}); "
                              "encoders are trained for unconditional generators")
         res, channels = self.G.img_resolution, self.G.img_channels
         self.split: dict[str, Any] = {}
@@ -370,25 +371,17 @@ def save_sample_grid(path: Path, inputs: Tensor, targets: Tensor, recons: Tensor
 
 
 class _Progress:
-    """rich progress bar over steps (only when asked)."""
+    """Steps done / total and the loss on stderr (only when asked): `synthbio.utils.progress`."""
 
     def __init__(self, enabled: bool, total: int, start: int) -> None:
-        self._bar = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self._bar = Progress(TextColumn("[bold]train-encoder"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn())
-            self._task = self._bar.add_task("steps", total=total, completed=start, loss="-")
-            self._bar.start()
+        self._bar = Progress(enabled).start()
+        self._task = self._bar.add_task("train-encoder steps", total=total, completed=start)
 
     def update(self, step: int, loss: float | None) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, completed=step, loss="-" if loss is None else f"{loss:.4f}")
+        self._bar.update(self._task, completed=step, **({"loss": f"{loss:.4f}"} if loss is not None else {}))
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        self._bar.stop()
 
 
 def _prepare_outdir(config: EncoderTrainConfig) -> Path:
@@ -419,7 +412,7 @@ def train_encoder(config: EncoderTrainConfig, *, progress: bool = False) -> Path
     if state is not None:
         assert state_path is not None
         t.load_state_dict(state, where=state_path)
-    snaps.write_json_atomic(outdir / "config.json", {"train": config.to_dict(),
+    snaps.write_json_atomic(outdir / "config.json", {"command": "train-encoder", "train": config.to_dict(),
                                                      "encoder": t.encoder_config.to_dict(), "split": t.split})
     stats = snaps.StatsLog(outdir / "stats.jsonl", keep_until_step=t.step_idx if state is not None else None)
     del state

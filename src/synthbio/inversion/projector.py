@@ -46,6 +46,7 @@ from torch import Tensor
 
 from synthbio.errors import CheckpointError, InputError, library_message
 from synthbio.utils.hashing import atomic_write_torch, module_sha256, sha256_bytes
+from synthbio.utils.progress import Progress
 
 SPACES = ("w", "wplus")
 PRECISIONS = ("float32", "bfloat16")
@@ -533,18 +534,14 @@ def project(G: torch.nn.Module, targets: Tensor, *, config: ProjectorConfig = Pr
 
 
 class _ProgressBar:
-    """rich progress on stderr: step count and mean loss."""
+    """Step count and mean loss on stderr: `synthbio.utils.progress`."""
 
     def __init__(self, total: int, start: int) -> None:
-        from rich.progress import Progress
-
-        self._p = Progress(transient=True)
-        self._p.start()
-        self._task = self._p.add_task("projecting", total=total, completed=start)
+        self._p = Progress(transient=True).start()
+        self._task = self._p.add_task("projecting steps", total=total, completed=start)
 
     def advance(self, mean_loss: float) -> None:
-        self._p.update(self._task, advance=1, description=f"projecting (loss {mean_loss:.4g})")
+        self._p.update(self._task, advance=1, loss=f"{mean_loss:.4g}")
 
     def close(self) -> None:
         self._p.stop()
-

@@ -40,6 +40,7 @@ import torch
 
 from synthbio.errors import InputError, library_message
 from synthbio.io.arrays import read_npz
+from synthbio.io.derived import walk_files
 from synthbio.utils.jsonio import loads_strict
 
 FD_METHODS = ("sqrtm", "eigh")
@@ -292,9 +293,9 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     if not root.is_dir():
         raise InputError(f"image folder {os.fspath(folder)!r} does not exist or is not a folder")
     files = []
-    for path in root.rglob("*"):
+    for path in walk_files(root):  # hidden files and reports / caches (synthbio.io.derived) skipped
         rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in IMAGE_SUFFIXES:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if len(rel.parts) == 1 and (rel.stem == "grid" or rel.stem.startswith("grid_")):
             continue
@@ -344,7 +345,12 @@ def generator_batches(G: Any, *, num: int, batch_size: int, truncation_psi: floa
     Quantising as synthbio.io.images.to_uint8 (and the official metrics) makes a
     model's score equal to the score of its images written to a folder.
     """
-    from synthbio.generation.sampling import check_noise_mode, check_truncation, map_seeds, synthesize
+    from synthbio.generation.sampling import (
+        check_noise_mode,
+        check_truncation,
+        map_seeds,
+        synthesize,
+    )
 
     check_noise_mode(noise_mode)
     check_truncation(G, truncation_psi, None)
@@ -432,7 +438,7 @@ def _check_config(config: FidConfig) -> None:
     if config.batch_size < 1:
         raise InputError(f"batch size must be >= 1, got {config.batch_size}")
     if config.model is not None and config.num < 2:
-        raise InputError(f"--num must be >= 2 generated images, got {config.num}")
+        raise InputError(f"--samples must be >= 2 generated images, got {config.num}")
     if config.fd_method not in FD_METHODS:
         raise InputError(f"unknown Fréchet method {config.fd_method!r}: use one of {', '.join(FD_METHODS)}")
     if config.kid and (config.kid_subsets < 1 or config.kid_subset_size < 2):

@@ -18,7 +18,10 @@ Operating points follow the FVC / ISO 19795-1 reporting habit:
   FMR = FNMR (as in the FVC reports' EER estimate, without their [low, high]
   interval).
 - FMR100 / FMR1000: the lowest FNMR at a threshold with FMR <= 1% / 0.1%.
-  With fewer than 1 / FMR impostor scores this means no impostor accepted.
+  With fewer than 1 / FMR impostor scores this means no impostor accepted:
+  an FMR of 1 / n needs at least n impostor scores to be observed, so
+  `summarize` leaves FMR100 out below 100 impostor scores and FMR1000 below
+  1,000 (None, with the counts that stand behind every rate).
 """
 
 from __future__ import annotations
@@ -183,20 +186,36 @@ def det_curve(genuine: object, impostor: object) -> DetCurve:
     return DetCurve(x=probit(fmr), y=probit(fnmr), fmr=fmr, fnmr=fnmr, thresholds=roc.thresholds[keep])
 
 
+# Impostor scores an operating point needs before it can be reported: an FMR of 1 / n is observed
+# only when at least n impostor comparisons were made.
+MIN_IMPOSTORS = {"fmr100": 100, "fmr1000": 1000}
+
+
+def min_impostors(target_fmr: float) -> int:
+    """Impostor scores needed to observe an FMR of `target_fmr` (ceil(1 / target))."""
+    target = _check_target(target_fmr)
+    return 0 if target == 0 else math.ceil(1.0 / target - 1e-9)
+
+
 @dataclass(frozen=True)
 class VerificationSummary:
-    """The usual figures of one genuine / impostor score set."""
+    """The usual figures of one genuine / impostor score set, with the counts behind them.
+
+    fmr100 / fmr1000 and their thresholds are None when there are fewer
+    impostor scores than the rate needs (`MIN_IMPOSTORS`): the data cannot
+    support them.
+    """
 
     n_genuine: int
     n_impostor: int
     eer: float
     eer_threshold: float
-    fmr100: float
-    fmr1000: float
-    threshold_fmr100: float
-    threshold_fmr1000: float
+    fmr100: float | None
+    fmr1000: float | None
+    threshold_fmr100: float | None
+    threshold_fmr1000: float | None
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | None]:
         return dict(self.__dict__)
 
 
@@ -204,13 +223,28 @@ def summarize(genuine: object, impostor: object) -> VerificationSummary:
     g = _scores(genuine, "genuine")
     i = _scores(impostor, "impostor")
     e = equal_error_rate(g, i)
+    ok100, ok1000 = i.size >= MIN_IMPOSTORS["fmr100"], i.size >= MIN_IMPOSTORS["fmr1000"]
     return VerificationSummary(
         n_genuine=int(g.size),
         n_impostor=int(i.size),
         eer=e.eer,
         eer_threshold=e.threshold,
-        fmr100=fmr100(g, i),
-        fmr1000=fmr1000(g, i),
-        threshold_fmr100=threshold_at_fmr(g, i, 0.01),
-        threshold_fmr1000=threshold_at_fmr(g, i, 0.001),
+        fmr100=fmr100(g, i) if ok100 else None,
+        fmr1000=fmr1000(g, i) if ok1000 else None,
+        threshold_fmr100=threshold_at_fmr(g, i, 0.01) if ok100 else None,
+        threshold_fmr1000=threshold_at_fmr(g, i, 0.001) if ok1000 else None,
     )
+
+
+def rates_text(summary: VerificationSummary | dict[str, object] | None) -> str:
+    """One line: EER, FMR100, FMR1000 with the comparisons behind them; unsupported rates left out, said why."""
+    if summary is None:
+        return "no genuine or no impostor comparison: no error rate"
+    s = summary.to_dict() if isinstance(summary, VerificationSummary) else summary
+    n_gen, n_imp = int(s["n_genuine"]), int(s["n_impostor"])  # type: ignore[call-overload]
+    parts = [f"EER {100 * float(s['eer']):.2f}%"]  # type: ignore[arg-type]
+    for key, label in (("fmr100", "FMR100"), ("fmr1000", "FMR1000")):
+        value = s.get(key)
+        parts.append(f"{label} {100 * float(value):.2f}%" if value is not None  # type: ignore[arg-type]
+                     else f"{label} not reported (needs >= {MIN_IMPOSTORS[key]} impostor comparisons)")
+    return f"{', '.join(parts)}; from {n_gen} genuine and {n_imp} impostor comparisons"

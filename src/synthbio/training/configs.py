@@ -175,7 +175,7 @@ class TrainConfig:
         if self.gamma is not None and self.gamma < 0:
             raise InputError(f"--gamma must be >= 0, got {self.gamma}")
         if self.batch is not None and self.batch < 1:
-            raise InputError(f"--batch must be >= 1, got {self.batch}")
+            raise InputError(f"--batch-size must be >= 1, got {self.batch}")
         if self.g_reg_interval < 1 or self.d_reg_interval < 1 or self.ada_interval < 1:
             raise InputError("regularisation and ADA intervals must be >= 1")
         if self.pl_batch_shrink < 1 or self.grid < 1 or self.workers < 0:
@@ -196,6 +196,42 @@ class TrainConfig:
         d["branches"] = [list(b) for b in self.branches] if self.branches is not None else None
         d["branch_weights"] = [list(b) for b in self.branch_weights]
         return d
+
+
+# What `--resume` may change: the length of the run and how it is run, never what it learns from.
+RESUME_OVERRIDES = ("kimg", "max_minutes", "snapshot_kimg", "kimg_per_tick", "workers", "device", "tensorboard",
+                    "gradfix", "compile")
+
+
+def saved_train_config(resume: str) -> TrainConfig:
+    """The TrainConfig an earlier run saved in its config.json ("train"), for `--resume RUN`.
+
+    RUN is the run folder, its `latest/` or any folder holding training_state.pt;
+    config.json is looked up there and up to two folders above the state file.
+    """
+    import json
+    from pathlib import Path
+
+    from synthbio.training.snapshots import find_state_file
+
+    state = find_state_file(resume)
+    for folder in dict.fromkeys((Path(resume), state.parent, state.parent.parent)):
+        try:
+            data = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("train"), dict):
+            names = {f.name for f in dataclasses.fields(TrainConfig)}
+            return TrainConfig(**{k: v for k, v in data["train"].items() if k in names})
+    raise InputError(f"--resume {resume!r}: no config.json with the run's settings next to {state}")
+
+
+def differing_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted paths where two JSON-like values differ (one line, not two multi-kilobyte dumps)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str)
+                for d in differing_keys(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".") or "value"]
 
 
 def parse_branches(spec: str) -> tuple[tuple[str, int], ...]:
@@ -284,7 +320,7 @@ def resolve_plan(config: TrainConfig, *, resolution: int, branches: tuple[tuple[
     preset = get_preset(config.config)
     batch = config.batch or preset.batch
     if batch % world_size:
-        raise InputError(f"--batch {batch} is not divisible by the {world_size} training processes")
+        raise InputError(f"--batch-size {batch} is not divisible by the {world_size} training processes")
     per_rank = batch // world_size
     mbstd = min(preset.mbstd_group, per_rank)
     if per_rank % mbstd:

@@ -29,7 +29,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ from synthbio.utils.jsonio import loads_strict
 
 #: Largest conditioning label: the generator's c_dim is bounded the same way (synthbio.nn.config.MAX_DIM).
 MAX_CLASSES = MAX_DIM
+from synthbio.io.derived import keep_data_names, walk_files
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 RESIZE_MODES = ("none", "resize", "center-crop")
@@ -139,13 +140,10 @@ class _Source:
         self._zip_pid = -1
 
     def names(self) -> list[str]:
+        """Data files, relative: reports, caches and hidden files are skipped (`synthbio.io.derived`)."""
         if self.is_zip:
-            return sorted(n for n in self._archive().namelist() if not n.endswith("/"))
-        out = []
-        for root, _dirs, files in os.walk(self.path):
-            for f in files:
-                out.append(Path(os.path.relpath(os.path.join(root, f), self.path)).as_posix())
-        return sorted(out)
+            return sorted(keep_data_names(n for n in self._archive().namelist() if not n.endswith("/")))
+        return [p.relative_to(self.path).as_posix() for p in walk_files(self.path)]
 
     def _archive(self) -> zipfile.ZipFile:
         if self._zip is None or self._zip_pid != os.getpid():

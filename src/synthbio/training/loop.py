@@ -40,10 +40,11 @@ from synthbio.training import distributed as dist_utils
 from synthbio.training import losses
 from synthbio.training import snapshots as snaps
 from synthbio.training import speed
-from synthbio.training.configs import TrainConfig, TrainPlan, lazy_regularization_adam, resolve_plan
+from synthbio.training.configs import TrainConfig, TrainPlan, differing_keys, lazy_regularization_adam, resolve_plan
 from synthbio.training.distributed import DistInfo
 from synthbio.training.ema import ema_beta, update_ema
 from synthbio.utils.devices import resolve_device
+from synthbio.utils.progress import Progress
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -391,8 +392,10 @@ class _Trainer:
 
     def load_state_dict(self, state: dict[str, Any], *, where: Path) -> None:
         if state["architecture"] != json.dumps(self.plan.architecture()):
-            raise InputError(f"--resume {where}: the saved run has a different architecture "
-                             f"(saved {state['architecture']}, this run {json.dumps(self.plan.architecture())})")
+            diffs = differing_keys(json.loads(state["architecture"]), self.plan.architecture())
+            raise InputError(f"--resume {where}: the saved run has another architecture (differs in "
+                             f"{', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''}); resume with the run's "
+                             "own settings (`synthbio train --resume RUN` reads them from RUN/config.json)")
         counters = state["counters"]
         if int(counters["world_size"]) != self.info.world_size:
             raise InputError(f"--resume {where}: saved with {counters['world_size']} processes; resume with the "
@@ -449,28 +452,18 @@ def _prepare_outdir(config: TrainConfig, info: DistInfo) -> Path:
 
 
 class _Progress:
-    """rich progress bar: kimg done / total, s/kimg, ETA (rank 0, only when asked)."""
+    """kimg done / total and s/kimg on stderr (rank 0, only when asked): `synthbio.utils.progress`."""
 
     def __init__(self, enabled: bool, total_kimg: float, start_kimg: float) -> None:
-        self._bar = None
-        if not enabled:
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._bar = Progress(TextColumn("[bold]train"), BarColumn(),
-                             TextColumn("{task.completed:.2f}/{task.total:.2f} kimg"),
-                             TextColumn("{task.fields[spk]} s/kimg"), TimeRemainingColumn(), transient=False)
-        self._task = self._bar.add_task("train", total=total_kimg, completed=start_kimg, spk="-")
-        self._bar.start()
+        self._bar = Progress(enabled).start()
+        self._task = self._bar.add_task("train", total=total_kimg, completed=start_kimg, unit="kimg")
 
     def update(self, kimg: float, sec_per_kimg: float | None) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, completed=kimg,
-                             spk=f"{sec_per_kimg:.1f}" if sec_per_kimg is not None else "-")
+        self._bar.update(self._task, completed=round(kimg, 3),
+                         **({"s_per_kimg": f"{sec_per_kimg:.1f}"} if sec_per_kimg is not None else {}))
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        self._bar.stop()
 
 
 def _interval_crossed(prev: int, cur: int, every: int) -> bool:
@@ -527,14 +520,15 @@ def _run(t: _Trainer, outdir: Path, *, progress: bool, summary_writer: Any) -> T
               if plan.G.c_dim > 0 else torch.zeros([config.grid, 0], device=t.device))
     stats = tb = None
     if main:
-        snaps.write_json_atomic(outdir / "config.json", {"train": config.to_dict(), "plan": plan.to_dict()})
+        snaps.write_json_atomic(outdir / "config.json", {"command": "train", "train": config.to_dict(),
+                                                         "plan": plan.to_dict()})
         stats = snaps.StatsLog(outdir / "stats.jsonl", keep_until_step=start_step if resumed else None)
         if not resumed:
             n = min(config.grid, len(t.dataset))
             snaps.save_reals_grid(outdir / "reals", [t.dataset[i][0] for i in range(n)])
         if summary_writer is not None:
             tb = summary_writer(str(outdir))
-    bar = _Progress(progress, plan.kimg, t.cur_nimg / 1000)
+    bar = _Progress(progress and main, plan.kimg, t.cur_nimg / 1000)
     written: list[Path] = []
     start_time = time.time()
     tick_start_time, tick_start_nimg, maintenance = start_time, t.cur_nimg, 0.0

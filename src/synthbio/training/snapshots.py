@@ -183,7 +183,10 @@ def warm_start_generator(G: Generator, G_ema: Generator, source: str) -> None:
     init = load_generator(source)
     have, want = init.state_dict(), G.state_dict()
     if have.keys() != want.keys() or any(have[k].shape != want[k].shape for k in want):
-        raise InputError(f"--init-from {source}: its architecture differs from this run's "
-                         f"(compare {init.config} with the --config preset)")
+        theirs, ours = init.config.to_dict(), G.config.to_dict()
+        diffs = [k for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k)] or ["weight shapes"]
+        raise InputError(f"--init-from {source}: its architecture differs from this run's (differs in "
+                         f"{', '.join(diffs[:6])}{' ...' if len(diffs) > 6 else ''}); pick the --config preset "
+                         "(and --branches, --resolution) the generator was trained with")
     for net in (G, G_ema):
         net.load_state_dict({k: v.to(want[k].device, want[k].dtype) for k, v in have.items()})

@@ -39,7 +39,7 @@ class ServeConfig:
     token: str | None = None
     cache_dir: str = dataclasses.field(default_factory=default_cache_dir)
     directions_dirs: tuple[str, ...] = ()
-    device: str = "cpu"
+    device: str = "auto"
     max_upload_bytes: int = MAX_UPLOAD_BYTES
 
     def __post_init__(self) -> None:

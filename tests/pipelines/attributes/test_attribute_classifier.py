@@ -247,5 +247,5 @@ def test_projection_inverts_once_and_does_not_depend_on_chunking(world: dict[str
         np.testing.assert_allclose(da["ws"], db["ws"], atol=1e-6)  # row i draws from seed + i
         assert not np.allclose(da["ws"][:, 0], da["ws"][:, -1])  # W+: one w per layer
     assert ac.train_classifier_job(config("a", 8)).num_inverted == 0
-    with pytest.raises(InputError, match="--generator"):
+    with pytest.raises(InputError, match="--model"):
         _config(world, tmp_path / "c", encoder=None, project=True)

@@ -324,3 +324,96 @@ def test_procedural_fingerprints_from_a_named_sensor(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--sensor"):
         DatasetConfig(outdir=str(tmp_path / "x"), modality="fingerprint", variation_method="procedural",
                       identity_model="nbis-bozorth3", fp_sensor="sonar")
+
+
+# --- defaults, every branch, every ground-truth file (issue #13) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generator `synthbio demo` builds: 64 px, RGB + NIR."""
+    path = tmp_path_factory.mktemp("demo") / "model"
+    save_generator(build_demo_generator(), path)
+    return path
+
+
+def test_defaults_succeed_on_the_demo_model_and_write_every_branch(demo_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    generate_dataset(DatasetConfig(outdir=str(out), model=str(demo_model), identities=3))  # nothing else set
+    labels = ["reference", "variation_0", "variation_1", "variation_2"]
+    for branch, channels in (("rgb", 3), ("nir", 1)):
+        from synthbio.io.images import read_png
+
+        for ident in range(3):
+            for label in labels:
+                img = read_png(out / branch / f"{ident:05d}" / f"{label}.png")
+                assert img.shape[:2] == (64, 64) and (img.ndim == 3) == (channels == 3)
+    records = read_manifest(out / "manifest.jsonl").records
+    assert len(records) == 12 and all(sorted(r["files"]) == ["nir", "rgb"] for r in records)
+    assert all(r["path"] == r["files"]["rgb"]["path"] for r in records)  # the branch the identity model saw
+    # the NIR image is the NIR branch of the very sample whose RGB branch was checked
+    G = load_generator(str(demo_model))
+    from synthbio.generation.sampling import synthesize
+    from synthbio.io.images import to_uint8
+
+    ws = torch.from_numpy(read_samples(out / "samples.h5")[1][5].w_plus)[None]
+    rec = records[5]
+    nir = to_uint8(synthesize(G, ws, seeds=[int(rec["seed"])], noise_mode="const")["nir"])[0]
+    np.testing.assert_array_equal(read_png(out / rec["files"]["nir"]["path"]), nir[:, :, 0])
+
+
+def test_merge_carries_every_branch(demo_model: Path, tmp_path: Path) -> None:
+    parts = []
+    for k in range(2):
+        parts.append(tmp_path / f"part{k}")
+        generate_dataset(DatasetConfig(outdir=str(parts[-1]), model=str(demo_model), identities=2,
+                                       samples_per_identity=2, shard=f"{k}/2"))
+    merge_datasets(parts, tmp_path / "merged")
+    whole = tmp_path / "whole"
+    generate_dataset(DatasetConfig(outdir=str(whole), model=str(demo_model), identities=2, samples_per_identity=2))
+    assert _files(tmp_path / "merged") == _files(whole) and (whole / "nir" / "00001" / "variation_0.png").is_file()
+
+
+@pytest.mark.slow(reason="renders 12 samples of the shipped 128 px fingerprint generator")
+def test_defaults_succeed_on_the_shipped_fingerprint_model(tmp_path: Path) -> None:
+    res = generate_dataset(DatasetConfig(outdir=str(tmp_path / "ds"), model="fingerprint-default", identities=3))
+    assert res.generated == [0, 1, 2]
+
+
+def test_exhausted_references_name_the_flags(face_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"--inter-threshold \(now 3.1 rad\).*--reference-attempts \(now 2 "):
+        generate_dataset(_config(face_model, tmp_path / "x", inter_threshold=3.1, reference_attempts=2))
+
+
+def test_overwrite_replaces_a_failed_run(face_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    with pytest.raises(InputError):
+        generate_dataset(_config(face_model, out, inter_threshold=3.1, reference_attempts=2))
+    with pytest.raises(OutputDirError, match="--overwrite"):  # its config.json holds the other settings
+        generate_dataset(_config(face_model, out))
+    res = generate_dataset(_config(face_model, out, overwrite=True))
+    assert res.generated == list(range(N))
+
+
+def test_procedural_fingerprints_carry_their_ground_truth(tmp_path: Path) -> None:
+    from synthbio.fingerprints.impressions import make_impression, sensor_preset
+    from synthbio.fingerprints.master import MasterConfig, generate_master
+    from synthbio.fingerprints.minutiae import read_json, read_template, read_xyt
+    from synthbio.pipelines.dataset.layout import decode_arrays
+
+    out = tmp_path / "fp"
+    generate_dataset(DatasetConfig(outdir=str(out), modality="fingerprint", variation_method="procedural",
+                                   identity_model="nbis-bozorth3", identities=2, samples_per_identity=2,
+                                   fp_width=96, fp_height=128, seed=3))
+    records = read_manifest(out / "manifest.jsonl").records
+    assert all(sorted(r["files"]) == ["iso", "json", "png", "xyt"] for r in records)
+    rec = records[3]  # identity 1, impression 1
+    seed = int(rec["seed"])
+    truth = make_impression(generate_master(seed, MasterConfig(width=160, height=208)), seed, 1,
+                            sensor_preset("optical", width=96, height=128)).template()
+    got = read_json(out / "00001" / "variation_0.json")
+    assert [(m.x, m.y, m.kind) for m in got.minutiae] == [(m.x, m.y, m.kind) for m in truth.minutiae]
+    assert len(read_xyt(out / "00001" / "variation_0.xyt", height=128).minutiae) == len(truth.minutiae)
+    assert len(read_template(out / "00001" / "variation_0.iso").minutiae) == min(255, len(truth.minutiae))
+    arrays = decode_arrays(out / "00001" / "latents.safetensors")
+    assert arrays["finger_seed"].tolist() == [seed, seed] and arrays["impression"].tolist() == [0, 1]

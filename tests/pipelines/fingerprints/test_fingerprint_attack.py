@@ -227,3 +227,54 @@ def test_type1_ceiling_is_the_template_itself(first_run: tuple[FingerprintAttack
     strict = next(op for op in r["operating_points"] if op["target_fmr"] == 0.0)
     assert strict["source_success"] == 1.0  # no impostor of these prints scores like a self-match
     assert strict["type1_success"] <= strict["source_success"]
+
+
+# --- issue #13: uneven fingers, the split train-encoder really records ----------------------
+
+
+def _uneven(ds: Path, out: Path, counts: dict[int, int]) -> Path:
+    """A copy of the dataset whose manifest keeps only the first counts[f] impressions of finger f."""
+    import shutil
+
+    from synthbio.io.manifest import read_manifest, rewrite_manifest
+
+    shutil.copytree(ds, out)
+    records = read_manifest(out / "manifest.jsonl").records
+    for rec in records:
+        rec["impressions"] = rec["impressions"][: counts.get(rec["finger"], len(rec["impressions"]))]
+    rewrite_manifest(out / "manifest.jsonl", records)
+    return out
+
+
+@pytest.mark.parametrize("counts", [{2: 3, 3: 1}, {2: 1, 3: 3}], ids=["short-finger-last", "short-finger-first"])
+def test_fingers_with_different_impression_counts(setup: tuple[Path, Path], tmp_path: Path,
+                                                  counts: dict[int, int]) -> None:
+    """Each finger keeps its own impressions (a stale loop variable gave every finger the last one's)."""
+    ds, edir = setup
+    data = _uneven(ds, tmp_path / "uneven", counts)
+    config = FingerprintAttackConfig(dataset=str(data), method="encoder", encoder=str(edir), fingers="2:",
+                                     device="cpu", batch_size=8, outdir=str(tmp_path / "a"), examples=0)
+    r = run_attack(config, progress=False).results
+    assert r["counts"]["impressions"] == 4 and r["counts"]["type1"] == 4 and r["counts"]["type2"] == 6
+    per_finger = {p["finger"]: len(p["type1"]) for p in r["per_finger"]}
+    assert per_finger == counts
+    strict = next(op for op in r["operating_points"] if op["target_fmr"] == 0.0)
+    assert strict["type2_any_n"] == 3  # the one-impression finger has no type-II comparison: not a failure
+
+
+def test_exclude_training_reads_the_split_train_encoder_writes(setup: tuple[Path, Path], tmp_path: Path) -> None:
+    """The README's `attack --method encoder --exclude-training ENC/latest` with an encoder `train-encoder` made."""
+    from synthbio.inversion.encoder_training import EncoderTrainConfig, train_encoder
+
+    ds, edir = setup
+    generator = edir.parent / "G"
+    latest = train_encoder(EncoderTrainConfig(generator=str(generator), outdir=str(tmp_path / "menc"),
+                                              task="minutiae", data=str(ds), holdout_fingers=2, batch=2, images=2,
+                                              snapshot_images=2, channels=(4, 4, 8, 8), blocks=(1, 1, 1, 1),
+                                              head_channels=8, device="cpu"))
+    config = FingerprintAttackConfig(dataset=str(ds), method="encoder", encoder=str(latest),
+                                     exclude_training=str(latest), device="cpu", outdir=str(tmp_path / "a"),
+                                     examples=0)
+    r = run_attack(config, progress=False).results
+    assert r["attacked_finger_ids"] == [2, 3] and r["split"] == {"kind": "train", "fingers": 2}
+    assert training_split(json.loads((latest / "config.json").read_text()), source="e") == ("train", {0, 1})

@@ -159,6 +159,28 @@ def test_other_run_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert len(read_manifest(out / "manifest.jsonl").records) == 1  # nothing lost
 
 
+def test_overwrite_replaces_another_run_and_only_its_files(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    generate_dataset(_config(out, 2), progress=False)
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutputDirError, match=r"seed 7 there vs 8 now.*--overwrite"):
+        generate_dataset(_config(out, 1, seed=8), progress=False)
+    res = generate_dataset(_config(out, 1, seed=8, overwrite=True), progress=False)
+    assert res.generated == [0] and res.kept == []
+    assert sorted(p.name for p in out.iterdir()) == ["00000", "config.json", "manifest.jsonl", "notes.txt"]
+    rec = _by_finger(out)[0]
+    assert rec["seed"] == finger_seed(8, 0) and sorted(p.name for p in (out / "00000").iterdir()) == sorted(
+        Path(f["path"]).name for imp in rec["impressions"] for f in imp["files"].values())
+    # the same command again resumes, with or without --overwrite
+    assert generate_dataset(_config(out, 1, seed=8, overwrite=True), progress=False).kept == [0]
+    # another command's folder is refused too
+    other = tmp_path / "gen"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"command": "generate", "run": {}}))
+    with pytest.raises(OutputDirError, match="`generate` results"):
+        generate_dataset(_config(other, 1), progress=False)
+
+
 def test_bad_settings() -> None:
     with pytest.raises(InputError, match="fingers"):
         FingerprintDatasetConfig(outdir="x", fingers=0)

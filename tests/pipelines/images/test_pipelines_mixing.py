@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from synthbio.errors import InputError
+from synthbio.errors import InputError, OutputDirError
 from synthbio.io.images import read_png
 from synthbio.nn.config import GeneratorConfig
 from synthbio.pipelines.images.demo import build_demo_generator
@@ -46,3 +46,30 @@ def test_multi_branch_layout(tmp_path):
                                                               styles=(0,)))
     assert {p.name for p in res.grids} == {"grid_rgb.png", "grid_nir.png"}
     assert (tmp_path / "nir" / "1-2.png").is_file() and read_png(tmp_path / "grid_nir.png").shape == (32, 32)
+
+
+def test_mix_refuses_another_run_resumes_the_same_and_overwrite_replaces(G, tmp_path):
+    from synthbio.io.manifest import read_manifest
+
+    cfg = MixConfig(model="tiny", outdir=str(tmp_path), rows=(1, 2), cols=(3,), styles=(0,))
+    style_mix_with(G, cfg)
+    grid = (tmp_path / "grid.png").read_bytes()
+    style_mix_with(G, cfg)  # the same run again: accepted, same files
+    assert (tmp_path / "grid.png").read_bytes() == grid
+    other = MixConfig(model="tiny", outdir=str(tmp_path), rows=(5,), cols=(6,), styles=(0,))
+    with pytest.raises(OutputDirError, match="--overwrite"):
+        style_mix_with(G, other)
+    assert (tmp_path / "2-3.png").is_file()  # refused: nothing touched
+    res = style_mix_with(G, MixConfig(**{**other.to_dict(), "rows": (5,), "cols": (6,), "styles": (0,),
+                                         "overwrite": True}))
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(["grid.png"] + [p.name for p in res.images])
+    assert [(r["row"], r["col"]) for r in read_manifest(tmp_path / "manifest.jsonl").records] == [
+        (5, 5), (6, 6), (5, 6)]
+
+
+def test_mix_refuses_a_generate_folder(G, tmp_path):
+    from synthbio.pipelines.images.generate import GenerateConfig, generate_with
+
+    generate_with(G, GenerateConfig(model="tiny", outdir=str(tmp_path), seeds=(0,)))
+    with pytest.raises(OutputDirError, match="`generate` results"):
+        style_mix_with(G, MixConfig(model="tiny", outdir=str(tmp_path), rows=(1,), cols=(2,), styles=(0,)))

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from synthbio.errors import InputError
+from synthbio.io.derived import walk_files
 from synthbio.io.databases.index import IndexContent, coerce_value, parse_group
 from synthbio.io.databases.multipie import build_multipie
 
@@ -49,8 +50,8 @@ ALL = "all"
 
 
 def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    """Images under `folder`, sorted; hidden entries and report / cache folders skipped (synthbio.io.derived)."""
+    return sorted(p for p in walk_files(folder) if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _require_dir(root: Path, what: str) -> None:

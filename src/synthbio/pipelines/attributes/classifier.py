@@ -103,7 +103,7 @@ class TrainClassifierConfig:
         if sum([self.encoder is not None, self.project, self.latents is not None]) != 1:
             raise InputError("give exactly one way to get latents: --encoder E, --project or --latents FILE")
         if self.project and not self.generator:
-            raise InputError("--project needs the generator to project into (--generator G)")
+            raise InputError("--project needs the generator to project into (--model G)")
         if self.input_mode not in INPUT_MODES:
             raise InputError(f"input mode {self.input_mode!r} is not one of {', '.join(INPUT_MODES)}")
         if not 0 <= self.val_fraction < 1:

@@ -34,7 +34,7 @@ VARIATION_METHODS = {
 }
 BACKENDS = ("local", "ray")
 # Config fields that never change a file of the dataset: a directory may be resumed with other values.
-_RUNTIME_FIELDS = ("outdir", "shard", "backend", "ray_address", "ray_shards", "batch_size", "device")
+_RUNTIME_FIELDS = ("outdir", "shard", "backend", "ray_address", "ray_shards", "batch_size", "device", "overwrite")
 _PRIVACY_SELECTION = ("privacy_protocol", "privacy_group", "privacy_where")
 
 
@@ -72,8 +72,12 @@ class DatasetConfig:
     fp_sensor: sensor preset(s) of procedural fingerprints: one of optical,
         capacitive, ink, latent, a comma list, or mixed (each sample's sensor
         drawn from them; `synthbio.fingerprints.impressions.SENSOR_PRESETS`).
-    max_attempts: tries per variation before keeping the best one when the
-        intra-class check fails (recorded as passed=false).
+    max_attempts: rounds of variation candidates before keeping the best ones
+        when the intra-class check fails (recorded as passed=false); the CLI's
+        --variation-attempts.
+    reference_attempts: rejection references: candidate seeds per identity
+        before giving up (--reference-attempts).
+    overwrite: replace another run's dataset in `outdir` instead of refusing.
     """
 
     outdir: str
@@ -101,12 +105,14 @@ class DatasetConfig:
     fp_height: int = 560
     fp_sensor: str = "optical"
     max_attempts: int = 4
+    reference_attempts: int = 1000
     shard: str = "0/1"
     backend: str = "local"
     ray_address: str | None = None
     ray_shards: int = 2
     batch_size: int = 8
     device: str = "cpu"
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outdir", os.fspath(self.outdir))
@@ -117,26 +123,29 @@ class DatasetConfig:
             raise InputError("--protocol, --group and --where select real images of --privacy-reference; give it")
         check_seed(self.seed)
         if self.modality not in MODALITIES:
-            raise InputError(f"modality {self.modality!r} is not one of {', '.join(MODALITIES)}")
+            raise InputError(f"--modality {self.modality!r} is not one of {', '.join(MODALITIES)}")
         methods = VARIATION_METHODS[self.modality]
         if self.variation_method not in methods:
             raise InputError(
-                f"variation method {self.variation_method!r} does not apply to {self.modality}s: use {', '.join(methods)}"
+                f"--variations {self.variation_method!r} does not apply to {self.modality}s: use {', '.join(methods)}"
             )
         if self.reference_method not in REFERENCE_METHODS:
-            raise InputError(f"reference method {self.reference_method!r} is not one of {', '.join(REFERENCE_METHODS)}")
+            raise InputError(f"--references {self.reference_method!r} is not one of {', '.join(REFERENCE_METHODS)}")
         if self.model is None and self.variation_method != "procedural":
             raise InputError("no generator given (--model); only procedural fingerprints need none")
         if self.identities < 1:
             raise InputError(f"--identities must be >= 1, got {self.identities}")
         if self.samples_per_identity < 1:
             raise InputError(f"--samples must be >= 1, got {self.samples_per_identity}")
-        if self.batch_size < 1 or self.max_attempts < 1 or self.ray_shards < 1:
-            raise InputError("batch size, max attempts and ray shards must be >= 1")
+        for flag, value in (("--batch-size", self.batch_size), ("--variation-attempts", self.max_attempts),
+                            ("--reference-attempts", self.reference_attempts), ("--ray-shards", self.ray_shards)):
+            if value < 1:
+                raise InputError(f"{flag} must be >= 1, got {value}")
         if self.backend not in BACKENDS:
-            raise InputError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+            raise InputError(f"--backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         if self.fp_width < 64 or self.fp_height < 64:
-            raise InputError(f"fingerprint sensor {self.fp_width}x{self.fp_height} is too small (min 64x64)")
+            raise InputError(f"fingerprint sensor {self.fp_width}x{self.fp_height} is too small (--fp-width, "
+                             "--fp-height: at least 64)")
         if self.fp_sensor != "optical":
             if self.variation_method != "procedural":
                 raise InputError("--sensor applies to procedural fingerprints only (--variations procedural)")
@@ -171,6 +180,13 @@ class DatasetConfig:
                               where=parse_where(list(self.privacy_where)))
 
 
+def content_defaults() -> dict[str, Any]:
+    """Default values of the content fields (what a config.json written before a field existed meant)."""
+    return {f.name: (list(f.default) if isinstance(f.default, tuple) else f.default)
+            for f in dataclasses.fields(DatasetConfig)
+            if f.name not in _RUNTIME_FIELDS + _PRIVACY_SELECTION and f.default is not dataclasses.MISSING}
+
+
 @dataclass(frozen=True)
 class DatasetResult:
     outdir: Path
@@ -198,7 +214,7 @@ def shard_identities(identities: int, shard: str) -> list[int]:
 
 
 def describe(config: DatasetConfig) -> dict[str, Any]:
-    """config.json content (the resolved model hash is added by the job)."""
+    """config.json content (the resolved model hash and the run key are added by the job)."""
     return {
         "command": "dataset generate",
         "config": config.to_dict(),

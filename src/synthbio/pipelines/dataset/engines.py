@@ -56,9 +56,14 @@ _SEED_START_MOD = 2**31
 class IdentitySamples:
     """Every sample of one identity, in label order (reference first).
 
-    images_uint8: [H, W, C] uint8 per sample. z [M, z_dim], ws [M, num_ws, w_dim],
+    images_uint8: [H, W, C] uint8 per sample, of the branch the identity model
+    sees (the first). branch_images: every branch of a multi-branch generator
+    ({name: [H, W, C] uint8 per sample}, first branch first; {} for one branch).
+    extra_files: per sample, further files {extension: bytes} (procedural
+    fingerprints: their ground truth). z [M, z_dim], ws [M, num_ws, w_dim],
     embeddings [M, D]: None where the engine has none (procedural fingerprints,
-    template matchers). attrs: per-sample JSON-able facts for manifest and h5.
+    template matchers); arrays: further per-sample arrays for latents.safetensors.
+    attrs: per-sample JSON-able facts for manifest and h5.
     """
 
     identity: int
@@ -69,6 +74,9 @@ class IdentitySamples:
     ws: np.ndarray | None
     embeddings: np.ndarray | None
     attrs: list[dict[str, Any]] = field(default_factory=list)
+    branch_images: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    extra_files: list[dict[str, bytes]] = field(default_factory=list)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,21 @@ def content_key(config: DatasetConfig, model_sha256: str | None) -> str:
     import json
 
     return sha256_bytes(json.dumps({"content": config.content(), "model": model_sha256}, sort_keys=True).encode())
+
+
+def inter_thresholds(model: Any, inter_threshold: float | None) -> dict[str, float | None]:
+    """{"threshold_angle", "score_threshold"} for the reference methods from --inter-threshold.
+
+    None: for vector models the model's own `reference_angle` when it has one
+    (pixel-random: it carries no identity, so only near-duplicates are kept
+    apart), else the ICT of 1.4 rad; for template matchers the model's threshold.
+    """
+    from synthbio.identity.references import ICT_ANGLE
+
+    if model.kind == "vector":
+        angle = getattr(model, "reference_angle", ICT_ANGLE) if inter_threshold is None else float(inter_threshold)
+        return {"threshold_angle": float(angle), "score_threshold": None}
+    return {"threshold_angle": ICT_ANGLE, "score_threshold": inter_threshold}
 
 
 def _add_task(bar: Any, text: str, total: int | None) -> Any:
@@ -166,6 +189,7 @@ class GeneratorEngine:
         check_truncation(self.G, config.truncation_psi, None)
         self.model = build_identity_model(config.identity_model, device=self.device, weights=config.identity_weights)
         self.model_sha256 = model_hash(self.G)
+        self.branches: list[str] = list(self.G.branch_names)
         self.key = content_key(config, self.model_sha256)
         self._real: Any = None
         self.privacy_threshold: float | None = None
@@ -179,12 +203,13 @@ class GeneratorEngine:
 
     # thresholds in the units the identity algorithms take
     def _inter(self) -> dict[str, float | None]:
-        from synthbio.identity.references import ICT_ANGLE
+        return inter_thresholds(self.model, self.config.inter_threshold)
 
-        t = self.config.inter_threshold
+    def _inter_text(self) -> str:
+        inter = self._inter()
         if self.model.kind == "vector":
-            return {"threshold_angle": ICT_ANGLE if t is None else float(t), "score_threshold": None}
-        return {"threshold_angle": ICT_ANGLE, "score_threshold": t}
+            return f"{inter['threshold_angle']:.3g} rad"
+        return f"score {self.model.threshold if inter['score_threshold'] is None else inter['score_threshold']:g}"
 
     def _seed_start(self) -> int:
         return derived_seed(self.config.seed) % _SEED_START_MOD
@@ -210,8 +235,13 @@ class GeneratorEngine:
         common = {"noise_mode": "const", "batch_size": cfg.batch_size}
         candidates = self._candidates(n)
         if cfg.reference_method == "rejection":
-            refs = R.sample_references_rejection(self.G, self.model, num=n, seeds=candidates,
-                                                 truncation_psi=cfg.truncation_psi, **self._inter(), **common)
+            try:
+                refs = R.sample_references_rejection(self.G, self.model, num=n, seeds=candidates,
+                                                     truncation_psi=cfg.truncation_psi, **self._inter(), **common)
+            except R.ReferencesExhausted as exc:
+                raise InputError(f"{exc}: pass a smaller --inter-threshold (now {self._inter_text()}) or a larger "
+                                 f"--reference-attempts (now {cfg.reference_attempts} candidates per identity), "
+                                 "or use --references langevin") from None
         elif cfg.reference_method == "langevin":
             from synthbio.utils.seeds import generators_from_seeds
 
@@ -235,7 +265,7 @@ class GeneratorEngine:
     def _candidates(self, n: int) -> list[int]:
         """Candidate seeds in order (privacy-filtered when a real set is given)."""
         start = self._seed_start()
-        budget = 1000 * n
+        budget = self.config.reference_attempts * n
         seeds = list(range(start, start + budget))
         if self.config.privacy_reference is None:
             return seeds
@@ -285,10 +315,11 @@ class GeneratorEngine:
 
     # --- one identity ----------------------------------------------------------------------
 
-    def _render(self, ws: torch.Tensor, seeds: list[int], noise_mode: str) -> torch.Tensor:
+    def _render(self, ws: torch.Tensor, seeds: list[int], noise_mode: str) -> dict[str, torch.Tensor]:
+        """Every branch {name: [N, C, H, W]}; the identity model sees the first."""
         from synthbio.generation.sampling import synthesize
 
-        return synthesize(self.G, ws, seeds=seeds, noise_mode=noise_mode)[self.G.branch_names[0]]
+        return synthesize(self.G, ws, seeds=seeds, noise_mode=noise_mode)
 
     def _features(self, images: torch.Tensor) -> Any:
         with torch.no_grad():
@@ -304,8 +335,9 @@ class GeneratorEngine:
         m = cfg.samples_per_identity
         ws_ref = torch.from_numpy(refs.ws[identity : identity + 1]).to(self.device)
         ref_seed = refs.seeds[identity]
+        first = self.G.branch_names[0]
         ref_img = self._render(ws_ref, [ref_seed], cfg.noise_mode)
-        ref_feat = self._features(ref_img)
+        ref_feat = self._features(ref_img[first])
         ws_parts, imgs, feats, seeds, passed, sims = [ws_ref], [ref_img], [ref_feat], [ref_seed], [True], [1.0]
         if m > 1:
             v = self._checked_variations(identity, ws_ref, ref_feat, m - 1)
@@ -314,7 +346,7 @@ class GeneratorEngine:
             feats.append(v["features"])
             seeds += v["seeds"]
             passed += v["passed"]
-        images = torch.cat(imgs)
+        images = {b: torch.cat([im[b] for im in imgs]) for b in self.G.branch_names}
         features = torch.cat(feats) if isinstance(ref_feat, torch.Tensor) else [t for f in feats for t in f]
         sims = self.model.similarity(ref_feat, features).float().cpu()[0].tolist()
         attrs: list[dict[str, Any]] = [{"similarity_to_reference": float(sims[k])} for k in range(m)]
@@ -327,11 +359,12 @@ class GeneratorEngine:
                 attrs[k]["nearest_real"] = float(near[k])
         ws_all = torch.cat(ws_parts)
         z = None if refs.z is None else np.repeat(refs.z[identity : identity + 1], m, axis=0).astype(np.float32)
+        branch_images = {b: list(to_uint8(x)) for b, x in images.items()}
         return IdentitySamples(
-            identity=identity, labels=sample_labels(m), seeds=seeds, images_uint8=list(to_uint8(images)),
+            identity=identity, labels=sample_labels(m), seeds=seeds, images_uint8=branch_images[first],
             z=z, ws=ws_all.detach().float().cpu().numpy(),
             embeddings=features.numpy() if isinstance(features, torch.Tensor) else None,
-            attrs=attrs,
+            attrs=attrs, branch_images=branch_images if len(branch_images) > 1 else {},
         )
 
     def _intra_limits(self) -> tuple[float, float]:
@@ -369,13 +402,14 @@ class GeneratorEngine:
             imgs = self._render(ws, seeds, cfg.noise_mode)
             cand_ws.append(ws)
             cand_img.append(imgs)
-            cand_feat.append(self._features(imgs))
+            cand_feat.append(self._features(imgs[self.G.branch_names[0]]))
             cand_seed += seeds
             feats = torch.cat(cand_feat) if isinstance(cand_feat[0], torch.Tensor) else [t for f in cand_feat for t in f]
             keep = check_variations(self.model, ref_feat, feats, min_similarity=low, max_similarity=high)
             if int(keep.sum()) >= num:
                 break
-        ws_all, img_all = torch.cat(cand_ws), torch.cat(cand_img)
+        ws_all = torch.cat(cand_ws)
+        img_all = {b: torch.cat([im[b] for im in cand_img]) for b in self.G.branch_names}
         sim = self.model.similarity(feats, ref_feat).float().cpu()[:, 0]
         chosen = [int(i) for i in torch.nonzero(keep).flatten()][:num]
         if len(chosen) < num:  # fill with the closest failed candidates, marked as failed
@@ -383,7 +417,7 @@ class GeneratorEngine:
             chosen += rest[: num - len(chosen)]
         return {
             "ws": ws_all[chosen],
-            "images": img_all[chosen],
+            "images": {b: x[chosen] for b, x in img_all.items()},
             "features": feats[chosen] if isinstance(feats, torch.Tensor) else [feats[i] for i in chosen],
             "seeds": [cand_seed[i] for i in chosen],
             "passed": [bool(keep[i]) for i in chosen],
@@ -424,6 +458,7 @@ class ProceduralEngine:
     """Identity = procedural master fingerprint; samples = its impressions (impression 0 = reference)."""
 
     model_sha256: str | None = None
+    branches: list[str] = ["img"]  # noqa: RUF012 (read only)
 
     def __init__(self, config: DatasetConfig) -> None:
         from synthbio.fingerprints.impressions import parse_sensors, sensor_preset
@@ -444,22 +479,31 @@ class ProceduralEngine:
                             z=None, ws=None)
 
     def identity(self, identity: int, refs: ReferenceSet | None) -> IdentitySamples:
+        """Impressions of one master, each with its ground truth (ISO, xyt, JSON) as `fingerprints generate` writes."""
         from synthbio.fingerprints.impressions import impression_sensor, make_impression
         from synthbio.fingerprints.master import generate_master
+        from synthbio.fingerprints.truth_files import encode_ground_truth
 
         assert refs is not None
         seed = refs.seeds[identity]
         master = generate_master(seed, self.master_config)
         labels = sample_labels(self.config.samples_per_identity)
-        images, attrs = [], []
+        images, attrs, truth = [], [], []
         for k in range(len(labels)):
             sensor = impression_sensor(self.sensors, seed, k)
             imp = make_impression(master, seed, k, self.impression_configs[sensor])
             images.append(imp.image[:, :, None])
             attrs.append({"finger_class": str(master.fp_class), "impression": k, "minutiae": len(imp.minutiae),
                           "sensor": sensor})
+            truth.append(encode_ground_truth(imp.template(), {
+                "finger_class": str(master.fp_class), "finger": identity, "impression": k, "finger_seed": seed,
+                "dataset_seed": self.config.seed, "transform": imp.transform, "sensor": sensor,
+                "artefacts": imp.artefacts.to_dict()}))
+        # A procedural finger's latent is its seed: the master and every impression follow from it.
+        arrays = {"finger_seed": np.full(len(labels), seed, dtype=np.int64),
+                  "impression": np.arange(len(labels), dtype=np.int64)}
         return IdentitySamples(identity=identity, labels=labels, seeds=[seed] * len(labels), images_uint8=images,
-                               z=None, ws=None, embeddings=None, attrs=attrs)
+                               z=None, ws=None, embeddings=None, attrs=attrs, extra_files=truth, arrays=arrays)
 
 
 def build_engine(config: DatasetConfig) -> GeneratorEngine | ProceduralEngine:

@@ -34,7 +34,8 @@ identity's manifest lines are appended (fsynced) only after all its files.
 On restart, identities whose M records are present and whose files hash as
 recorded are kept; a partial identity is removed and redone; temp files of a
 killed write are deleted. A directory holding another run's dataset is
-refused with OutputDirError.
+refused with OutputDirError unless `overwrite` (`synthbio.pipelines.common.rundir`),
+which deletes only that run's files.
 """
 
 from __future__ import annotations
@@ -45,50 +46,60 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from synthbio.errors import InputError, OutputDirError
+from synthbio.errors import InputError
 from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
 from synthbio.io.samples import SAMPLES_NAME
+from synthbio.pipelines.common.rundir import claim_run_folder
 from synthbio.pipelines.dataset.config import (
     CONFIG_NAME,
     REFERENCES_NAME,
     DatasetConfig,
     DatasetResult,
+    content_defaults,
     describe,
     shard_identities,
 )
 from synthbio.pipelines.dataset.engines import build_engine
 from synthbio.pipelines.dataset.layout import (
     build_samples_h5,
-    check_same_run,
     complete_identities,
     h5_attrs,
-    image_relpath,
-    latents_relpath,
+    remove_identity_files,
     remove_temp_files,
     sample_labels,
     write_identity,
 )
 from synthbio.pipelines.dataset.merge import merge_datasets
 from synthbio.utils.hashing import atomic_write_json
+from synthbio.utils.progress import Progress
 
 
-def _prepare(config: DatasetConfig, want: dict[str, Any]) -> tuple[Path, dict[int, list[dict[str, Any]]], set[int]]:
-    outdir = Path(config.outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
-        raise OutputDirError(f"cannot use {os.fspath(outdir)!r} as output directory: {exc.strerror}") from None
-    contents = read_manifest(outdir / MANIFEST_NAME)
-    check_same_run(outdir, want, bool(contents.records))
+def run_key(want: dict[str, Any]) -> dict[str, Any]:
+    """What a folder's files depend on: the config content, generator, layout and shard."""
+    return {"content": want["content"], "model_sha256": want.get("model_sha256"),
+            "layout_version": want["layout_version"], "shard": want["config"]["shard"]}
+
+
+def _legacy_run(saved: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The run key of a config.json written before it held one (fields added since read as their defaults)."""
+    if not isinstance(saved.get("content"), dict) or not isinstance(saved.get("config"), dict):
+        return None
+    return run_key({**saved, "content": {**content_defaults(), **saved["content"]}})
+
+
+def _prepare(config: DatasetConfig, want: dict[str, Any], branches: list[str]
+             ) -> tuple[Path, dict[int, list[dict[str, Any]]], set[int]]:
+    folder = claim_run_folder(config.outdir, command="dataset generate", run=want["run"], overwrite=config.overwrite,
+                              also=(REFERENCES_NAME,), legacy_run=_legacy_run)
+    outdir = folder.outdir
     mine = set(shard_identities(config.identities, config.shard))
-    complete, partial = complete_identities(outdir, contents.records, sample_labels(config.samples_per_identity))
+    labels = sample_labels(config.samples_per_identity)
+    complete, partial = complete_identities(outdir, folder.records, labels)
     complete = {i: r for i, r in complete.items() if i in mine}
     for ident in partial:  # whatever a partial identity left is removed before it is redone
-        for label in sample_labels(config.samples_per_identity):
-            (outdir / image_relpath(ident, label)).unlink(missing_ok=True)
-        (outdir / latents_relpath(ident)).unlink(missing_ok=True)
+        remove_identity_files(outdir, ident, labels, branches)
     kept = [r for i in sorted(complete) for r in complete[i]]
-    if partial or contents.dropped_lines or len(kept) != len(contents.records):
+    if partial or len(kept) != len(folder.records) or read_manifest(outdir / MANIFEST_NAME).dropped_lines:
         rewrite_manifest(outdir / MANIFEST_NAME, kept)
     remove_temp_files(outdir)
     atomic_write_json(outdir / CONFIG_NAME, want)
@@ -96,13 +107,6 @@ def _prepare(config: DatasetConfig, want: dict[str, Any]) -> tuple[Path, dict[in
 
 
 # --- the job ------------------------------------------------------------------------------
-
-
-def _progress(enabled: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    disable=not enabled, transient=False)
 
 
 def generate_dataset(
@@ -120,12 +124,14 @@ def generate_dataset(
         return generate_with_ray(config, progress=progress)
     engine = build_engine(config)
     want = {**describe(config), "model_sha256": engine.model_sha256}
-    outdir, complete, partial = _prepare(config, want)
+    want["run"] = run_key(want)
+    branches = engine.branches if len(engine.branches) > 1 else []
+    outdir, complete, partial = _prepare(config, want, branches)
     run = engine.run_info()
     mine = shard_identities(config.identities, config.shard)
     todo = [i for i in mine if i not in complete]
     done: list[int] = []
-    with _progress(progress) as bar:
+    with Progress(progress) as bar:
         refs = engine.references(outdir / REFERENCES_NAME, bar=bar) if todo else None
         job = bar.add_task("identities", total=len(todo))
         with ManifestWriter(outdir / MANIFEST_NAME) as manifest:

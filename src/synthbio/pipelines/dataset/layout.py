@@ -7,6 +7,17 @@
     DIR/references.safetensors           every reference of the dataset (cache)
     DIR/manifest.jsonl                   one line per written sample
     DIR/samples.h5                       /<identity:05d>/<label>/ groups, rebuilt at the end
+
+A multi-branch generator (RGB + NIR) writes every branch, one ImageFolder per
+branch with the same names, as `synthbio generate` does: `DIR/rgb/00003/reference.png`,
+`DIR/nir/00003/reference.png` (the identity model sees the first branch).
+Procedural fingerprints get their ground truth beside each impression, as
+`synthbio fingerprints generate` writes it (`synthbio.fingerprints.truth_files`):
+`DIR/00003/reference.iso`, `.xyt`, `.json`.
+
+A manifest record names its first-branch image as `path` / `sha256` and, when
+a sample has more than one file, every file under `files` ({key: {path, sha256}}),
+the shape `synthbio.pipelines.common.rundir` reads.
 """
 
 from __future__ import annotations
@@ -20,12 +31,13 @@ from typing import Any
 import numpy as np
 
 import synthbio
-from synthbio.errors import InputError, OutputDirError
+from synthbio.errors import InputError
 from synthbio.io.images import encode_png
 from synthbio.io.manifest import ManifestWriter
 from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
-from synthbio.pipelines.dataset.config import CONFIG_NAME, LATENTS_NAME, REFERENCE_LABEL, read_config
-from synthbio.utils.hashing import atomic_write_bytes, sha256_bytes, sha256_file
+from synthbio.pipelines.dataset.config import LATENTS_NAME, REFERENCE_LABEL
+from synthbio.pipelines.common.rundir import record_is_intact
+from synthbio.utils.hashing import atomic_write_bytes, sha256_bytes
 
 
 def sample_labels(m: int) -> list[str]:
@@ -36,8 +48,15 @@ def identity_dirname(identity: int) -> str:
     return f"{identity:05d}"
 
 
-def image_relpath(identity: int, label: str) -> str:
-    return f"{identity_dirname(identity)}/{label}.png"
+def image_relpath(identity: int, label: str, *, branch: str | None = None, ext: str = "png") -> str:
+    """`<identity>/<label>.<ext>`, or `<branch>/<identity>/<label>.<ext>` for a multi-branch dataset."""
+    rel = f"{identity_dirname(identity)}/{label}.{ext}"
+    return f"{branch}/{rel}" if branch else rel
+
+
+def identity_folders(identity: int, branches: Iterable[str] = ()) -> list[str]:
+    """Folders holding an identity's files (relative): its own, and one per branch of a multi-branch dataset."""
+    return [identity_dirname(identity), *[f"{b}/{identity_dirname(identity)}" for b in branches]]
 
 
 def latents_relpath(identity: int) -> str:
@@ -84,39 +103,6 @@ def decode_arrays(path: Path) -> dict[str, np.ndarray]:
 # --- resuming -----------------------------------------------------------------------------
 
 
-def check_same_run(outdir: Path, want: dict[str, Any], have_records: bool) -> None:
-    if not (outdir / CONFIG_NAME).exists():
-        if have_records:
-            raise OutputDirError(f"{outdir} holds a manifest but no {CONFIG_NAME}: not a dataset of this tool")
-        return
-    try:
-        have = read_config(outdir)
-    except InputError as exc:
-        raise OutputDirError(str(exc)) from None
-    keys = sorted(set(have["content"]) | set(want["content"]))
-    diffs = [k for k in keys if have["content"].get(k) != want["content"].get(k)]
-    for key in ("model_sha256", "layout_version"):
-        if key in have and key in want and have[key] != want[key]:
-            diffs.append(key)
-    if have["config"].get("shard") != want["config"]["shard"]:
-        diffs.append("shard")
-    if diffs:
-        raise OutputDirError(
-            f"{outdir} holds another dataset (different {', '.join(diffs)}); use another --outdir or the same settings"
-        )
-
-
-def _record_is_intact(outdir: Path, rec: dict[str, Any]) -> bool:
-    try:
-        for path_key, sha_key in (("path", "sha256"), ("latents", "latents_sha256")):
-            p = outdir / rec[path_key]
-            if not p.is_file() or sha256_file(p) != rec[sha_key]:
-                return False
-    except (KeyError, TypeError):
-        return False
-    return True
-
-
 def complete_identities(
     outdir: Path, records: Iterable[dict[str, Any]], labels: list[str]
 ) -> tuple[dict[int, list[dict[str, Any]]], set[int]]:
@@ -128,8 +114,10 @@ def complete_identities(
             by_id.setdefault(ident, {}).setdefault(label, rec)
     complete: dict[int, list[dict[str, Any]]] = {}
     partial: set[int] = set()
+    cache: dict[str, bool] = {}
     for ident, recs in by_id.items():
-        if sorted(recs) == sorted(labels) and all(_record_is_intact(outdir, r) for r in recs.values()):
+        if sorted(recs) == sorted(labels) and all(record_is_intact(outdir, r, cache=cache) and "latents" in r
+                                                  for r in recs.values()):
             complete[ident] = [recs[label] for label in labels]
         else:
             partial.add(ident)
@@ -137,36 +125,58 @@ def complete_identities(
 
 
 def remove_temp_files(outdir: Path) -> None:
-    """Temp files of atomic writes cut short by a kill (`.<name>.*.tmp`)."""
-    for folder in [outdir, *[p for p in outdir.iterdir() if p.is_dir()]]:
-        for p in folder.glob(".*.tmp"):
+    """Temp files of atomic writes cut short by a kill (`.<name>.*.tmp`), up to two folders deep."""
+    for pattern in (".*.tmp", "*/.*.tmp", "*/*/.*.tmp"):
+        for p in outdir.glob(pattern):
             p.unlink(missing_ok=True)
+
+
+def remove_identity_files(outdir: Path, identity: int, labels: list[str], branches: Iterable[str] = ()) -> None:
+    """Whatever a partial identity left (its samples' files and latents), before it is redone."""
+    for folder in identity_folders(identity, branches):
+        for label in labels:
+            for p in (outdir / folder).glob(f"{label}.*"):
+                p.unlink(missing_ok=True)
+    (outdir / latents_relpath(identity)).unlink(missing_ok=True)
 
 
 # --- writing one identity -----------------------------------------------------------------
 
 
 def write_identity(outdir: Path, sample: Any, manifest: ManifestWriter, run: dict[str, Any]) -> None:
-    """Write images, then latents, then (last) the manifest lines of one identity.
+    """Write images (every branch) and ground-truth files, then latents, then (last) the manifest lines.
 
     sample: an `IdentitySamples` (synthbio.pipelines.dataset.engines).
     """
     ident = sample.identity
-    (outdir / identity_dirname(ident)).mkdir(exist_ok=True)
-    files = []
-    for label, image in zip(sample.labels, sample.images_uint8):
-        data = encode_png(image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image)
-        rel = image_relpath(ident, label)
-        atomic_write_bytes(outdir / rel, data)
-        files.append((rel, sha256_bytes(data)))
+    for folder in identity_folders(ident, sample.branch_images):
+        (outdir / folder).mkdir(parents=True, exist_ok=True)
+    per_sample: list[dict[str, dict[str, str]]] = []
+    for k, label in enumerate(sample.labels):
+        files: dict[str, dict[str, str]] = {}
+        images = ({b: imgs[k] for b, imgs in sample.branch_images.items()} if sample.branch_images
+                  else {"png": sample.images_uint8[k]})
+        for key, image in images.items():
+            data = encode_png(image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image)
+            rel = image_relpath(ident, label, branch=key if sample.branch_images else None)
+            atomic_write_bytes(outdir / rel, data)
+            files[key] = {"path": rel, "sha256": sha256_bytes(data)}
+        for ext, data in (sample.extra_files[k] if sample.extra_files else {}).items():
+            rel = image_relpath(ident, label, ext=ext)
+            atomic_write_bytes(outdir / rel, data)
+            files[ext] = {"path": rel, "sha256": sha256_bytes(data)}
+        per_sample.append(files)
     meta = {"identity": str(ident), "labels": ",".join(sample.labels)}
-    latents = encode_arrays({"z": sample.z, "ws": sample.ws, "embedding": sample.embeddings}, metadata=meta)
+    latents = encode_arrays({"z": sample.z, "ws": sample.ws, "embedding": sample.embeddings, **sample.arrays},
+                            metadata=meta)
     atomic_write_bytes(outdir / latents_relpath(ident), latents)
     latents_sha = sha256_bytes(latents)
-    for k, (label, (rel, sha)) in enumerate(zip(sample.labels, files)):
+    for k, (label, files) in enumerate(zip(sample.labels, per_sample)):
+        first = next(iter(files.values()))  # the image the identity model saw
         manifest.append({
             "identity": ident, "label": label, "seed": sample.seeds[k], **run,
-            "path": rel, "sha256": sha,
+            "path": first["path"], "sha256": first["sha256"],
+            **({"files": files} if len(files) > 1 else {}),
             "latents": latents_relpath(ident), "latents_sha256": latents_sha,
             "attrs": dict(sample.attrs[k]),
         })

@@ -38,7 +38,8 @@ from synthbio.pipelines.dataset.config import (
     read_config,
     shard_identities,
 )
-from synthbio.pipelines.dataset.layout import build_samples_h5, complete_identities, h5_attrs, identity_dirname, sample_labels
+from synthbio.pipelines.common.rundir import record_files
+from synthbio.pipelines.dataset.layout import build_samples_h5, complete_identities, h5_attrs, sample_labels
 from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 
 
@@ -139,6 +140,8 @@ def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.Pa
                                      backend="local")
     want = {**describe(merged_cfg), "model_sha256": configs[0].get("model_sha256"),
             "merged_from": [os.fspath(p) for p in paths]}
+    want["run"] = {"content": want["content"], "model_sha256": want["model_sha256"],
+                   "layout_version": want["layout_version"], "shard": "0/1"}
     if out.exists() and (out / MANIFEST_NAME).exists():
         have = read_config(out)
         if have["content"] != want["content"] or have.get("model_sha256") != want["model_sha256"]:
@@ -151,11 +154,10 @@ def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.Pa
     records: list[dict[str, Any]] = []
     for p, recs in zip(paths, per_shard):
         for ident in sorted(recs):
-            (out / identity_dirname(ident)).mkdir(exist_ok=True)
-            for rec in recs[ident]:
-                _copy_checked(p / rec["path"], out / rec["path"], rec["sha256"])
-            _copy_checked(p / recs[ident][0]["latents"], out / recs[ident][0]["latents"],
-                          recs[ident][0]["latents_sha256"])
+            for rec in recs[ident]:  # every file: all branches, ground truth, latents
+                for rel, sha in dict.fromkeys(record_files(rec)):
+                    (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                    _copy_checked(p / rel, out / rel, str(sha))
     for ident in sorted(owner):
         records += per_shard[paths.index(owner[ident])][ident]
     refs = paths[0] / REFERENCES_NAME

@@ -35,13 +35,16 @@ import torch
 
 import synthbio
 from synthbio.errors import InputError
+from synthbio.io.derived import mark_derived, sibling_folder
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest
 from synthbio.io.samples import SAMPLES_NAME, read_samples
 from synthbio.metrics.distributions import histogram, histogram_edges, summarize_scores
 from synthbio.metrics.verification import error_rates, summarize
 from synthbio.pipelines.common import report_html as R
 from synthbio.pipelines.dataset.config import read_config
+from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_json
+from synthbio.utils.progress import Progress
 
 _COLORS = {"genuine": "#2b7bba", "impostor": "#d9534f", "leak": "#6a3d9a"}
 
@@ -79,10 +82,7 @@ class DatasetReportConfig:
             raise InputError("max impostor pairs and batch size must be >= 1, mosaic identities >= 0")
 
     def report_dir(self) -> Path:
-        if self.outdir is not None:
-            return Path(self.outdir)
-        d = Path(self.dataset)
-        return d.with_name(d.name + "_report")
+        return Path(self.outdir) if self.outdir is not None else sibling_folder(self.dataset, "report")
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,14 @@ def _load_images(root: Path, rels: list[str]) -> torch.Tensor:
     return (x - 128.0) / 127.5
 
 
-def _features(model: Any, root: Path, rels: list[str], batch_size: int) -> Any:
+def _features(model: Any, root: Path, rels: list[str], batch_size: int, *, progress: bool = False) -> Any:
     parts: list[Any] = []
-    with torch.no_grad():
+    with torch.no_grad(), Progress(progress) as bar:
+        task = bar.add_task("samples embedded", total=len(rels))
         for s in range(0, len(rels), batch_size):
             e = model.embed(_load_images(root, rels[s:s + batch_size]))
             parts.append(e.detach().float().cpu() if isinstance(e, torch.Tensor) else list(e))
+            bar.advance(task, len(rels[s:s + batch_size]))
     if parts and isinstance(parts[0], torch.Tensor):
         return torch.cat(parts)
     return [t for p in parts for t in p]
@@ -171,7 +173,7 @@ def impostor_scores(model: Any, features: Any, groups: list[list[int]], *, max_p
 
 
 
-def evaluate_dataset(config: DatasetReportConfig) -> DatasetReport:
+def evaluate_dataset(config: DatasetReportConfig, *, progress: bool = False) -> DatasetReport:
     """Score the dataset, draw the figures, write metrics.json and index.html."""
     from synthbio.identity.models import build_identity_model
 
@@ -184,7 +186,8 @@ def evaluate_dataset(config: DatasetReportConfig) -> DatasetReport:
     records = sorted(records, key=lambda r: (int(r["identity"]), r["label"] != "reference", r["label"]))
     model_name = config.identity_model or content["identity_model"]
     weights = config.identity_weights if config.identity_model else content.get("identity_weights")
-    model = build_identity_model(model_name, device=config.device, weights=weights)
+    device = resolve_device(config.device)
+    model = build_identity_model(model_name, device=device, weights=weights)
     rels = [r["path"] for r in records]
     features = None
     if model.kind == "vector" and model_name == content["identity_model"] and (root / SAMPLES_NAME).is_file():
@@ -194,7 +197,7 @@ def evaluate_dataset(config: DatasetReportConfig) -> DatasetReport:
         if all(e is not None for e in embs):
             features = torch.from_numpy(np.stack(embs))
     if features is None:
-        features = _features(model, root, rels, config.batch_size)
+        features = _features(model, root, rels, config.batch_size, progress=progress)
     ids = sorted({int(r["identity"]) for r in records})
     pos = {i: k for k, i in enumerate(ids)}
     groups: list[list[int]] = [[] for _ in ids]
@@ -229,14 +232,13 @@ def evaluate_dataset(config: DatasetReportConfig) -> DatasetReport:
         selection = ImageSelection(os.fspath(privacy), protocol=get("privacy_protocol"), group=get("privacy_group"),
                                    where=parse_where(list(get("privacy_where") or ())))
         pt = config.privacy_threshold if config.privacy_reference else content.get("privacy_threshold")
-        real, derived = embed_real_folder(model, selection, batch_size=config.batch_size, device=config.device,
+        real, derived = embed_real_folder(model, selection, batch_size=config.batch_size, device=device,
                                           derive=pt is None)
         pt = float(derived if pt is None else pt)
         near = np.asarray(nearest_real_similarity(model, features, real), dtype=np.float64)
         m["leakage"] = {"reference": selection.describe(), "threshold": pt, "nearest_real": summarize_scores(near).to_dict(),
                         "at_or_above_threshold": float((near >= pt).mean())}
-    out = config.report_dir()
-    out.mkdir(parents=True, exist_ok=True)
+    out = mark_derived(config.report_dir(), command="dataset report", source=config.dataset)
     figures = draw_figures(out, root, records, groups, gen, imp, t, near, m, config.mosaic_identities)
     metrics_json = out / "metrics.json"
     atomic_write_json(metrics_json, R.json_safe(m))
@@ -295,6 +297,15 @@ def draw_figures(out: Path, root: Path, records: list[dict[str, Any]], groups: l
     return figs
 
 
+def _rate(v: dict[str, Any], key: str) -> str:
+    """A rate, or why it is left out (too few impostor comparisons to observe it)."""
+    from synthbio.metrics.verification import MIN_IMPOSTORS
+
+    if v.get(key) is None:
+        return f"not reported (needs >= {MIN_IMPOSTORS[key]} impostor comparisons)" if v else "n/a"
+    return R.fmt_number(v[key], percent=True)
+
+
 def render_html(m: dict[str, Any], content: dict[str, Any], figures: list[tuple[str, str]]) -> str:
     v = m["verification"] or {}
     rows = [
@@ -303,7 +314,8 @@ def render_html(m: dict[str, Any], content: dict[str, Any], figures: list[tuple[
         ["genuine pairs below threshold", R.fmt_number(m["genuine_below_threshold"], percent=True)],
         ["impostor pairs at or above threshold", R.fmt_number(m["impostor_at_or_above_threshold"], percent=True)],
         ["EER", R.fmt_number(v.get("eer"), percent=True)],
-        ["FMR100 / FMR1000", f"{R.fmt_number(v.get('fmr100'), percent=True)} / {R.fmt_number(v.get('fmr1000'), percent=True)}"],
+        ["FMR100 / FMR1000", f"{_rate(v, 'fmr100')} / {_rate(v, 'fmr1000')}"],
+        ["comparisons behind the rates", f"{v.get('n_genuine', 0)} genuine, {v.get('n_impostor', 0)} impostor"],
         ["FMR / FNMR at threshold", f"{R.fmt_number(v.get('fmr_at_threshold'), percent=True)} / "
                                     f"{R.fmt_number(v.get('fnmr_at_threshold'), percent=True)}"],
         ["genuine similarity mean (5%-95%)", f"{R.fmt_number(m['genuine']['mean'])} "

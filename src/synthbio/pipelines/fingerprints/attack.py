@@ -29,7 +29,8 @@ needs at least 1,000 impostor scores to be observed (0.01%: 10,000); with
 fewer the threshold is not reported (`supported: false`) and only the
 "no impostor accepted" operating point is given.
 
-Output in OUT (default DATASET/attack): index.html with PNG figures,
+Output in OUT (default `<DATASET>_attack`, beside the dataset; marked as
+derived so that no dataset reader counts it, `synthbio.io.derived`): index.html with PNG figures,
 results.json, config.json, examples/ (real | minutiae map | reconstruction),
 reconstructions/, and cache/ (one JSON per finger, keyed by the method and its
 settings or weights, the template source and the image hashes) so that a
@@ -67,10 +68,12 @@ from synthbio.pipelines.fingerprints.attack_data import (
     write_cache,
 )
 from synthbio.pipelines.fingerprints.attack_report import draw_figures, render_html
-from synthbio.pipelines.fingerprints.evaluate import fvc_pairs
+from synthbio.pipelines.fingerprints.evaluate import fvc_pairs, mark_legacy_reports
 from synthbio.pipelines.fingerprints.generate import load_dataset_index, single_threaded_worker
+from synthbio.io.derived import mark_derived
 from synthbio.io.images import encode_png
 from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json
+from synthbio.utils.progress import Progress
 
 _CHUNK = 250  # comparisons per pool task
 
@@ -202,16 +205,16 @@ def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: An
         per_imp[(f, imp.index)] = {"index": imp.index, "png": rel.as_posix(), "source_minutiae": len(tpl.minutiae),
                                    "recon_minutiae": len(recon[(f, imp.index)].minutiae),
                                    "real_minutiae": len(real.finger(f)[imp.index].minutiae)}
-    plan = []
+    plan = []  # (finger, its impression indices, type-I pairs, type-II pairs): fingers may differ in count
     for f in fingers:
         ks = [imp.index for imp in index.impressions[f]]
-        plan.append((f, [(k, k) for k in ks], [(k, j) for k in ks for j in ks if j != k]))
-    flat = _score([(recon[(f, k)], real.finger(f)[j]) for f, t1, t2 in plan for k, j in t1 + t2], pool).tolist()
+        plan.append((f, ks, [(k, k) for k in ks], [(k, j) for k in ks for j in ks if j != k]))
+    flat = _score([(recon[(f, k)], real.finger(f)[j]) for f, _, t1, t2 in plan for k, j in t1 + t2], pool).tolist()
     # the stolen template itself as the probe: what a perfect reconstruction would score (type-I ceiling)
     sources = {(f, imp.index): tpl for f, imp, tpl in jobs}
-    ceiling = _score([(sources[(f, k)], real.finger(f)[k]) for f, t1, _ in plan for k, _ in t1], pool).tolist()
+    ceiling = _score([(sources[(f, k)], real.finger(f)[k]) for f, _, t1, _ in plan for k, _ in t1], pool).tolist()
     records = []
-    for f, type1, type2 in plan:
+    for f, ks, type1, type2 in plan:
         scores, flat = flat[: len(type1) + len(type2)], flat[len(type1) + len(type2) :]
         own, ceiling = ceiling[: len(type1)], ceiling[len(type1) :]
         records.append({
@@ -229,13 +232,6 @@ def _attack_group(config: FingerprintAttackConfig, fingers: list[int], index: An
 def _run_key(config: FingerprintAttackConfig, reconstructor: Any) -> str:
     return digest({"reconstructor": reconstructor.cache_key(), "template_source": config.template_source,
                     "cache": CACHE_VERSION})
-
-
-def _progress(enabled: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    disable=not enabled)
 
 
 def _attack_all(config: FingerprintAttackConfig, attacked: list[int], index: Any, real: RealTemplates,
@@ -289,19 +285,20 @@ def run_attack(config: FingerprintAttackConfig, *, progress: bool = True, models
     if reconstructor is None:
         reconstructor = load_reconstructor(config.method, encoder=config.encoder, model=config.model,
                                            device=device, batch_size=config.batch_size)
-    out_dir = config.out_dir
+    mark_legacy_reports(config.dataset)
+    out_dir = mark_derived(config.out_dir, command="fingerprints attack", source=config.dataset)
     cache_dir = out_dir / "cache"
     (cache_dir / "fingers").mkdir(parents=True, exist_ok=True)
     run_key = _run_key(config, reconstructor)
     atomic_write_json(out_dir / "config.json", {
-        "config": dataclasses.asdict(config), "reconstructor": reconstructor.describe(),
+        "command": "fingerprints attack", "config": dataclasses.asdict(config), "reconstructor": reconstructor.describe(),
         "attacked_fingers": attacked, "run_key": run_key, "synthbio_version": synthbio.__version__})
 
     real = RealTemplates(cache_dir, index)
     records: dict[int, dict[str, Any]] = {}
     pool = _LazyPool(config.workers)
     try:
-        with _progress(progress) as bar:
+        with Progress(progress) as bar:
             baseline_fingers = attacked if config.baseline == "attacked" else index.fingers
             baseline = _baseline(config, index, baseline_fingers, real, cache_dir, bar, pool)
             _attack_all(config, attacked, index, real, reconstructor, out_dir, run_key, records, bar, pool)
@@ -348,12 +345,15 @@ def compute_results(config: FingerprintAttackConfig, records: list[dict[str, Any
     genuine, impostor = baseline["genuine"], baseline["impostor"]
     scores = {"type1": att["type1"], "type2": att["type2"], "genuine": genuine}
     points = [operating_point(t, impostor, scores) for t in TARGET_FMRS + (0.0,)]
-    # type-II "any": a reconstruction accepted by at least one other impression of its finger
+    # type-II "any": a reconstruction accepted by at least one other impression of its finger; an
+    # impression whose finger has no other impression has no type-II comparison and is left out
     for op in points:
         if op["supported"]:
-            hits = [max((s for k2, _, s in r["type2"] if k2 == imp["index"]), default=-math.inf) >= op["threshold"]
+            best = [max((s for k2, _, s in r["type2"] if k2 == imp["index"]), default=None)
                     for r in records for imp in r["impressions"]]
+            hits = [b >= op["threshold"] for b in best if b is not None]
             op["type2_any_success"] = float(np.mean(hits)) if hits else float("nan")
+            op["type2_any_n"] = len(hits)
             source = np.asarray([s for r in records for _, _, s in r["source"]], dtype=np.float64)
             op["source_success"] = float(np.mean(source >= op["threshold"])) if source.size else float("nan")
     imps = [imp for r in records for imp in r["impressions"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from synthbio.fingerprints.matching import extract_minutiae
 from synthbio.fingerprints.minutiae import read_json, template_from_dict, template_to_dict
 from synthbio.fingerprints.reconstruction import check_method
 from synthbio.fingerprints.types import MinutiaeTemplate
+from synthbio.io.derived import sibling_folder
 from synthbio.io.images import read_png
 from synthbio.pipelines.fingerprints.generate import DatasetImpression
 from synthbio.utils.hashing import atomic_write_bytes
@@ -33,11 +35,12 @@ TARGET_FMRS = (0.001, 0.0001)
 
 @dataclass(frozen=True)
 class FingerprintAttackConfig:
-    """dataset: a `synthbio fingerprints generate` directory. outdir: None = DATASET/attack.
+    """dataset: a `synthbio fingerprints generate` directory. outdir: None = `<DATASET>_attack`, beside it.
     method: 'gabor' (ridges grown from the minutiae) or 'encoder' (GAN).
     encoder / model: for 'encoder', the minutiae encoder and its generator (None
         = the one the encoder's config.json names).
-    fingers: attacked finger ids as "a:b" (a <= f < b; "a:" / ":b" open), or None.
+    fingers: attacked finger ids as "900-999", "0-9,20" or "900-" (inclusive; the
+        earlier half-open "a:b" is still read), or None = every finger.
     exclude_training: an encoder (path or name) whose config.json records the
         fingers it trained on; those fingers are not attacked.
     template_source: "groundtruth" (the dataset's JSON) or "mindtct" (extracted
@@ -76,18 +79,18 @@ class FingerprintAttackConfig:
         if self.examples < 0:
             raise InputError(f"--examples must be >= 0, got {self.examples}")
         if self.fingers is not None:
-            parse_finger_range(self.fingers)
+            finger_selector(self.fingers)
 
     @property
     def out_dir(self) -> Path:
-        return Path(self.outdir) if self.outdir else Path(self.dataset) / "attack"
+        return Path(self.outdir) if self.outdir else sibling_folder(self.dataset, "attack")
 
 
 # --- finger selection ---------------------------------------------------------------------
 
 
 def parse_finger_range(spec: str) -> tuple[int | None, int | None]:
-    """'a:b' -> (a, b) with a <= finger < b; either side may be empty (open)."""
+    """The earlier spelling 'a:b' -> (a, b) with a <= finger < b; either side may be empty (open)."""
     text = spec.strip()
     if ":" not in text:
         raise InputError(f"finger range {spec!r}: expected 'a:b' (fingers a <= f < b), e.g. 900:1000")
@@ -102,6 +105,32 @@ def parse_finger_range(spec: str) -> tuple[int | None, int | None]:
     return a, b
 
 
+def finger_selector(spec: str) -> Callable[[int], bool]:
+    """--fingers as a test of a finger id.
+
+    '900-999', '0-9,20' (inclusive ranges and ids, as --seeds), '900-' (900 to
+    the last); the earlier half-open 'a:b' is still read.
+    """
+    text = spec.strip()
+    if ":" in text:
+        a, b = parse_finger_range(text)
+        return lambda f: (a is None or f >= a) and (b is None or f < b)
+    items: list[tuple[int, int | None]] = []
+    for item in (t.strip() for t in text.split(",")):
+        lo, dash, hi = item.partition("-")
+        try:
+            a = int(lo)
+            b = (int(hi) if hi else None) if dash else a
+        except ValueError:
+            raise InputError(f"--fingers {spec!r}: {item!r} is not an id or a range like 900-999 (or 900-)") from None
+        if a < 0 or (b is not None and b < a):
+            raise InputError(f"--fingers {spec!r}: {item!r} is empty or negative")
+        items.append((a, b))
+    if not items:
+        raise InputError(f"--fingers {spec!r}: give ids like 900-999 or 0-9,20")
+    return lambda f: any(a <= f and (b is None or f <= b) for a, b in items)
+
+
 def _as_finger_set(value: Any, source: str) -> set[int]:
     if isinstance(value, str):
         a, b = parse_finger_range(value)
@@ -110,38 +139,53 @@ def _as_finger_set(value: Any, source: str) -> set[int]:
         return set(range(a or 0, b))
     if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return set(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) and v.isdigit() for v in value):
+        return {int(v) for v in value}  # finger folder names, as `train-encoder` records them ("00007")
     if isinstance(value, dict) and "start" in value and "stop" in value:
         return set(range(int(value["start"]), int(value["stop"])))
     raise InputError(f"{source}: a finger split must be a list of ids or an 'a:b' range, got {value!r}")
 
 
 # Keys an encoder's config.json may use for its data split, looked up at the top level and
-# under "split", "data", "training" and "provenance".
+# under "split", "data", "training" and "provenance" (and their "split"). `synthbio train-encoder`
+# records provenance.split = {"train": [finger folders], "holdout": [finger folders]}.
 _HOLDOUT_KEYS = ("holdout_fingers", "test_fingers", "heldout_fingers")
 _TRAIN_KEYS = ("train_fingers", "training_fingers")
 
 
+def _scopes(config: dict[str, Any]) -> list[dict[str, Any]]:
+    out = [config]
+    for key in ("split", "data", "training", "provenance"):
+        if isinstance(config.get(key), dict):
+            out.append(config[key])
+            if isinstance(config[key].get("split"), dict):
+                out.append(config[key]["split"])
+    return out
+
+
 def training_split(encoder_config: dict[str, Any], *, source: str) -> tuple[str, set[int]]:
-    """('holdout' | 'train', finger ids) as recorded in an encoder's config.json."""
-    scopes = [encoder_config] + [encoder_config[k] for k in ("split", "data", "training", "provenance")
-                                 if isinstance(encoder_config.get(k), dict)]
-    for scope in scopes:
-        for key in _HOLDOUT_KEYS + ("holdout",):
-            if key in scope:
-                return "holdout", _as_finger_set(scope[key], f"{source} {key}")
+    """('train' | 'holdout', finger ids) as recorded in an encoder's config.json.
+
+    The training fingers win when both are recorded: `--exclude-training`
+    leaves out exactly what the encoder saw, whatever else the dataset holds.
+    """
+    for scope in _scopes(encoder_config):
         for key in _TRAIN_KEYS + ("train",):
-            if key in scope:
+            if isinstance(scope.get(key), (list, tuple, str, dict)):
                 return "train", _as_finger_set(scope[key], f"{source} {key}")
+        for key in _HOLDOUT_KEYS + ("holdout",):
+            if isinstance(scope.get(key), (list, tuple, str, dict)):
+                return "holdout", _as_finger_set(scope[key], f"{source} {key}")
     raise InputError(f"encoder {source}: its config.json records no finger split (one of "
-                     f"{', '.join(_HOLDOUT_KEYS + _TRAIN_KEYS)}); give the attacked fingers with --fingers a:b")
+                     f"{', '.join(_HOLDOUT_KEYS + _TRAIN_KEYS)}); give the attacked fingers with --fingers a-b")
 
 
 def select_fingers(all_fingers: list[int], *, fingers: str | None, split: tuple[str, set[int]] | None) -> list[int]:
     """Attacked fingers: within the range, and in the holdout (not in the training) split."""
     chosen = list(all_fingers)
     if fingers is not None:
-        a, b = parse_finger_range(fingers)
-        chosen = [f for f in chosen if (a is None or f >= a) and (b is None or f < b)]
+        keep = finger_selector(fingers)
+        chosen = [f for f in chosen if keep(f)]
     if split is not None:
         kind, ids = split
         chosen = [f for f in chosen if (f in ids) == (kind == "holdout")]

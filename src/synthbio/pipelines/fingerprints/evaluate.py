@@ -14,10 +14,11 @@ Ground-truth vs extracted minutiae: one-to-one pairs within 15 px and 30 deg
 (`matching.pair_minutiae`); precision = paired / extracted and recall =
 paired / true, pooled over all impressions.
 
-Output, in DIR/report (or `outdir`): index.html with PNG figures beside it,
-metrics.json, and cache/ with one JSON per impression (NFIQ2 and extracted
-templates, keyed by the image's sha256), so a rerun only redoes what changed.
-The targets in the table are the project's realism goals for SFinGe-like data.
+Output, in `DIR_report` beside the dataset (or `outdir`; marked as derived
+so that no dataset reader counts it, see `synthbio.io.derived`): index.html
+with PNG figures beside it, metrics.json, and cache/ with one JSON per
+impression (NFIQ2 and extracted templates, keyed by the image's sha256), so a
+rerun only redoes what changed.
 """
 
 from __future__ import annotations
@@ -38,13 +39,24 @@ import numpy as np
 import synthbio
 from synthbio.errors import InputError
 from synthbio.fingerprints.matching import EXTRACTORS
-from synthbio.metrics.distributions import decidability, histogram, histogram_edges, summarize_scores
+from synthbio.io.derived import mark_derived, sibling_folder
+from synthbio.metrics.distributions import (
+    decidability,
+    histogram,
+    histogram_edges,
+    summarize_scores,
+)
 from synthbio.metrics.verification import det_curve, summarize
 from synthbio.pipelines.common import report_html as R
-from synthbio.pipelines.fingerprints.generate import (DatasetImpression, DatasetIndex, load_dataset_index,
-                                                     single_threaded_worker)
+from synthbio.pipelines.fingerprints.generate import (
+    DatasetImpression,
+    DatasetIndex,
+    load_dataset_index,
+    single_threaded_worker,
+)
 from synthbio.utils.hashing import atomic_write_bytes
 from synthbio.utils.jsonio import read_json_file
+from synthbio.utils.progress import Progress
 
 CACHE_VERSION = 1
 # SFinGe's natural class mix (Cappelli et al.), for the class chart.
@@ -57,7 +69,7 @@ class FingerprintReportConfig:
     """dataset: a generated dataset directory, or a database index of real prints (`synthbio db
     build fvc`) narrowed by protocol / group / where ('name=value'); real prints have no ground
     truth, so only NFIQ2, minutiae counts and Bozorth3 are measured. db_root: where the indexed
-    images are now. outdir: report folder (None = DATASET/report; for an index, <INDEX>_report).
+    images are now. outdir: report folder (None = `<DATASET>_report` beside it; for an index, `<INDEX>_report`).
     extractors: minutiae extractors to run ('leader', 'mindtct').
     workers: processes for extraction and matching (1 = in this process).
     max_distance_px / max_angle_deg: ground-truth pairing tolerances."""
@@ -101,7 +113,7 @@ class FingerprintReportConfig:
         if self.outdir:
             return Path(self.outdir)
         d = Path(self.dataset)
-        return d.with_name(d.stem + "_report") if self.is_database else d / "report"
+        return d.with_name(d.stem + "_report") if self.is_database else sibling_folder(self.dataset, "report")
 
 
 @dataclass(frozen=True)
@@ -111,11 +123,8 @@ class FingerprintReport:
     metrics: dict[str, Any]
 
     def summary_text(self) -> str:
-        lines = []
-        for t in self.metrics["targets"]:
-            state = {True: "met", False: "NOT met", None: "not evaluated"}[t["met"]]
-            lines.append(f"{t['name']}: {t['value_text']} (target {t['target']}) -> {state}")
-        return "\n".join(lines)
+        """The measured figures, each with how many impressions or comparisons stand behind it."""
+        return "\n".join(f"{m['name']}: {m['value_text']} ({m['based_on']})" for m in self.metrics["summary"])
 
 
 # --- per impression (runs in workers) -----------------------------------------------------
@@ -147,7 +156,11 @@ def _read_cache(path: Path, sha: str) -> dict[str, Any]:
 def analyse_impression(task: _ImpressionTask) -> dict[str, Any]:
     """NFIQ2, extracted templates and pairing counts of one impression (cached)."""
     from synthbio.fingerprints import matching as M
-    from synthbio.fingerprints.minutiae import read_json, template_from_dict, template_to_dict
+    from synthbio.fingerprints.minutiae import (
+        read_json,
+        template_from_dict,
+        template_to_dict,
+    )
     from synthbio.fingerprints.quality import nfiq2
     from synthbio.io.images import read_png
 
@@ -246,11 +259,20 @@ def database_index(config: FingerprintReportConfig) -> DatasetIndex:
                         impressions=imps)
 
 
-def _progress(enabled: bool) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+# Reports that earlier versions wrote inside the dataset, and the file that shows a folder is one.
+_LEGACY_REPORTS = (("report", "metrics.json"), ("attack", "results.json"))
 
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    disable=not enabled)
+
+def mark_legacy_reports(dataset: str | os.PathLike[str]) -> list[Path]:
+    """Mark DATASET/report and DATASET/attack written by earlier versions as derived (no longer data)."""
+    marked = []
+    for name, proof in _LEGACY_REPORTS:
+        folder = Path(dataset) / name
+        if (folder / proof).is_file() and (folder / "index.html").is_file():
+            marked.append(mark_derived(folder, command="fingerprints evaluate" if name == "report"
+                                       else "fingerprints attack", source=dataset))
+    return marked
+
 
 
 def _tasks(config: FingerprintReportConfig, imps: list[DatasetImpression], cache_dir: Path) -> list[_ImpressionTask]:
@@ -274,7 +296,9 @@ def evaluate_dataset(config: FingerprintReportConfig, *, progress: bool = True) 
     from synthbio.fingerprints.minutiae import template_from_dict
 
     index = database_index(config) if config.is_database else load_dataset_index(config.dataset)
-    report_dir = config.report_dir
+    if not config.is_database:
+        mark_legacy_reports(config.dataset)
+    report_dir = mark_derived(config.report_dir, command="fingerprints evaluate", source=config.dataset)
     cache_dir = report_dir / "cache"
     cache_dir.mkdir(parents=True, exist_ok=True)
     M.nbis_library()  # fail early, before hours of LEADER, if Bozorth3 is not built
@@ -282,7 +306,7 @@ def evaluate_dataset(config: FingerprintReportConfig, *, progress: bool = True) 
     tasks = _tasks(config, imps, cache_dir)
 
     results: list[dict[str, Any]] = []
-    with _progress(progress) as bar:
+    with Progress(progress) as bar:
         job = bar.add_task("impressions", total=len(tasks))
         pool = (
             ProcessPoolExecutor(max_workers=config.workers, mp_context=get_context("spawn"),
@@ -331,11 +355,41 @@ def evaluate_dataset(config: FingerprintReportConfig, *, progress: bool = True) 
 
 
 
-def _target(
-    name: str, value: float | None, target: str, met: bool | None, *, percent: bool = False, digits: int = 3
-) -> dict[str, Any]:
-    text = "n/a" if value is None else R.fmt_number(value, percent=percent, digits=digits)
-    return {"name": name, "value": value, "value_text": text, "target": target, "met": met}
+def _measure(name: str, value: float | None, based_on: str, *, percent: bool = False, digits: int = 3,
+             missing: str = "n/a") -> dict[str, Any]:
+    text = missing if value is None else R.fmt_number(value, percent=percent, digits=digits)
+    return {"name": name, "value": value, "value_text": text, "based_on": based_on}
+
+
+def _summary(extractors: dict[str, Any], q: np.ndarray, n_truth: np.ndarray) -> list[dict[str, Any]]:
+    """The headline figures, each with the count behind it; rates the data cannot support are left out."""
+    from synthbio.metrics.verification import MIN_IMPOSTORS
+
+    out = []
+    for name, e in extractors.items():
+        v = e["verification"]
+        label = f"{name.upper()} + Bozorth3"
+        if v is None:
+            out.append(_measure(f"EER ({label})", None, "no genuine or no impostor comparison",
+                                missing="not reported"))
+            continue
+        counts = f"{v['n_genuine']} genuine and {v['n_impostor']} impostor comparisons"
+        out.append(_measure(f"EER ({label})", v["eer"], counts, percent=True))
+        for key, rate in (("fmr100", "FMR100"), ("fmr1000", "FMR1000")):
+            if v.get(key) is None:
+                out.append(_measure(f"{rate} ({label})", None, f"{v['n_impostor']} impostor comparisons; it needs "
+                                    f"at least {MIN_IMPOSTORS[key]}", missing="not reported"))
+            else:
+                out.append(_measure(f"{rate} ({label})", v[key], counts, percent=True))
+    out.append(_measure("mean NFIQ2", float(q.mean()) if q.size else None, f"{q.size} impressions", digits=1))
+    if not n_truth.size:  # real prints: no ground truth to measure against
+        return out
+    for name, e in extractors.items():
+        out.append(_measure(f"{name.upper()} minutiae recall", e["recall"],
+                            f"{int(n_truth.sum())} ground-truth minutiae", percent=True))
+    out.append(_measure("ground-truth minutiae per impression (mean)", float(n_truth.mean()),
+                        f"{n_truth.size} impressions", digits=1))
+    return out
 
 
 def compute_metrics(
@@ -367,21 +421,6 @@ def compute_metrics(
     class_counts = {c: 0 for c in NATURAL_MIX}
     for c in classes.values():
         class_counts[c] = class_counts.get(c, 0) + 1
-    nbis = extractors.get(NBIS_EXTRACTOR, {}).get("verification")
-    nbis_eer = nbis["eer"] if nbis else None
-    leader_recall = extractors["leader"]["recall"] if "leader" in extractors else None
-    mean_q = float(q.mean()) if q.size else float("nan")
-    mean_gt = float(n_truth.mean()) if n_truth.size else float("nan")
-    targets = [
-        _target("NBIS EER (MINDTCT + Bozorth3)", nbis_eer, "3% - 15%",
-                None if nbis_eer is None else bool(0.03 <= nbis_eer <= 0.15), percent=True),
-        _target("mean NFIQ2", mean_q, ">= 50", bool(mean_q >= 50), digits=1),
-        _target("LEADER minutiae recall", leader_recall, ">= 80%",
-                None if leader_recall is None or leader_recall != leader_recall else bool(leader_recall >= 0.80),
-                percent=True),
-        _target("ground-truth minutiae per impression (mean)", mean_gt, "30 - 60",
-                None if mean_gt != mean_gt else bool(30 <= mean_gt <= 60), digits=1),
-    ]
     return {
         "dataset": str(Path(config.dataset).resolve()),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -399,7 +438,7 @@ def compute_metrics(
         "ground_truth_minutiae_per_impression": summarize_scores(n_truth).to_dict(),
         "extractors": extractors,
         "classes": class_counts,
-        "targets": targets,
+        "summary": _summary(extractors, q, n_truth),
     }
 
 
@@ -423,10 +462,9 @@ def draw_figures(report_dir: Path, config: FingerprintReportConfig, index: Any, 
     fig = R.new_figure(5.5, 3.5)
     ax = fig.subplots()
     _hist(ax, q, np.arange(0, 105, 5) - 0.5, "impressions", _COLORS["genuine"])
-    ax.axvline(50, color="k", ls="--", lw=1)
     ax.set(xlabel="NFIQ2 (0-100)", ylabel="fraction", title=f"NFIQ2, mean {q.mean():.1f}")
     R.save_figure(fig, report_dir / "nfiq2.png")
-    figs.append(("nfiq2.png", "NFIQ2 quality of every impression; dashed: the target mean of 50."))
+    figs.append(("nfiq2.png", f"NFIQ2 quality of every impression ({q.size} impressions)."))
 
     for name in config.extractors:
         g, i = scores[name]["genuine"], scores[name]["impostor"]
@@ -493,11 +531,10 @@ def draw_figures(report_dir: Path, config: FingerprintReportConfig, index: Any, 
     for label, vals in series.items():
         ax.stairs(histogram(vals, edges, density=True), edges, label=f"{label}, mean {vals.mean():.1f}",
                   color=_COLORS.get(label.lower(), _COLORS["truth"]), lw=1.5)
-    ax.axvspan(30, 60, color="#2b7bba", alpha=0.08)
     ax.set(xlabel="minutiae per impression", ylabel="fraction of impressions", title="Minutiae counts")
     ax.legend()
     R.save_figure(fig, report_dir / "minutiae_counts.png")
-    figs.append(("minutiae_counts.png", "Minutiae per impression: ground truth and each extractor; shaded: the 30-60 target."))
+    figs.append(("minutiae_counts.png", "Minutiae per impression: ground truth and each extractor."))
 
     first = index.fingers[0]
     from synthbio.io.images import make_grid, read_png, write_png
@@ -513,9 +550,10 @@ def draw_figures(report_dir: Path, config: FingerprintReportConfig, index: Any, 
 
 
 def render_html(config: FingerprintReportConfig, m: dict[str, Any], figures: list[tuple[str, str]]) -> str:
-    target_rows = [(R.esc(t["name"]), R.esc(t["value_text"]), R.esc(t["target"]), R.status_html(t["met"]))
-                   for t in m["targets"]]
-    sections = [("Targets", R.table(["measure", "value", "target", "status"], target_rows, raw_html=True))]
+    rows_summary = [(m_["name"], m_["value_text"], m_["based_on"]) for m_ in m["summary"]]
+    sections = [("Summary", R.table(["measure", "value", "measured on"], rows_summary)
+                 + "<p>Rates are left out when the data cannot support them: an FMR of 1/n needs at least n "
+                 "impostor comparisons.</p>")]
 
     rows = []
     for name, e in m["extractors"].items():
@@ -523,8 +561,10 @@ def render_html(config: FingerprintReportConfig, m: dict[str, Any], figures: lis
         rows.append([
             name.upper(), R.fmt_number(e["precision"], percent=True), R.fmt_number(e["recall"], percent=True),
             R.fmt_number(e["kind_agreement"], percent=True), R.fmt_number(e["minutiae_per_impression"]["mean"], digits=1),
-            R.fmt_number(v.get("eer"), percent=True), R.fmt_number(v.get("fmr100"), percent=True),
-            R.fmt_number(v.get("fmr1000"), percent=True), R.fmt_number(e["decidability"], digits=2),
+            R.fmt_number(v.get("eer"), percent=True),
+            R.fmt_number(v.get("fmr100"), percent=True) if v.get("fmr100") is not None else "not reported",
+            R.fmt_number(v.get("fmr1000"), percent=True) if v.get("fmr1000") is not None else "not reported",
+            R.fmt_number(e["decidability"], digits=2),
         ])
     sections.append(("Extractors and Bozorth3", R.table(
         ["extractor", "precision", "recall", "same type", "minutiae / impression", "EER", "FMR100", "FMR1000", "d'"], rows)

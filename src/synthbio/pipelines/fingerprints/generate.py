@@ -18,8 +18,10 @@ Resuming: every file is written atomically (temp file, fsync, rename) and a
 finger's manifest line is appended and fsynced only after all its files are in
 place. On restart the manifest's intact lines are kept when their files still
 hash as recorded; a partial last line is dropped, stray temp files are
-removed and every other finger is (re)made. A directory whose manifest comes
-from other settings is refused with OutputDirError.
+removed and every other finger is (re)made. A directory holding another run
+(other settings, or another command's results) is refused with OutputDirError
+unless `overwrite`, which deletes only what that run wrote
+(`synthbio.pipelines.common.rundir`).
 """
 
 from __future__ import annotations
@@ -36,13 +38,25 @@ from typing import Any
 import numpy as np
 
 import synthbio
-from synthbio.errors import InputError, OutputDirError
-from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
-from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
-from synthbio.utils.jsonio import read_json_file
+from synthbio.errors import InputError
+from synthbio.io.manifest import (
+    MANIFEST_NAME,
+    ManifestWriter,
+    read_manifest,
+    rewrite_manifest,
+)
+from synthbio.pipelines.common.rundir import claim_run_folder
+from synthbio.utils.hashing import (
+    atomic_write_bytes,
+    atomic_write_json,
+    sha256_bytes,
+    sha256_file,
+)
+from synthbio.utils.progress import Progress
 from synthbio.utils.seeds import check_seed
 
 CONFIG_NAME = "config.json"
+COMMAND = "fingerprints generate"
 LAYOUT_VERSION = 1
 TEMPLATE_FILES = ("png", "iso", "xyt", "json")
 # config.json keys that fix the content of a finger; a directory holds one value of each.
@@ -65,6 +79,7 @@ class FingerprintDatasetConfig:
         sensor is drawn from them by its own seed, so a finger's impressions
         may come from different sensors (cross-sensor comparisons).
     workers: processes (1 = in this process); never changes the files.
+    overwrite: replace another run's dataset in `outdir` instead of refusing.
     """
 
     outdir: str
@@ -76,6 +91,7 @@ class FingerprintDatasetConfig:
     height: int = 560
     sensor: str = "optical"
     workers: int = 1
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outdir", os.fspath(self.outdir))
@@ -156,7 +172,8 @@ def describe(config: FingerprintDatasetConfig) -> dict[str, Any]:
 
     names = parse_sensors(config.sensor)
     master, impression = _synthesis_configs(config.fp_class, config.width, config.height, names)
-    return {
+    described: dict[str, Any] = {
+        "command": COMMAND,
         "config": config.to_dict(),
         "seed": config.seed,
         "impressions": config.impressions,
@@ -169,6 +186,8 @@ def describe(config: FingerprintDatasetConfig) -> dict[str, Any]:
         "impression": {n: _jsonable(dataclasses.asdict(c)) for n, c in impression.items()},
         "synthbio_version": synthbio.__version__,
     }
+    described["run"] = {k: described[k] for k in _RUN_KEYS}  # what decides a finger's files
+    return described
 
 
 def _jsonable(obj: Any) -> Any:
@@ -186,9 +205,8 @@ def _jsonable(obj: Any) -> Any:
 def make_finger_files(task: _FingerTask) -> dict[str, Any]:
     """Write every file of one finger (each atomically); return its manifest record."""
     from synthbio.fingerprints.impressions import impression_sensor, make_impression
-    from synthbio.fingerprints.iso19794 import encode_fmr
     from synthbio.fingerprints.master import generate_master
-    from synthbio.fingerprints.minutiae import format_xyt, template_to_dict
+    from synthbio.fingerprints.truth_files import encode_ground_truth
     from synthbio.io.images import encode_png
 
     master_cfg, imp_cfgs = _synthesis_configs(task.fp_class, task.width, task.height, task.sensors)
@@ -212,12 +230,7 @@ def make_finger_files(task: _FingerTask) -> dict[str, Any]:
             # find minutiae there that the finger does not have.
             "artefacts": imp.artefacts.to_dict(),
         }
-        payloads = {
-            "png": encode_png(imp.image),
-            "iso": encode_fmr(template, standard="iso19794-2", keep_best=True),
-            "xyt": format_xyt(template, convention="nist").encode(),
-            "json": (_json_text(template_to_dict(template, metadata=meta))).encode(),
-        }
+        payloads = {"png": encode_png(imp.image), **encode_ground_truth(template, meta)}
         files = {}
         for ext, data in payloads.items():
             rel = impression_relpath(task.finger, k, ext)
@@ -235,12 +248,6 @@ def make_finger_files(task: _FingerTask) -> dict[str, Any]:
 
 def _write_file(path: Path, data: bytes) -> None:
     atomic_write_bytes(path, data)
-
-
-def _json_text(obj: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(obj, indent=1, allow_nan=False) + "\n"
 
 
 # --- resuming -----------------------------------------------------------------------------
@@ -272,35 +279,18 @@ def remove_temp_files(outdir: Path) -> int:
     return n
 
 
-def _check_same_run(outdir: Path, want: dict[str, Any], have_records: bool) -> None:
-    path = outdir / CONFIG_NAME
-    if not have_records:
-        return
-    if not path.is_file():
-        raise OutputDirError(f"{outdir} holds a manifest but no {CONFIG_NAME}: not a fingerprint dataset of this tool")
-    try:
-        have = read_json_file(path)
-        if not isinstance(have, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as exc:
-        raise OutputDirError(f"{path} is unreadable ({exc}); use another --outdir") from None
-    diffs = [k for k in _RUN_KEYS if have.get(k) != want.get(k)]
-    if diffs:
-        raise OutputDirError(
-            f"{outdir} holds another run's dataset (different {', '.join(diffs)}); "
-            "use another --outdir or the same settings"
-        )
+def _legacy_run(saved: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The run key of a folder written before config.json held one (None: not a dataset of this tool)."""
+    return {k: saved.get(k) for k in _RUN_KEYS} if saved else None
 
 
 def _prepare(config: FingerprintDatasetConfig) -> tuple[Path, dict[int, dict[str, Any]], list[int]]:
     """Validate DIR, keep the intact fingers, clean up; return (outdir, kept records, redone ids)."""
-    outdir = Path(config.outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputDirError(f"{outdir} exists and is not a directory")
-    outdir.mkdir(parents=True, exist_ok=True)
     want = describe(config)
+    folder = claim_run_folder(config.outdir, command=COMMAND, run=want["run"], overwrite=config.overwrite,
+                              legacy_run=_legacy_run)
+    outdir = folder.outdir
     contents = read_manifest(outdir / MANIFEST_NAME)
-    _check_same_run(outdir, want, bool(contents.records))
     kept: dict[int, dict[str, Any]] = {}
     redone: list[int] = []
     for rec in contents.records:
@@ -328,19 +318,6 @@ def single_threaded_worker() -> None:
 # --- the job ------------------------------------------------------------------------------
 
 
-def _progress(enabled: bool, total: int) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("fingers"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=False,
-    )
-
-
 def generate_dataset(
     config: FingerprintDatasetConfig,
     *,
@@ -358,7 +335,7 @@ def generate_dataset(
         for f in todo
     ]
     done: list[int] = []
-    with ManifestWriter(outdir / MANIFEST_NAME) as manifest, _progress(progress, len(tasks)) as bar:
+    with ManifestWriter(outdir / MANIFEST_NAME) as manifest, Progress(progress and bool(tasks)) as bar:
         job = bar.add_task("fingers", total=len(tasks))
 
         def finish(rec: dict[str, Any]) -> None:

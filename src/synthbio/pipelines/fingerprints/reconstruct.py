@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from synthbio.errors import InputError
-from synthbio.fingerprints.minutiae import JSON_FORMAT_NAME, read_template, write_template
+from synthbio.fingerprints.minutiae import (
+    JSON_FORMAT_NAME,
+    TemplateError,
+    read_template,
+    write_template,
+)
 from synthbio.fingerprints.reconstruction import (
     DEFAULT_ENCODER,
     EncoderReconstructor,
@@ -27,10 +32,17 @@ from synthbio.fingerprints.reconstruction import (
 )
 from synthbio.fingerprints.ridge_reconstruction import mated_impressions
 from synthbio.fingerprints.types import MinutiaeTemplate
-from synthbio.fingerprints.validation import MAX_DRAW_DPI, MAX_IMAGE_SIDE, MIN_DRAW_DPI, check_drawable
+from synthbio.fingerprints.validation import (
+    MAX_DRAW_DPI,
+    MAX_IMAGE_SIDE,
+    MIN_DRAW_DPI,
+    check_drawable,
+)
+from synthbio.io.derived import walk_files
 from synthbio.io.images import encode_png
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_bytes
+from synthbio.utils.progress import Progress
 
 # Template file extensions, in the order kept when one folder holds several files of a stem.
 TEMPLATE_EXTENSIONS: tuple[str, ...] = (".json", ".iso", ".fmr", ".ist", ".ansi", ".ansi378", ".378", ".xyt")
@@ -65,7 +77,7 @@ def collect_templates(source: str | os.PathLike[str]) -> tuple[list[tuple[Path, 
     rank = {ext: i for i, ext in enumerate(TEMPLATE_EXTENSIONS)}
     chosen: dict[Path, Path] = {}
     skipped: list[Path] = []
-    for path in sorted(p for p in root.rglob("*") if _is_template_file(p)):
+    for path in sorted(p for p in walk_files(root) if _is_template_file(p)):  # reports / caches skipped
         rel = path.relative_to(root).with_suffix(".png")
         prev = chosen.get(rel)
         if prev is None or rank[path.suffix.lower()] < rank[prev.suffix.lower()]:
@@ -150,10 +162,10 @@ def _output_paths(config: ReconstructConfig, items: list[tuple[Path, Path]]) -> 
     folder_input = Path(config.template).is_dir()
     if folder_input or out.is_dir() or config.out.endswith(("/", os.sep)):
         if out.exists() and not out.is_dir():
-            raise InputError(f"--out {out} is a file, but a folder is needed for {config.template}")
+            raise InputError(f"--output {out} is a file, but a folder is needed for {config.template}")
         return [out / rel for _, rel in items]
     if out.suffix.lower() != ".png":
-        raise InputError(f"--out {out}: give a .png file name (or an existing folder)")
+        raise InputError(f"--output {out}: give a .png file name (or an existing folder)")
     return [out]
 
 
@@ -161,7 +173,15 @@ def read_templates(config: ReconstructConfig, files: Sequence[Path]) -> list[Min
     """Read every template before any work, so a malformed file, or one too large to draw, fails fast, named."""
     out = []
     for p in files:
-        template = read_template(p, width=config.xyt_width, height=config.xyt_height, dpi=config.xyt_dpi)
+        if p.suffix.lower() == ".xyt" and config.xyt_height <= 0:
+            raise TemplateError(str(p), "a NIST .xyt file stores no image size: give --xyt-height (and --xyt-width) "
+                                "of the image its minutiae came from, e.g. --xyt-width 416 --xyt-height 560")
+        try:
+            template = read_template(p, width=config.xyt_width, height=config.xyt_height, dpi=config.xyt_dpi)
+        except InputError as exc:
+            if str(p) in str(exc):
+                raise
+            raise TemplateError(str(p), str(exc)) from None  # some readers only say '<bytes>'
         check_drawable(template, dpi_out=config.dpi_out, source=str(p))
         out.append(template)
     return out
@@ -187,9 +207,7 @@ def reconstruct_files(config: ReconstructConfig, *, progress: bool = False,
         reconstructor = load_reconstructor(config.method, encoder=config.encoder, model=config.model,
                                            device=device, batch_size=config.batch_size)
     written: list[Path] = []
-    from rich.progress import Progress
-
-    with Progress(disable=not progress) as bar:
+    with Progress(progress) as bar:
         job = bar.add_task("reconstructing", total=len(templates))
         for start in range(0, len(templates), config.batch_size):
             chunk = templates[start : start + config.batch_size]
@@ -208,13 +226,11 @@ def reconstruct_files(config: ReconstructConfig, *, progress: bool = False,
 def _write_mated(config: ReconstructConfig, items: list[tuple[Path, Path]], outputs: list[Path],
                  templates: list[MinutiaeTemplate], skipped: list[Path], *, progress: bool) -> ReconstructResult:
     """config.impressions mated impressions per template, each with its ground-truth JSON."""
-    from rich.progress import Progress
-
     empty = [str(src) for (src, _), t in zip(items, templates) if not t.minutiae]
     if empty:  # before anything is written
         raise InputError(f"{', '.join(empty[:3])}: the template has no minutiae, so no impression can be drawn")
     written: list[Path] = []
-    with Progress(disable=not progress) as bar:
+    with Progress(progress) as bar:
         job = bar.add_task("mated impressions", total=len(templates))
         for (src, _), out, template in zip(items, outputs, templates):
             folder = out.with_suffix("")

@@ -35,7 +35,7 @@ import torch
 
 import synthbio
 from synthbio.checkpoints import load_generator, model_hash
-from synthbio.errors import InputError, OutputDirError
+from synthbio.errors import InputError
 from synthbio.generation.sampling import (
     SeedableGenerator,
     check_noise_mode,
@@ -45,14 +45,19 @@ from synthbio.generation.sampling import (
     synthesize,
 )
 from synthbio.io.images import png_planes, read_png, save_grid, to_uint8, write_png
-from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
+from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest
 from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
+from synthbio.pipelines.common.rundir import (
+    CONFIG_NAME,
+    claim_run_folder,
+    keep_intact,
+    remove_temp_files,
+)
 from synthbio.utils.devices import resolve_device
-from synthbio.utils.hashing import atomic_write_json, sha256_file
-from synthbio.utils.jsonio import read_json_file
+from synthbio.utils.hashing import atomic_write_json
+from synthbio.utils.progress import Progress
 from synthbio.utils.seeds import check_seed
 
-CONFIG_NAME = "config.json"
 GRID_MAX = 64  # the grid shows at most this many seeds (the first ones)
 REFERENCE_LABEL = "reference"
 # Settings that change the pixels of a seed: a directory holds one value of each.
@@ -143,14 +148,6 @@ def grid_relpath(branch: str, *, multi_branch: bool) -> str:
     return f"grid_{branch}.png" if multi_branch else "grid.png"
 
 
-def make_outdir(outdir: Path) -> None:
-    """Create the output folder, or raise OutputDirError naming it when that is impossible."""
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
-        raise OutputDirError(f"cannot use {os.fspath(outdir)!r} as output directory: {exc.strerror}") from None
-
-
 # --- resuming -----------------------------------------------------------------------------
 
 
@@ -158,77 +155,24 @@ def _run_key(record: dict[str, Any]) -> dict[str, Any]:
     return {k: record.get(k) for k in RUN_KEYS}
 
 
-def _previous_run_key(outdir: Path, records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    cfg_path = outdir / CONFIG_NAME
-    if cfg_path.exists():
-        try:
-            saved = read_json_file(cfg_path)
-            if isinstance(saved, dict) and isinstance(saved.get("run"), dict):
-                return _run_key(saved["run"])
-        except (ValueError, OSError):
-            pass
+def _legacy_run(saved: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A folder whose config.json predates the "run" object: the run of its first manifest record."""
     return _run_key(records[0]) if records else None
-
-
-def _clear_previous(outdir: Path, records: list[dict[str, Any]]) -> None:
-    """Remove only what an earlier run wrote: its listed files, grids, manifest, latents, config."""
-    for rec in records:
-        for entry in rec.get("files", {}).values():
-            (outdir / entry["path"]).unlink(missing_ok=True)
-    for p in outdir.glob("grid*.png"):
-        p.unlink()
-    for name in (MANIFEST_NAME, SAMPLES_NAME, CONFIG_NAME):
-        (outdir / name).unlink(missing_ok=True)
-
-
-def _record_is_intact(outdir: Path, rec: dict[str, Any], run: dict[str, Any], planes: list[str]) -> bool:
-    files = rec.get("files")
-    if _run_key(rec) != run or not isinstance(files, dict) or sorted(files) != sorted(planes):
-        return False
-    for entry in files.values():
-        p = outdir / entry["path"]
-        if not p.is_file() or sha256_file(p) != entry["sha256"]:
-            return False
-    return True
-
-
-def _remove_temp_files(outdir: Path, branches: Sequence[str]) -> None:
-    """Temporary files left by a killed run (see utils.hashing.temp_path_for)."""
-    for folder in [outdir, *[outdir / b for b in branches]]:
-        if folder.is_dir():
-            for p in folder.glob(".*.tmp"):
-                p.unlink(missing_ok=True)
 
 
 def _prepare_outdir(
     outdir: Path, run: dict[str, Any], *, overwrite: bool, planes: list[str], branches: Sequence[str]
 ) -> tuple[dict[int, dict[str, Any]], list[int]]:
-    """Check the directory belongs to this run; return (intact records by seed, seeds to redo)."""
-    contents = read_manifest(outdir / MANIFEST_NAME)
-    prev = _previous_run_key(outdir, contents.records)
-    if prev is not None and prev != run:
-        if not overwrite:
-            diffs = ", ".join(f"{k} {prev.get(k)!r} there vs {run[k]!r} now" for k in RUN_KEYS if prev.get(k) != run[k])
-            raise OutputDirError(
-                f"output directory {os.fspath(outdir)!r} holds another run ({diffs}); "
-                "choose another --outdir or pass --overwrite to replace it"
-            )
-        _clear_previous(outdir, contents.records)
-        contents = read_manifest(outdir / MANIFEST_NAME)
-    _remove_temp_files(outdir, branches)
-    kept: dict[int, dict[str, Any]] = {}
-    redo: list[int] = []
-    for rec in contents.records:
-        seed = rec.get("seed")
-        if not isinstance(seed, int) or seed in kept:
-            continue
-        if _record_is_intact(outdir, rec, run, planes):
-            kept[seed] = rec
-        else:
-            redo.append(seed)
-    if redo or contents.dropped_lines or len(kept) != len(contents.records):
-        rewrite_manifest(outdir / MANIFEST_NAME, kept.values())
-    return kept, redo
+    """Claim the folder for this run (`pipelines.common.rundir`); return (intact records by seed, seeds to redo)."""
+    folder = claim_run_folder(outdir, command="generate", run=run, overwrite=overwrite, legacy_run=_legacy_run)
+    remove_temp_files(outdir, branches)
+
+    def accept(rec: dict[str, Any]) -> bool:
+        files = rec.get("files")
+        return _run_key(rec) == run and isinstance(files, dict) and sorted(files) == sorted(planes)
+
+    return keep_intact(outdir, folder.records, key=lambda r: r.get("seed") if isinstance(r.get("seed"), int) else None,
+                       accept=accept)
 
 
 # --- the job ------------------------------------------------------------------------------
@@ -288,7 +232,6 @@ def generate_with(
         "class_idx": config.class_idx,
         "noise_mode": config.noise_mode,
     }
-    make_outdir(outdir)
     kept, redone = _prepare_outdir(outdir, run, overwrite=config.overwrite, planes=plane_keys, branches=G.branch_names)
     if multi:
         for b in G.branch_names:
@@ -322,15 +265,6 @@ def generate_with(
     )
 
 
-def _progress_bar(enabled: bool, total: int) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        disable=not enabled or total == 0, transient=False,
-    )
-
-
 def _generate_seeds(
     G: SeedableGenerator,
     config: GenerateConfig,
@@ -344,8 +278,8 @@ def _generate_seeds(
 ) -> list[int]:
     outdir = Path(config.outdir)
     done: list[int] = []
-    with ManifestWriter(outdir / MANIFEST_NAME) as manifest, _progress_bar(progress, len(todo)) as bar:
-        task = bar.add_task("generate", total=len(todo))
+    with ManifestWriter(outdir / MANIFEST_NAME) as manifest, Progress(progress and bool(todo)) as bar:
+        task = bar.add_task("samples", total=len(todo))
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
             _, ws = map_seeds(G, batch, class_idx=config.class_idx, truncation_psi=config.truncation_psi,

@@ -9,6 +9,13 @@ pose and shape, later ones colour and texture). As in the official
 images as its left column, and the mixes inside. Multi-branch models get a
 folder per branch and `grid_<branch>.png`, as in `synthbio generate`. With
 noise_mode 'random' an image's noise is seeded by its row seed.
+
+The folder holds one run (`synthbio.pipelines.common.rundir`): config.json
+records the weights and every setting that changes an image; manifest.jsonl
+lists each written image pair with its files' sha256. The same command again
+rewrites the same files (it is cheap: rows x cols images); a folder holding
+another run, a mix of other seeds or layers or a `generate` run, is refused
+unless `overwrite`, which deletes only that run's files.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ from synthbio.generation.sampling import (
     synthesize,
 )
 from synthbio.io.images import png_planes, save_grid, to_uint8, write_png
-from synthbio.pipelines.images.generate import make_outdir
+from synthbio.io.manifest import MANIFEST_NAME, rewrite_manifest
+from synthbio.pipelines.common.rundir import CONFIG_NAME, claim_run_folder, remove_temp_files
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_json
 from synthbio.utils.seeds import check_seed
@@ -58,6 +66,7 @@ class MixConfig:
     noise_mode: str = "const"
     batch_size: int = 8
     device: str = "auto"
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols"):
@@ -91,13 +100,22 @@ def _hwc(images: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     return {b: to_uint8(x) for b, x in images.items()}
 
 
-def _save(outdir: Path, name: str, branch: str, image: np.ndarray, *, multi: bool) -> list[Path]:
-    out = []
+def _save(outdir: Path, name: str, branch: str, image: np.ndarray, *, multi: bool) -> dict[str, dict[str, str]]:
+    """Write one image's PNG(s); returns the manifest entries {branch + suffix: {path, sha256}}."""
+    out = {}
     for suffix, plane in png_planes(image):
-        p = outdir / branch / f"{name}{suffix}.png" if multi else outdir / f"{name}{suffix}.png"
-        write_png(p, plane)
-        out.append(p)
+        rel = f"{branch}/{name}{suffix}.png" if multi else f"{name}{suffix}.png"
+        out[branch + suffix] = {"path": rel, "sha256": write_png(outdir / rel, plane)}
     return out
+
+
+def run_key(G: SeedableGenerator, config: MixConfig) -> dict[str, Any]:
+    """What decides the images of a mix (compared with the folder's config.json)."""
+    from synthbio.checkpoints import model_hash
+
+    return {"model_sha256": model_hash(G), "rows": list(config.rows), "cols": list(config.cols),
+            "styles": list(config.styles), "truncation_psi": config.truncation_psi, "class_idx": config.class_idx,
+            "noise_mode": config.noise_mode}
 
 
 def style_mix(config: MixConfig) -> MixResult:
@@ -114,13 +132,15 @@ def style_mix_with(G: SeedableGenerator, config: MixConfig) -> MixResult:
     """Style mixing with an already loaded generator `G`."""
     styles = parse_styles(config.styles, G.num_ws)
     class_vector(G.c_dim, config.class_idx)
-    outdir = Path(config.outdir)
     multi = len(G.branch_names) > 1
-    make_outdir(outdir)
+    run = run_key(G, config)
+    outdir = claim_run_folder(config.outdir, command="mix", run=run, overwrite=config.overwrite,
+                              legacy_run=lambda saved, records: {"model_sha256": None}).outdir
+    remove_temp_files(outdir, G.branch_names if multi else ())
     for b in G.branch_names if multi else ():
         (outdir / b).mkdir(exist_ok=True)
-    atomic_write_json(outdir / "config.json", {"command": "mix", "config": config.to_dict(),
-                                                "synthbio_version": synthbio.__version__})
+    atomic_write_json(outdir / CONFIG_NAME, {"command": "mix", "config": config.to_dict(), "run": run,
+                                             "synthbio_version": synthbio.__version__})
     all_seeds = list(dict.fromkeys(config.rows + config.cols))
     opts = dict(class_idx=config.class_idx, truncation_psi=config.truncation_psi)
     ws_of: dict[int, torch.Tensor] = {}
@@ -142,10 +162,15 @@ def style_mix_with(G: SeedableGenerator, config: MixConfig) -> MixResult:
         out = _hwc(synthesize(G, ws, seeds=[r for r, _ in batch], noise_mode=config.noise_mode))
         for i, key in enumerate(batch):
             images[key] = {b: x[i] for b, x in out.items()}
-    written = []
+    written: list[Path] = []
+    records = []
     for (r, c), by_branch in images.items():
+        files: dict[str, dict[str, str]] = {}
         for b, img in by_branch.items():
-            written += _save(outdir, f"{r}-{c}", b, img, multi=multi)
+            files.update(_save(outdir, f"{r}-{c}", b, img, multi=multi))
+        written += [outdir / f["path"] for f in files.values()]
+        records.append({"row": r, "col": c, "files": files})
+    rewrite_manifest(outdir / MANIFEST_NAME, records)
     grids = []
     for b in G.branch_names:
         blank = np.zeros_like(images[(config.rows[0], config.rows[0])][b])

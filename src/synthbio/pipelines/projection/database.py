@@ -27,8 +27,6 @@ import dataclasses
 import json
 import os
 import re
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from synthbio.errors import InputError, OutputDirError
 from synthbio.inversion.projector import ProjectorConfig, ReconstructionLossLike
 from synthbio.io.databases import ImageSelection, Sample, select_samples
 from synthbio.utils.jsonio import read_json_file
+from synthbio.utils.progress import Progress
 from synthbio.utils.seeds import check_seed, parse_shard
 
 CONFIG_NAME = "config.json"
@@ -156,20 +155,14 @@ def _check_outdir(config: ProjectDatabaseConfig, record: dict[str, Any]) -> Path
 
 
 class _Progress:
-    """Plain periodic lines on stderr: samples done of this shard, rate, time left."""
+    """Samples done of this shard, rate and time left on stderr (`synthbio.utils.progress`)."""
 
     def __init__(self, total: int, done: int, enabled: bool) -> None:
-        self.total, self.done, self.enabled, self.start, self.new = total, done, enabled, time.monotonic(), 0
+        self._bar = Progress(enabled).start()
+        self._task = self._bar.add_task("project-database samples", total=total, completed=done)
 
     def step(self, n: int) -> None:
-        self.done += n
-        self.new += n
-        if not self.enabled:
-            return
-        rate = self.new / max(time.monotonic() - self.start, 1e-9)
-        left = (self.total - self.done) / rate if rate > 0 else float("nan")
-        print(f"project-database: {self.done}/{self.total} samples ({rate * 60:.1f}/min, ~{left / 60:.1f} min left)",
-              file=sys.stderr, flush=True)
+        self._bar.advance(self._task, n)
 
 
 def project_database(config: ProjectDatabaseConfig, *, loss: ReconstructionLossLike | None = None,

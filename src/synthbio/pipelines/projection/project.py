@@ -213,7 +213,7 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
     targets = torch.cat([load_target(t, resolution=G.img_resolution, channels=channels) for t in config.targets])
     out = Path(config.outdir)
     cfg_path = out / "config.json"
-    record = {"config": config.to_dict(), "generator_sha256": module_sha256(G)}
+    record = {"command": "project", "config": config.to_dict(), "generator_sha256": module_sha256(G)}
     if cfg_path.exists() and not config.overwrite:
         try:
             previous = read_json_file(cfg_path)
