@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.errors import InputError
-from synthbio.generation.sampling import as_branches, class_vector, map_seeds
+from synthbio.generation.sampling import as_branches, conditioning, map_seeds
 from synthbio.utils.seeds import check_seed, generators_from_seeds
 
 if TYPE_CHECKING:
@@ -491,7 +491,7 @@ def derivative_free_references(
     emb = embed_latents(G, model, ws, batch_size=batch_size, noise_mode=noise_mode)
     with torch.no_grad():
         sim = model.similarity(emb, emb).float().cpu()
-    c = class_vector(G.c_dim, class_idx, n=proposals_per_step, device=z.device)
+    c = conditioning(G, class_idx, n=proposals_per_step, device=z.device)
     used = 0
     trace: list[float] = []
     while True:

@@ -273,7 +273,7 @@ def _normalize_noise_(noise: Sequence[Tensor]) -> None:
 
 def check_targets(G: torch.nn.Module, targets: Tensor, *, branch: int = 0) -> None:
     names = tuple(getattr(G, "branch_names", ("img",)))
-    channels = dict(G.config.branches)[names[branch]] if hasattr(G, "config") else G.img_channels
+    channels = dict(G.branches)[names[branch]] if hasattr(G, "branches") else G.img_channels
     want = (channels, G.img_resolution, G.img_resolution)
     if not isinstance(targets, Tensor) or targets.ndim != 4 or tuple(targets.shape[1:]) != want:
         shape = tuple(targets.shape) if isinstance(targets, Tensor) else type(targets).__name__
@@ -421,8 +421,8 @@ def project(G: torch.nn.Module, targets: Tensor, *, config: ProjectorConfig = Pr
     check_targets(G, targets, branch=b)
     loss_autocast(config.precision, device)  # an unsupported precision fails before any work
     if getattr(G, "c_dim", 0):
-        from synthbio.generation.sampling import class_vector
-        c = class_vector(G.c_dim, config.class_idx)
+        from synthbio.generation.sampling import conditioning
+        c = conditioning(G, config.class_idx)
     elif config.class_idx is not None:
         raise InputError(f"class index {config.class_idx} given, but the model is unconditional")
     else:

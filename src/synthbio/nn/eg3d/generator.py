@@ -74,6 +74,8 @@ class EG3DGenerator(torch.nn.Module):
     """G(z, c) = synthesis(mapping(z, c), c) -> {'image', 'image_raw', 'image_depth'}."""
 
     architecture = "eg3d"
+    #: c is a camera (the front camera when omitted), not a class label.
+    camera_conditioned = True
 
     def __init__(self, config: EG3DConfig) -> None:
         super().__init__()
@@ -83,7 +85,8 @@ class EG3DGenerator(torch.nn.Module):
         self.w_dim = config.w_dim
         self.img_resolution = config.img_resolution
         self.img_channels = config.img_channels
-        self.branch_names = ("img",)
+        self.branch_names = ("image",)  # the key of the final image in the official output dict
+        self.branches = (("image", config.img_channels),)
         self.backbone = Generator(GeneratorConfig(
             z_dim=config.z_dim, c_dim=config.c_dim, w_dim=config.w_dim, img_resolution=config.backbone_resolution,
             branches=(("img", 3 * config.plane_channels),), channel_base=config.channel_base,

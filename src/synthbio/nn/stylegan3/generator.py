@@ -105,6 +105,7 @@ class StyleGAN3Generator(torch.nn.Module):
         self.img_resolution = config.img_resolution
         self.img_channels = config.img_channels
         self.branch_names = ("img",)
+        self.branches = (("img", config.img_channels),)
         self.synthesis = SynthesisNetwork(config)
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(

@@ -151,7 +151,7 @@ class GeneratorEngine:
 
     def __init__(self, config: DatasetConfig) -> None:
         from synthbio.checkpoints import load_generator, model_hash
-        from synthbio.generation.sampling import check_truncation
+        from synthbio.generation.sampling import check_truncation, class_count
         from synthbio.identity.models import build_identity_model
         from synthbio.utils.devices import resolve_device
 
@@ -160,7 +160,7 @@ class GeneratorEngine:
         assert config.model is not None  # DatasetConfig allows None only for procedural fingerprints
         self.G = load_generator(config.model, device=self.device)
         self.G.eval().requires_grad_(False)
-        if self.G.c_dim:
+        if class_count(self.G):
             raise InputError(f"generator {config.model!r} is conditional ({self.G.c_dim} classes): "
                              "identity datasets need an unconditional model")
         check_truncation(self.G, config.truncation_psi, None)

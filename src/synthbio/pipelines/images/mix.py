@@ -27,7 +27,7 @@ from synthbio.errors import InputError
 from synthbio.generation.sampling import (
     SeedableGenerator,
     check_noise_mode,
-    class_vector,
+    conditioning,
     map_seeds,
     mix_styles,
     parse_styles,
@@ -113,7 +113,7 @@ def style_mix(config: MixConfig) -> MixResult:
 def style_mix_with(G: SeedableGenerator, config: MixConfig) -> MixResult:
     """Style mixing with an already loaded generator `G`."""
     styles = parse_styles(config.styles, G.num_ws)
-    class_vector(G.c_dim, config.class_idx)
+    conditioning(G, config.class_idx)
     outdir = Path(config.outdir)
     multi = len(G.branch_names) > 1
     make_outdir(outdir)

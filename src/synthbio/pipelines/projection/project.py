@@ -214,7 +214,7 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
     device = resolve_device(config.device)
     G = load_generator(config.model, device=device).eval()
     b = branch_index(G, config.projector.branch)
-    channels = dict(G.config.branches)[G.branch_names[b]]
+    channels = dict(G.branches)[G.branch_names[b]]
     targets = torch.cat([load_target(t, resolution=G.img_resolution, channels=channels) for t in config.targets])
     out = Path(config.outdir)
     cfg_path = out / "config.json"
@@ -247,8 +247,8 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
     pc = config.projector
     c = None
     if G.c_dim:
-        from synthbio.generation.sampling import class_vector
-        c = class_vector(G.c_dim, pc.class_idx)
+        from synthbio.generation.sampling import conditioning
+        c = conditioning(G, pc.class_idx)
     w_stats = compute_w_stats(G, num_samples=pc.w_avg_samples, seed=pc.w_avg_seed, c=c)
     keep = sorted(set(strip_steps(pc.num_steps) if config.strip else []) |
                   (set(range(0, pc.num_steps, max(1, pc.num_steps // 100))) | {pc.num_steps} if config.video
