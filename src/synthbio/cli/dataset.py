@@ -32,7 +32,7 @@ def generate_command(
     truncation: Annotated[float, typer.Option("--truncation", "--trunc", help="Truncation psi.")] = 0.7,
     noise_mode: Annotated[str, typer.Option("--noise-mode", help="const | random | none (images).")] = "const",
     references: Annotated[str, typer.Option("--references", help="rejection | langevin | derivative-free.")] = "rejection",
-    variations: Annotated[str, typer.Option("--variations", help="face: dispersion | disco | style-mixing; fingerprint: procedural | generator.")] = "style-mixing",  # noqa: E501
+    variations: Annotated[str, typer.Option("--variations", help="face: dispersion | disco | style-mixing | pose (EG3D: same latent, other views); fingerprint: procedural | generator.")] = "style-mixing",  # noqa: E501
     inter_threshold: Annotated[Optional[float], typer.Option("--inter-threshold", help="Between identities: min angle (rad, vector models) or max score (matchers).")] = None,  # noqa: UP007,E501
     intra_threshold: Annotated[Optional[float], typer.Option("--intra-threshold", help="Within an identity: max angle (rad) or min score.")] = None,  # noqa: UP007,E501
     max_intra_similarity: Annotated[Optional[float], typer.Option("--max-intra-similarity", help="Two variations of one identity may be at most this similar (vector models).")] = None,  # noqa: UP007,E501
@@ -52,12 +52,15 @@ def generate_command(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass.")] = 8,
     device: Annotated[str, _DEVICE] = "auto",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and exit.")] = False,
+    pose_yaw: Annotated[str, typer.Option("--pose-yaw", help="EG3D: 'min,max' yaw degrees of the variations' cameras (e.g. --pose-yaw=-30,30).")] = "0,0",  # noqa: E501
+    pose_pitch: Annotated[str, typer.Option("--pose-pitch", help="EG3D: 'min,max' pitch degrees of the variations' cameras.")] = "0,0",  # noqa: E501
 ) -> None:
     """Write DIR/<identity>/<label>.png, samples.h5, manifest.jsonl, config.json. Resumable, shardable."""
     from rich.console import Console
 
     from synthbio.pipelines.dataset.config import DatasetConfig, describe
     from synthbio.pipelines.dataset.generate import generate_dataset
+    from synthbio.utils.seeds import parse_sweep
 
     config = DatasetConfig(
         outdir=outdir, model=model, identity_model=identity_model, identity_weights=identity_weights,
@@ -68,6 +71,8 @@ def generate_command(
         max_intra_similarity=max_intra_similarity, directions=tuple(direction or ()),
         privacy_threshold=privacy_threshold, fp_width=fp_width, fp_height=fp_height, fp_sensor=fp_sensor, shard=shard, backend=backend,
         ray_address=ray_address, ray_shards=ray_shards, batch_size=batch_size, device=device,
+        pose_yaw=tuple(parse_sweep(pose_yaw, what="--pose-yaw")),
+        pose_pitch=tuple(parse_sweep(pose_pitch, what="--pose-pitch")),
     )
     if dry_run:
         typer.echo(json.dumps(describe(config), indent=2))
