@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from ckpt_helpers import _FakeModules, eg3d_persistent, perturb, tiny_d_config, tiny_eg3d_config, tiny_sg3_config
+from ckpt_helpers import (
+    _FakeModules,
+    eg3d_persistent,
+    perturb,
+    tiny_d_config,
+    tiny_eg3d_config,
+    tiny_sg3_config,
+)
 
 from synthbio.checkpoints import convert_checkpoint, load_generator
 from synthbio.checkpoints.nvlabs import load_nvlabs_generator, read_network_pickle

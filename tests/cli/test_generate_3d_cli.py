@@ -17,7 +17,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_pose_sweep_with_depth(run_cli, models, tmp_path: Path) -> None:
-    code, out, err = run_cli("generate", "-m", str(models["eg3d"]), "--seeds", "0-1", "-o", str(tmp_path),
+    code, _, err = run_cli("generate", "-m", str(models["eg3d"]), "--seeds", "0-1", "-o", str(tmp_path),
                              "--yaw", "-20:20:3", "--pitch", "5", "--fov", "20", "--save-depth", "npy")
     assert code == 0, err
     assert len(list(tmp_path.glob("seed*_yaw*_pitch+5.png"))) == 6

@@ -12,7 +12,13 @@ import pytest
 import torch
 
 from synthbio.errors import InputError
-from synthbio.nn.eg3d import EG3DConfig, EG3DGenerator, camera, fov_to_intrinsics, split_camera
+from synthbio.nn.eg3d import (
+    EG3DConfig,
+    EG3DGenerator,
+    camera,
+    fov_to_intrinsics,
+    split_camera,
+)
 from synthbio.nn.eg3d import rendering as rd
 
 
@@ -37,7 +43,7 @@ def tiny(**kw: object) -> EG3DGenerator:
 def test_camera_looks_at_the_pivot_from_the_orbit() -> None:
     for yaw, pitch in [(0, 0), (30, -10), (-45, 20)]:
         c = camera(yaw, pitch, 18.837, 2.7, pivot=(0, 0, 0.2))
-        cam2world, intrinsics = split_camera(c[None])
+        cam2world, _ = split_camera(c[None])
         origin, forward = cam2world[0, :3, 3], cam2world[0, :3, 2]
         to_pivot = torch.tensor([0, 0, 0.2]) - origin
         assert float(origin.norm()) == pytest.approx(2.7, abs=1e-5)  # the orbit is around the world origin
@@ -131,7 +137,7 @@ def test_seeded_sampling_is_batch_independent_and_reproducible(one_thread) -> No
     cams = torch.stack([camera(0, 0), camera(25, 5), camera(-25, -5)])
     with torch.no_grad():
         ws = G.mapping(z, None, truncation_psi=0.8)
-        gens = lambda seeds: [torch.Generator().manual_seed(s) for s in seeds]  # noqa: E731
+        gens = lambda seeds: [torch.Generator().manual_seed(s) for s in seeds]
         batch = G.synthesis(ws, cams, generator=gens([10, 11, 12]))
         alone = G.synthesis(ws[1:2], cams[1:2], generator=gens([11]))
         again = G.synthesis(ws, cams, generator=gens([10, 11, 12]))

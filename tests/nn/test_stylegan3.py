@@ -18,8 +18,8 @@ from synthbio.nn.stylegan3 import (
     filtered_lrelu_reference,
     input_transform,
     layer_schedule,
+    polyphase,
 )
-from synthbio.nn.stylegan3 import polyphase
 from synthbio.nn.stylegan3.filters import bessel_j1, kaiser_lowpass, radial_lowpass
 
 
@@ -31,7 +31,7 @@ def tiny(**kw: object) -> StyleGAN3Generator:
     G = StyleGAN3Generator(StyleGAN3Config(**base)).eval()  # type: ignore[arg-type]
     with torch.no_grad():  # biases, magnitudes and w_avg away from their init so every path matters
         for name, t in G.named_parameters():
-            if name.endswith("bias") or name.endswith("affine.weight"):
+            if name.endswith(("bias", "affine.weight")):
                 t.add_(0.2 * torch.randn(t.shape))
         for name, b in G.named_buffers():
             if name.endswith("magnitude_ema"):

@@ -16,7 +16,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from synthbio.checkpoints.nvlabs import PersistentRecord, load_state_strict, record_state_dict
+from synthbio.checkpoints.nvlabs import (
+    PersistentRecord,
+    load_state_strict,
+    record_state_dict,
+)
 from synthbio.errors import CheckpointError, InputError
 from synthbio.nn.stylegan3 import StyleGAN3Config, StyleGAN3Generator, layer_schedule
 

@@ -8,7 +8,7 @@ Every generator here has the same surface (`mapping`, `synthesis`, `z_dim`,
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import torch
 
@@ -19,7 +19,7 @@ from synthbio.nn.generator import Generator
 from synthbio.nn.stylegan3 import StyleGAN3Config, StyleGAN3Generator
 
 #: Any synthbio generator.
-AnyGenerator = Union[Generator, StyleGAN3Generator, EG3DGenerator]
+AnyGenerator = Generator | StyleGAN3Generator | EG3DGenerator
 
 #: architecture name -> (config class, module class)
 ARCHITECTURES: dict[str, tuple[type, type]] = {

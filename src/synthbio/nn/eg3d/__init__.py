@@ -4,7 +4,13 @@ Module and parameter names follow the official NVlabs `TriPlaneGenerator`,
 so its state dicts load key for key.
 """
 
-from synthbio.nn.eg3d.camera import camera, fov_to_intrinsics, look_at, orbit_cam2world, split_camera
+from synthbio.nn.eg3d.camera import (
+    camera,
+    fov_to_intrinsics,
+    look_at,
+    orbit_cam2world,
+    split_camera,
+)
 from synthbio.nn.eg3d.config import SR_KINDS, EG3DConfig, default_sr_kind
 from synthbio.nn.eg3d.generator import EG3DGenerator
 

@@ -16,7 +16,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.nn.eg3d.config import SR_KINDS, EG3DConfig
-from synthbio.nn.layers import NoiseSource, SynthesisLayer, ToRGBLayer, _FilterHolder, setup_filter
+from synthbio.nn.layers import (
+    NoiseSource,
+    SynthesisLayer,
+    ToRGBLayer,
+    _FilterHolder,
+    setup_filter,
+)
 from synthbio.nn.synthesis import SynthesisBlock
 
 

@@ -5,7 +5,10 @@ Module, parameter and buffer names follow the official NVlabs
 """
 
 from synthbio.nn.stylegan3.config import LayerSpec, StyleGAN3Config, layer_schedule
-from synthbio.nn.stylegan3.filtered_lrelu import filtered_lrelu, filtered_lrelu_reference
+from synthbio.nn.stylegan3.filtered_lrelu import (
+    filtered_lrelu,
+    filtered_lrelu_reference,
+)
 from synthbio.nn.stylegan3.generator import StyleGAN3Generator, SynthesisNetwork
 from synthbio.nn.stylegan3.layers import SynthesisInput, SynthesisLayer, input_transform
 

@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.errors import InputError
+from synthbio.nn._kernels import inference_cached
 from synthbio.nn.layers import FullyConnectedLayer
-from synthbio.nn.stylegan3.config import InputSpec, LayerSpec
 from synthbio.nn.stylegan3 import polyphase
+from synthbio.nn.stylegan3.config import InputSpec, LayerSpec
 from synthbio.nn.stylegan3.filtered_lrelu import filtered_lrelu
 from synthbio.nn.stylegan3.filters import design_lowpass
 
@@ -120,38 +121,54 @@ class SynthesisInput(torch.nn.Module):
                 f"sampling_rate={self.sampling_rate:g}, bandwidth={self.bandwidth:g}")
 
 
+def demodulation_inputs(weight: Tensor, dtype: torch.dtype, *, memory_format: torch.memory_format = torch.contiguous_format
+                        ) -> tuple[Tensor, Tensor]:
+    """The weight normalised to unit RMS per output channel [O, I, k, k] (in `memory_format`), and the
+    per-(O, I) sums of its squares [O, I] that demodulation needs. Weight-only: kept across calls."""
+    w = weight.to(dtype)
+    w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()
+    return w.contiguous(memory_format=memory_format), w.square().sum(dim=[2, 3])
+
+
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, *, demodulate: bool, padding: int,
-                     input_gain: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
+                     input_gain: Tensor | None = None, bias: Tensor | None = None,
+                     prepared: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """StyleGAN3's modulated convolution: x [N,I,H,W], weight [O,I,k,k], styles [N,I] -> [N,O,H',W'].
 
     With demodulation, weight and styles are first normalised to unit RMS (the
     official code normalises the styles over the whole batch; here per sample,
     which demodulation cancels up to its 1e-8 epsilon, so a sample does not
     depend on its batch). input_gain: scalar or [I] factors on the input channels.
-    One sample scales the (small) weight; a batch scales the activations and
-    shares the convolution.
+    prepared: `demodulation_inputs(weight)` made earlier (inference caches it).
+    One sample scales the (small) weight in one pass, w_oi * d_o * s_i * gain_i
+    (d_o = rsqrt(sum_i s_i^2 sum_k w_oik^2 + 1e-8), the official demodulation);
+    a batch scales the activations and shares the convolution.
     """
     n = x.shape[0]
-    out_ch, in_ch, kh, kw = weight.shape
-    w = weight.to(x.dtype)
-    s = styles.to(x.dtype)
-    if demodulate:
-        w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()
-        s = s * s.square().mean(dim=1, keepdim=True).rsqrt()
-    gain = s if input_gain is None else s * input_gain.to(x.dtype).reshape(1, -1)
+    out_ch, in_ch = weight.shape[:2]
     fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1 \
         else torch.contiguous_format
+    if demodulate:
+        w, wsq = prepared if prepared is not None else demodulation_inputs(weight, x.dtype, memory_format=fmt)
+    else:
+        w, wsq = weight.to(x.dtype), None
+    s = styles.to(x.dtype)
+    if demodulate:
+        s = s * s.square().mean(dim=1, keepdim=True).rsqrt()
+    gain = s if input_gain is None else s * input_gain.to(x.dtype).reshape(1, -1)
     if n == 1:
-        wm = w * s.reshape(1, in_ch, 1, 1)  # [O, I, k, k]
         if demodulate:
-            wm = wm * (wm.square().sum(dim=[1, 2, 3], keepdim=True) + 1e-8).rsqrt()
-        if input_gain is not None:
-            wm = wm * input_gain.to(x.dtype).reshape(1, -1, 1, 1)
-        return F.conv2d(x, wm.contiguous(memory_format=fmt), bias, padding=padding)
+            assert wsq is not None
+            dcoefs = (s.square() @ wsq.t() + 1e-8).rsqrt()  # [1, O]
+            scale = dcoefs.reshape(out_ch, 1) * gain.reshape(1, in_ch)  # [O, I]
+        else:
+            scale = gain.reshape(1, in_ch)
+        wm = (w * scale.reshape(scale.shape[0], in_ch, 1, 1)).contiguous(memory_format=fmt)
+        return F.conv2d(x, wm, bias, padding=padding)
     y = F.conv2d(x * gain.reshape(n, in_ch, 1, 1), w.contiguous(memory_format=fmt), padding=padding)
     if demodulate:
-        dcoefs = (s.square() @ w.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
-        y = y * dcoefs.reshape(n, out_ch, 1, 1)
+        assert wsq is not None
+        y = y * (s.square() @ wsq.t() + 1e-8).rsqrt().reshape(n, out_ch, 1, 1)
     if bias is not None:
         y = y + bias.to(y.dtype).reshape(1, -1, 1, 1)
     return y
@@ -219,8 +236,14 @@ class SynthesisLayer(torch.nn.Module):
             styles = styles * (1 / np.sqrt(self.in_channels * self.conv_kernel**2))
         if x.device.type == "cpu" and x.shape[2] * x.shape[3] >= _NHWC_MIN_PIXELS:
             x = x.contiguous(memory_format=torch.channels_last)
+        prepared = None
+        if not self.is_torgb:
+            fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and x.shape[1] > 1 \
+                else torch.contiguous_format
+            prepared = inference_cached(self, f"_demod_cache_{fmt}", self.weight, x.dtype,
+                                        lambda: demodulation_inputs(self.weight, x.dtype, memory_format=fmt))
         x = modulated_conv2d(x, self.weight, styles, demodulate=not self.is_torgb, padding=self.conv_kernel - 1,
-                             input_gain=input_gain, bias=self.bias.to(x.dtype))
+                             input_gain=input_gain, bias=self.bias.to(x.dtype), prepared=prepared)
         gain, slope = (1.0, 1.0) if self.is_torgb else (float(np.sqrt(2)), 0.2)
         fu, fd = getattr(self, "up_filter", None), getattr(self, "down_filter", None)
         if not self.is_torgb and polyphase.supported(x, up=self.up_factor, down=self.down_factor):

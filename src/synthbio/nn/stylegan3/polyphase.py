@@ -20,7 +20,7 @@ All plans are derived once per layer and input size from the filters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -129,6 +129,15 @@ class LayerPlan:
     radial: bool
     bound: float  # max |upsampled value| per unit max |input|
     out_size: tuple[int, int]
+    weights: dict[tuple[int, int], Tensor] = field(default_factory=dict, compare=False, repr=False)
+
+    def depthwise(self, k: Tensor, channels: int) -> Tensor:
+        """Kernel k [1, 1, kh, kw] repeated for every channel [C, 1, kh, kw], made once per plan."""
+        key = (id(k), channels)
+        w = self.weights.get(key)
+        if w is None:
+            w = self.weights[key] = k.expand(channels, 1, k.shape[2], k.shape[3]).contiguous()
+        return w
 
 
 def make_plan(fu: Tensor | None, fd: Tensor | None, *, up: int, down: int, padding: tuple[int, int, int, int],
@@ -144,7 +153,7 @@ def make_plan(fu: Tensor | None, fd: Tensor | None, *, up: int, down: int, paddi
     tmp_w = w * up + px0 + px1 - (1 if f is None else len(f)) + 1
     down_h = plan_down(kd, down=down, phases_in=up, in_length=tmp_h)
     down_w = plan_down(kd, down=down, phases_in=up, in_length=tmp_w)
-    t32 = lambda a, shape: torch.as_tensor(a, dtype=torch.float64).reshape(shape).to(torch.float32)  # noqa: E731
+    t32 = lambda a, shape: torch.as_tensor(a, dtype=torch.float64).reshape(shape).to(torch.float32)
     tw = up_w.taps * up
     th = up_h.taps * (up * gain)
     k_up_w = tuple(t32(tw[r], [1, 1, 1, -1]) for r in range(up))
@@ -179,14 +188,13 @@ def supported(x: Tensor, *, up: int, down: int) -> bool:
 _FUSED_OK = True  # cleared when this torch build lacks the oneDNN fused convolution
 
 
-def _dw(x: Tensor, k: Tensor, *, padding: tuple[int, int] = (0, 0), lrelu: float | None = None,
+def _dw(x: Tensor, w: Tensor, *, padding: tuple[int, int] = (0, 0), lrelu: float | None = None,
         into: Tensor | None = None) -> Tensor:
-    """Depthwise convolution of x [1,C,H,W] with one kernel k [1,1,kh,kw] for every channel.
+    """Depthwise convolution of x [1,C,H,W] with w [C,1,kh,kw] (`LayerPlan.depthwise`).
 
     lrelu: fuse a leaky ReLU of that slope; into: add the result to this tensor in place.
     """
     c = x.shape[1]
-    w = k.expand(c, 1, k.shape[2], k.shape[3]).contiguous()
     global _FUSED_OK
     if _FUSED_OK:
         ops = torch.ops.mkldnn
@@ -215,7 +223,7 @@ def filtered_lrelu_polyphase(x: Tensor, plan: LayerPlan, *, slope: float, clamp:
     c = x.shape[1]
     uh, uw, dh, dw = plan.up_h, plan.up_w, plan.down_h, plan.down_w
     need_clamp = clamp is not None and float(x.abs().amax()) * plan.bound * (1 + 1e-4) >= clamp
-    out = torch.empty([1, c, *plan.out_size]).contiguous(memory_format=torch.channels_last)
+    out = torch.empty([1, c, *plan.out_size], memory_format=torch.channels_last)
 
     # W extent: every output phase's windows, in W-phase samples, and a conv padding that covers them.
     qw_lo = min(dw.start)
@@ -238,9 +246,9 @@ def filtered_lrelu_polyphase(x: Tensor, plan: LayerPlan, *, slope: float, clamp:
         xb = x[:, :, max(ia, 0):min(ib, x.shape[2] - 1) + 1]
         if ia < 0 or ib > x.shape[2] - 1:
             xb = F.pad(xb, (0, 0, max(0, -ia), max(0, ib - x.shape[2] + 1)))
-        a = [_dw(xb, plan.k_up_w[r], padding=(0, pad_w)) for r in range(uw.up)]
-        p = [[_dw(a[rw], plan.k_up_h[rh], lrelu=slope if slope != 1 else None) for rw in range(uw.up)]
-             for rh in range(uh.up)]
+        a = [_dw(xb, plan.depthwise(plan.k_up_w[r], c), padding=(0, pad_w)) for r in range(uw.up)]
+        p = [[_dw(a[rw], plan.depthwise(plan.k_up_h[rh], c), lrelu=slope if slope != 1 else None)
+              for rw in range(uw.up)] for rh in range(uh.up)]
         if need_clamp:
             for row in p:
                 for t in row:
@@ -252,9 +260,9 @@ def filtered_lrelu_polyphase(x: Tensor, plan: LayerPlan, *, slope: float, clamp:
                 continue
             off = m0 + dh.start[eh] - qa
             ph = [[t.narrow(2, off, n + jd_h - 1) for t in row] for row in p]
-            b = None if plan.radial else _down_h(ph, plan.k_down[0][eh])
+            b = None if plan.radial else _down_h(ph, plan, plan.k_down[0][eh])
             for ew in range(dw.phases_out):
-                y = _down_2d(ph, plan.k_down[eh][ew]) if b is None else _down_w(b, plan.k_down[1][ew])
+                y = _down_2d(ph, plan, plan.k_down[eh][ew]) if b is None else _down_w(b, plan, plan.k_down[1][ew])
                 y = y.narrow(3, origin_w + dw.start[ew], dw.counts[ew])
                 dst = out[:, :, eh + dh.phases_out * m0: eh + dh.phases_out * (m0 + keep): dh.phases_out,
                           ew::dw.phases_out]
@@ -262,30 +270,34 @@ def filtered_lrelu_polyphase(x: Tensor, plan: LayerPlan, *, slope: float, clamp:
     return out
 
 
-def _down_h(ph: list[list[Tensor]], kernels: tuple[Tensor, ...]) -> list[Tensor]:
+def _down_h(ph: list[list[Tensor]], plan: LayerPlan, kernels: tuple[Tensor, ...]) -> list[Tensor]:
     """Downsampling along H for one output phase: per W phase, the sum over the H phases."""
+    c = ph[0][0].shape[1]
     out = []
     for rw in range(len(ph[0])):
-        b = _dw(ph[0][rw], kernels[0])
+        b = _dw(ph[0][rw], plan.depthwise(kernels[0], c))
         for rh in range(1, len(ph)):
-            b = _dw(ph[rh][rw], kernels[rh], into=b)
+            b = _dw(ph[rh][rw], plan.depthwise(kernels[rh], c), into=b)
         out.append(b)
     return out
 
 
-def _down_w(b: list[Tensor], kernels: tuple[Tensor, ...]) -> Tensor:
+def _down_w(b: list[Tensor], plan: LayerPlan, kernels: tuple[Tensor, ...]) -> Tensor:
     """Downsampling along W for one output phase: the sum over the W phases (columns not yet cropped)."""
-    y = _dw(b[0], kernels[0])
+    c = b[0].shape[1]
+    y = _dw(b[0], plan.depthwise(kernels[0], c))
     for rw in range(1, len(b)):
-        y = _dw(b[rw], kernels[rw], into=y)
+        y = _dw(b[rw], plan.depthwise(kernels[rw], c), into=y)
     return y
 
 
-def _down_2d(ph: list[list[Tensor]], kernels: tuple) -> Tensor:
+def _down_2d(ph: list[list[Tensor]], plan: LayerPlan, kernels: tuple) -> Tensor:
     """Radial downsampling for one output phase: 2D kernels summed over all input phases."""
+    c = ph[0][0].shape[1]
     y = None
     for rh, row in enumerate(ph):
         for rw, t in enumerate(row):
-            y = _dw(t, kernels[rh][rw]) if y is None else _dw(t, kernels[rh][rw], into=y)
+            w = plan.depthwise(kernels[rh][rw], c)
+            y = _dw(t, w) if y is None else _dw(t, w, into=y)
     assert y is not None
     return y
