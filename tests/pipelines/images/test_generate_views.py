@@ -85,6 +85,9 @@ def test_options_for_another_family_are_refused(eg3d, tmp_path: Path) -> None:
         generate_with(eg3d, cfg(tmp_path, class_idx=1))
     with pytest.raises(InputError, match="save-depth"):
         cfg(tmp_path, save_depth="exr")
+    for bad in (dict(rotate=float("nan")), dict(translate=(float("inf"), 0.0))):  # typer passes 'nan' / 'inf' on
+        with pytest.raises(InputError, match="must be finite"):
+            cfg(tmp_path, **bad)
 
 
 def test_sweeps_parse() -> None:

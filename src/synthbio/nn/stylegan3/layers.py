@@ -36,6 +36,8 @@ def input_transform(*, translate: tuple[float, float] = (0.0, 0.0), rotate_deg: 
     [0, 0, 1]]. translate is in units of the image's width (the image spans
     [-0.5, 0.5]), so (0.1, 0) shifts the content by a tenth of the image.
     """
+    if not all(math.isfinite(float(v)) for v in (*translate, rotate_deg)):
+        raise InputError(f"translate and rotate must be finite, got {tuple(translate)} and {rotate_deg}")
     a = math.radians(rotate_deg)
     m = np.array([[math.cos(a), math.sin(a), translate[0]],
                   [-math.sin(a), math.cos(a), translate[1]],

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,8 +58,6 @@ from synthbio.io.depth import DEPTH_FORMATS, write_depth
 from synthbio.io.images import png_planes, read_png, save_grid, to_uint8, write_png
 from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
 from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
-from synthbio.utils.devices import resolve_device
-from synthbio.utils.hashing import atomic_write_json, sha256_file
 from synthbio.nn.eg3d.camera import DEFAULT_FOV_DEG
 from synthbio.pipelines.images.views import (
     DEPTH_UNITS,
@@ -69,6 +68,8 @@ from synthbio.pipelines.images.views import (
     view_kwargs,
     views_of,
 )
+from synthbio.utils.devices import resolve_device
+from synthbio.utils.hashing import atomic_write_json, sha256_file
 from synthbio.utils.seeds import check_seed
 
 CONFIG_NAME = "config.json"
@@ -121,8 +122,11 @@ class GenerateConfig:
         object.__setattr__(self, "translate", tuple(float(v) for v in self.translate))
         if not self.yaw or not self.pitch:
             raise InputError("--yaw and --pitch need at least one angle each")
+        object.__setattr__(self, "rotate", float(self.rotate))
         if len(self.translate) != 2:
             raise InputError(f"--translate takes two numbers (x, y), got {list(self.translate)}")
+        if not all(math.isfinite(v) for v in (*self.translate, self.rotate, *self.yaw, *self.pitch)):
+            raise InputError("--translate, --rotate, --yaw and --pitch must be finite numbers")
         if self.fov is not None and not 0 < self.fov < 180:
             raise InputError(f"--fov must be in (0, 180) degrees, got {self.fov}")
         if self.save_depth is not None and self.save_depth not in DEPTH_FORMATS:
