@@ -51,3 +51,26 @@ def test_directions_edit_and_mix_commands(run_cli, models, tmp_path: Path, kind:
                            "-o", str(tmp_path / "mix"))
     assert code == 0, err
     assert len(list((tmp_path / "mix").rglob("*.png"))) >= 2
+
+
+def test_svm_reads_the_recorded_w_of_anchored_stylegan3_projections(tmp_path: Path) -> None:
+    """An anchored StyleGAN3 projection has ws[:, 0] = w_avg for every sample; the SVM must read the w
+    the samples.h5 records (the projected w), or every sample would look the same."""
+    import numpy as np
+
+    from synthbio.editing.svm_directions import join_labels
+    from synthbio.io.samples import SampleLatents, write_samples
+
+    rng = np.random.default_rng(0)
+    w_avg = rng.standard_normal(8).astype(np.float32)
+    rows, lines = [], ["filename,smile"]
+    for i in range(6):
+        w = rng.standard_normal(8).astype(np.float32)
+        ws = np.stack([w_avg] + [w] * 5)
+        rows.append(SampleLatents(identity=i, label="projected", z=np.full(8, np.nan, dtype=np.float32), w=w,
+                                  w_plus=ws))  # as the project job writes them
+        lines.append(f"{i},{i % 2}")
+    write_samples(tmp_path / "samples.h5", rows)
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    got = join_labels(str(tmp_path / "samples.h5"), str(tmp_path / "labels.csv"), label="smile")
+    assert np.array_equal(got.latents.numpy(), np.stack([r.w for r in rows]))

@@ -257,7 +257,8 @@ def _assemble(out: Path, config: ProjectDatabaseConfig, samples: list[Sample], r
         if (s.identity_index, label) in labels:
             label = f"{label}.{i}"
         labels.add((s.identity_index, label))
-        w = ws[0] if config.projector.space == "w" else ws.mean(axis=0)
+        # W: every row is w but an anchored StyleGAN3 ws[0] (w_avg), so the last row; W+: the layer mean.
+        w = ws[-1] if config.projector.space == "w" else ws.mean(axis=0)
         attrs: dict[str, Any] = {("attr." + k if k in _RESERVED_ATTRS else k): v for k, v in s.attributes.items()}
         attrs.update(key=s.key, path=s.path, identity=s.identity, seed=config.seed + i,
                      final_loss=float(parts[rec["part"]]["final_loss"][rec["row"]]), space=config.projector.space)
