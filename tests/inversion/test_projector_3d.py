@@ -75,3 +75,42 @@ def test_project_job_writes_the_cameras_it_used(tmp_path: Path) -> None:
                                            cameras_file=str(tmp_path / "bad.json")), progress=False)
     with pytest.raises(InputError, match="one of --camera"):
         ProjectImagesConfig(model="m", targets=("t",), outdir="o", camera=(0, 0, 18), estimate_camera=True)
+
+
+def test_estimated_camera_is_the_one_the_target_was_rendered_from(tmp_path: Path, monkeypatch) -> None:
+    """--estimate-camera end to end: the mean face's landmarks lifted with the model's depth, the target's
+    landmarks solved by PnP. The detector is a stand-in: on the mean face it returns five fixed points,
+    on the target those points' 3D positions seen through the camera the target was rendered from."""
+    pytest.importorskip("cv2", reason="solving a camera uses OpenCV (fingerprints extra)")
+    import numpy as np
+
+    import synthbio.faces.detection as detection
+    from synthbio.faces.head_pose import model_face_points
+    from synthbio.nn.eg3d.camera import split_camera
+
+    G = tiny_eg3d()
+    mean_face = np.array([[10.0, 12.0], [21.0, 12.5], [15.5, 17.0], [11.0, 23.0], [20.0, 23.5]])
+    points3d = model_face_points(G, lambda image: mean_face)
+    truth = camera(18, -6)
+    cam2world, intrinsics = (t[0].double() for t in split_camera(truth[None]))
+    p = torch.cat([torch.as_tensor(points3d), torch.ones(5, 1, dtype=torch.float64)], 1) @ torch.linalg.inv(cam2world).T
+    seen = ((p[:, :3] / p[:, 2:3]) @ intrinsics.T)[:, :2].numpy() * G.img_resolution - 0.5
+
+    class Face:
+        def __init__(self, landmarks: np.ndarray) -> None:
+            self.box, self.landmarks = (0.0, 0.0, 8.0, 8.0), landmarks
+
+    calls: list[int] = []
+
+    def fake_detect(image: np.ndarray) -> list[Face]:
+        calls.append(1)
+        return [Face(mean_face if len(calls) == 1 else seen)]
+
+    monkeypatch.setattr(detection, "detect_faces", fake_detect)
+    model = save_generator(G, tmp_path / "eg3d")
+    np.save(tmp_path / "t.npy", np.zeros([3, 32, 32], dtype=np.float32))
+    project_images(ProjectImagesConfig(model=str(model), targets=(str(tmp_path / "t.npy"),),
+                                       outdir=str(tmp_path / "out"), loss="l2", device="cpu", estimate_camera=True,
+                                       projector=ProjectorConfig(**{**FAST, "num_steps": 1})), progress=False)
+    used = torch.tensor(json.loads((tmp_path / "out" / "cameras.json").read_text())[0])
+    assert len(calls) == 2 and torch.allclose(used, truth, atol=1e-3)
