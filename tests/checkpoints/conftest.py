@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ckpt_helpers import _FakeModules, d_init_kwargs, g_init_kwargs, perturb, tiny_g_config
+import torch
+from ckpt_helpers import _FakeModules, d_init_kwargs, generator_persistent, perturb, tiny_g_config
 
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
@@ -23,20 +24,22 @@ def tiny_G() -> Generator:
 def official_pickle(tmp_path: Path):  # type: ignore[no-untyped-def]
     """official_pickle(G_ema, G=None, D=None, drop=(), override=None) -> path of a format-faithful network pickle.
 
-    override(name, tensor) -> object pickled instead of G_ema's tensor `name` (see _FakeModules.persistent).
+    G_ema / G may be any synthbio generator (StyleGAN2, StyleGAN3, EG3D); each is written as its
+    official family writes it. override(name, tensor) -> object pickled instead of G_ema's tensor
+    `name` (StyleGAN2; see _FakeModules.persistent).
     """
     marker = tmp_path / "module_src_executed"
 
-    def write(G_ema: Generator, G: Generator | None = None, D: Discriminator | None = None,
+    def write(G_ema: torch.nn.Module, G: torch.nn.Module | None = None, D: Discriminator | None = None,
               name: str = "network-snapshot-000000.pkl", drop: tuple[str, ...] = (), override: Any = None) -> Path:
         fakes = _FakeModules(marker)
         try:
             ed = fakes.EasyDict
             snapshot: dict[str, Any] = dict(training_set_kwargs=dict(class_name="training.dataset.ImageFolderDataset",
                                                                      path="data.zip", use_labels=False))
-            snapshot["G"] = fakes.persistent(G or G_ema, g_init_kwargs((G or G_ema).config, ed))
+            snapshot["G"] = generator_persistent(fakes, G or G_ema)
             snapshot["D"] = None if D is None else fakes.persistent(D, d_init_kwargs(D.config, ed))
-            snapshot["G_ema"] = fakes.persistent(G_ema, g_init_kwargs(G_ema.config, ed), override=override)
+            snapshot["G_ema"] = generator_persistent(fakes, G_ema, override=override)
             snapshot["augment_pipe"] = None
             for key in drop:
                 snapshot.pop(key)

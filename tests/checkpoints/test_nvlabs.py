@@ -121,20 +121,15 @@ def test_pickle_without_g_ema_names_what_it_holds(official_pickle, tiny_G) -> No
         load_nvlabs_discriminator(path)
 
 
-def test_alias_free_generator_is_refused_clearly(tmp_path: Path, official_pickle) -> None:
-    class SynthesisInput(torch.nn.Module):  # what networks_stylegan3 puts first in its synthesis
+def test_unknown_synthesis_layout_is_refused_clearly(official_pickle) -> None:
+    class SynthesisNetwork(torch.nn.Module):  # neither StyleGAN2 blocks nor a StyleGAN3 input layer
         def __init__(self) -> None:
             super().__init__()
-            self.freqs = torch.nn.Parameter(torch.zeros(4, 2))
-
-    class SynthesisNetwork(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.input = SynthesisInput()
+            self.layer0 = torch.nn.Linear(2, 2)
 
     G = perturb(Generator(tiny_g_config()), 1)
     G.synthesis = SynthesisNetwork()
-    with pytest.raises(CheckpointError, match=r"StyleGAN3 \(alias-free\) architecture is not supported"):
+    with pytest.raises(CheckpointError, match=r"synthesis layers \['layer0'\] of no architecture synthbio knows"):
         load_nvlabs_generator(official_pickle(G))
 
 

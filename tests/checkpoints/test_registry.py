@@ -123,3 +123,15 @@ def test_published_file_names_must_carry_their_digest_prefix(tmp_path):
     own = tmp_path / "my_inception.pth"  # another name: the user's own file, not checked here
     own.write_bytes(b"anything")
     check_published_prefix(own, FID_WEIGHTS_NAME, FID_WEIGHTS_SHA256_PREFIX)
+
+
+def test_stylegan3_and_eg3d_entries_point_at_ngc_without_invented_digests() -> None:
+    names = [n for n in REGISTRY if n.startswith(("stylegan3-", "eg3d-"))]
+    assert len(names) == 18  # T and R x (FFHQ, FFHQ-U 1024/256, MetFaces, MetFaces-U, AFHQv2); six EG3D
+    for name in names:
+        entry = REGISTRY[name]
+        assert entry.url.startswith("https://api.ngc.nvidia.com/v2/models/nvidia/research/")
+        assert entry.url.endswith(".pkl") and entry.fmt == "nvlabs-pkl"
+        assert entry.sha256 is None  # NVIDIA publishes none: recorded at download, not checked
+    assert REGISTRY["stylegan3-r-ffhqu-256x256"].resolution == 256
+    assert REGISTRY["eg3d-ffhq512-128"].filename == "ffhq512-128.pkl"

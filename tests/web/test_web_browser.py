@@ -38,13 +38,18 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(web_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(web_root, tmp_path_factory.mktemp("bcache"))
+
+
+def _serve(root: Path, cache: Path) -> Iterator[str]:
+    """`synthbio serve` of one folder on a free port, in a thread, until the generator is closed."""
     import uvicorn
 
     from synthbio.web.app import create_app
     from synthbio.web.config import ServeConfig
 
     port = _free_port()
-    app = create_app(ServeConfig(roots=(str(web_root),), port=port, cache_dir=str(tmp_path_factory.mktemp("bcache"))))
+    app = create_app(ServeConfig(roots=(str(root),), port=port, cache_dir=str(cache)))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -159,3 +164,32 @@ def test_editor_slider_changes_the_image(page: Any, server: str) -> None:
     page.wait_for_function("() => Number(document.querySelector('[data-testid=editor-output]').dataset.rid) === Editor.rid")
     page.click("[data-testid=export-command]")
     page.wait_for_function("document.querySelector('[data-testid=commands]').textContent.includes('synthbio edit')")
+
+
+@pytest.fixture(scope="module")
+def server3d(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second server over a folder with a tiny EG3D model (its backend's camera controls)."""
+    from tiny_generators import tiny_eg3d
+
+    from synthbio.checkpoints import save_generator
+
+    root = tmp_path_factory.mktemp("b3d") / "out3d"
+    save_generator(tiny_eg3d(), root / "eg3d")
+    yield from _serve(root, tmp_path_factory.mktemp("b3dcache"))
+
+
+def test_editor_draws_the_eg3d_camera_controls(page: Any, server3d: str) -> None:
+    _open(page, server3d + "#/editor?model=out3d/eg3d&seed=2")
+    page.wait_for_selector("[data-testid=render][data-branch=image]")
+    names = page.locator("[data-testid=control]").evaluate_all("els => els.map(e => e.dataset.name)")
+    assert names == ["yaw", "pitch", "fov"]
+    assert not page.locator("text=class").count()  # c is a camera: no class input
+    before = page.locator("[data-testid=render]").first.get_attribute("src")
+    page.locator("[data-testid=control][data-name=yaw]").evaluate(
+        "(el) => { el.value = 30; el.dispatchEvent(new Event('input', {bubbles: true})); }")
+    page.wait_for_function("(src) => { const i = document.querySelector('[data-testid=render]'); return i && i.src !== src; }",
+                           arg=before)
+    page.select_option("[data-testid=control-select][data-name=output]", "depth")
+    page.wait_for_selector("[data-testid=render][data-branch=depth]")
+    page.click("[data-testid=export-command]")
+    page.wait_for_function("document.querySelector('[data-testid=commands]').textContent.includes('--yaw=30')")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from synthbio.checkpoints import native, nvlabs, rosinality
+from synthbio.checkpoints import native, nvlabs, nvlabs_eg3d, nvlabs_stylegan3, rosinality
 from synthbio.checkpoints.registry import resolve_model
-from synthbio.errors import CheckpointError
+from synthbio.errors import CheckpointError, library_message
+from synthbio.nn.architectures import AnyGenerator
 from synthbio.nn.discriminator import Discriminator
-from synthbio.nn.generator import Generator
 from synthbio.utils.hashing import module_sha256
 
 NATIVE = "native"
@@ -56,8 +56,32 @@ def _device(module: torch.nn.Module, device: str | torch.device) -> torch.nn.Mod
     return module.to(torch.device(device)).eval()
 
 
+def load_official_generator(path: str | os.PathLike[str], *, which: str = "G_ema") -> AnyGenerator:
+    """An official NVlabs pickle's generator, whatever its family: StyleGAN2(-ADA), StyleGAN3 (T/R) or EG3D."""
+    path = Path(path)
+    rec = nvlabs.generator_record(path, which=which)
+    try:
+        kind = nvlabs.generator_kind(rec)
+        if kind == "stylegan3":
+            return nvlabs_stylegan3.load_stylegan3_record(rec, path=path, which=which)
+        if kind == "eg3d":
+            return nvlabs_eg3d.load_eg3d_record(rec, path=path, which=which)
+    except nvlabs.RECORD_ERRORS as exc:  # a hostile or damaged record: name it, never a bare traceback
+        raise CheckpointError(f"{path}: '{which}' lacks a part of a {kind_name(rec)} generator "
+                              f"({library_message(exc)})") from None
+    return nvlabs.load_stylegan2_record(rec, path=path, which=which)
+
+
+def kind_name(rec: nvlabs.PersistentRecord) -> str:
+    """The family a record claims to be, for error messages (never raises)."""
+    try:
+        return {"stylegan3": "StyleGAN3", "eg3d": "EG3D"}.get(nvlabs.generator_kind(rec), "StyleGAN2")
+    except nvlabs.RECORD_ERRORS:
+        return "StyleGAN"
+
+
 def load_generator(path_or_name: str | os.PathLike[str], *, device: str | torch.device = "cpu",
-                   which: str = "G_ema") -> Generator:
+                   which: str = "G_ema") -> AnyGenerator:
     """Generator from a native folder, an official .pkl, a rosinality .pt or a registry name.
 
     which: 'G_ema' (default; rosinality 'g_ema') or 'G' (raw training weights;
@@ -68,7 +92,7 @@ def load_generator(path_or_name: str | os.PathLike[str], *, device: str | torch.
     if fmt == NATIVE:
         G = native.load_generator_native(path)
     elif fmt == NVLABS_PKL:
-        G = nvlabs.load_nvlabs_generator(path, which=which)
+        G = load_official_generator(path, which=which)
     else:
         ros_which = {"G_ema": "g_ema", "G": "g"}.get(which, which)
         G = rosinality.load_rosinality_generator(path, which=ros_which)
@@ -117,8 +141,9 @@ def convert_checkpoint(src: str | os.PathLike[str], out_dir: str | os.PathLike[s
         return out
     G = load_generator(path, which=which)
     D = None
-    if fmt == NVLABS_PKL and isinstance(nvlabs.read_network_pickle(path).get("D"), nvlabs.PersistentRecord):
-        D = nvlabs.load_nvlabs_discriminator(path)
+    d_rec = nvlabs.read_network_pickle(path).get("D") if fmt == NVLABS_PKL else None
+    if isinstance(d_rec, nvlabs.PersistentRecord) and d_rec.class_name == "Discriminator":
+        D = nvlabs.load_nvlabs_discriminator(path)  # EG3D's DualDiscriminator is not converted
     elif fmt == NATIVE and native.is_native_dir(path / native.DISCRIMINATOR_DIR):
         D = native.load_discriminator_native(path)
     native.save_generator(G, out, provenance=prov, D=D)

@@ -4,7 +4,8 @@ Layout of a model folder:
 
     MODEL/
       config.json            {"format": "synthbio.generator", "format_version": 1,
-                              "config": GeneratorConfig.to_dict(), "branches": [...],
+                              "architecture": "stylegan2" | "stylegan3" | "eg3d",
+                              "config": <its config>.to_dict(), "branches": [...],
                               "synthbio_version", "weights_sha256", "provenance": {...}}
       model.safetensors      the generator's state dict (w_avg included, as
                              the buffer mapping.w_avg)
@@ -12,7 +13,9 @@ Layout of a model folder:
         config.json          "format": "synthbio.discriminator"
         model.safetensors
 
-The top level is always the generator to sample from (G_ema for official
+`architecture` names the generator family (absent in folders written before
+StyleGAN3 and EG3D were added: those are StyleGAN2). The top level is always
+the generator to sample from (G_ema for official
 pickles); `load_discriminator(MODEL)` reads `MODEL/discriminator/` (or MODEL
 itself when it is a discriminator folder). Every file is written to a temporary
 name in the same folder and renamed into place, weights before config.json, so
@@ -33,9 +36,9 @@ from safetensors.torch import load_file, save_file
 
 import synthbio
 from synthbio.errors import CheckpointError, InputError, library_message
-from synthbio.nn.config import DiscriminatorConfig, GeneratorConfig
+from synthbio.nn.architectures import ARCHITECTURES, AnyGenerator, architecture_of, build_generator
+from synthbio.nn.config import DiscriminatorConfig
 from synthbio.nn.discriminator import Discriminator
-from synthbio.nn.generator import Generator
 from synthbio.utils.hashing import atomic_write
 from synthbio.utils.jsonio import read_json_file
 
@@ -83,18 +86,20 @@ def _save_module(module: torch.nn.Module, directory: Path, *, fmt: str, config: 
     return directory
 
 
-def save_generator(G: Generator, directory: str | Path, *, provenance: dict[str, Any] | None = None,
+def save_generator(G: AnyGenerator, directory: str | Path, *, provenance: dict[str, Any] | None = None,
                    D: Discriminator | None = None) -> Path:
-    """Write G (and optionally D into `directory/discriminator/`) in the native format.
+    """Write G (any synthbio generator; optionally D into `directory/discriminator/`) in the native format.
 
     Returns the folder. Existing files of the same names are replaced atomically.
     """
-    if not isinstance(G, Generator):
-        raise InputError(f"save_generator expects a synthbio Generator, got {type(G).__name__}")
+    try:
+        architecture = architecture_of(G)
+    except InputError:
+        raise InputError(f"save_generator expects a synthbio generator, got {type(G).__name__}") from None
     directory = Path(directory)
-    cfg = G.config
-    _save_module(G, directory, fmt=GENERATOR_FORMAT, config=cfg.to_dict(),
-                 extra={"branches": [list(b) for b in cfg.branches], "provenance": provenance or {}})
+    branches = G.config.branches if architecture == "stylegan2" else ((G.branch_names[0], G.img_channels),)
+    extra = {"architecture": architecture, "branches": [list(b) for b in branches], "provenance": provenance or {}}
+    _save_module(G, directory, fmt=GENERATOR_FORMAT, config=G.config.to_dict(), extra=extra)
     if D is not None:
         save_discriminator(D, directory / DISCRIMINATOR_DIR, provenance=provenance)
     return directory
@@ -162,17 +167,20 @@ def _load_module(directory: Path, module: torch.nn.Module, what: str, meta: dict
     load_state_strict(module, state, path=directory / WEIGHTS_FILE, what=what)
 
 
-def load_generator_native(directory: str | Path) -> Generator:
-    """Model folder -> Generator (CPU, eval mode); the exact tensors that were saved."""
+def load_generator_native(directory: str | Path) -> AnyGenerator:
+    """Model folder -> generator of its architecture (CPU, eval mode); the exact tensors that were saved."""
     directory = Path(directory)
     meta = read_native_config(directory)
     if meta["format"] != GENERATOR_FORMAT:
         raise CheckpointError(f"{directory / CONFIG_FILE}: holds a {meta['format']}, not a generator")
+    architecture = meta.get("architecture", "stylegan2")
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: architecture {architecture!r} is not one this synthbio "
+                              f"knows ({', '.join(ARCHITECTURES)})")
     try:
-        config = GeneratorConfig.from_dict(meta["config"])
-    except (InputError, TypeError) as exc:
-        raise CheckpointError(f"{directory / CONFIG_FILE}: invalid generator config: {exc}") from None
-    G = Generator(config)
+        G = build_generator(architecture, meta["config"])
+    except (InputError, TypeError, ValueError, ArithmeticError) as exc:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: invalid {architecture} config: {exc}") from None
     _load_module(directory, G, "the generator", meta)
     return G.eval()
 

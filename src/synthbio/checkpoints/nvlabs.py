@@ -42,11 +42,17 @@ _PERSISTENCE_VERSION = 6
 class PersistentRecord:
     """What `_reconstruct_persistent_obj(meta)` described: a class name and the
     object's `__dict__` (for an `nn.Module`: `_parameters`, `_buffers`,
-    `_modules`, `_init_kwargs`, plain attributes). Never executable."""
+    `_modules`, `_init_kwargs`, plain attributes). Never executable.
+
+    Plain (not persistent) modules that a pickle names by module path, such as
+    EG3D's decoder and renderer, become records too, with `module` set to
+    that path and version 0.
+    """
 
     class_name: str
     state: dict[str, Any]
     version: int
+    module: str = ""
 
     def __setstate__(self, state: Any) -> None:
         # A BUILD opcode aimed at a record is not something the official writer emits.
@@ -226,7 +232,45 @@ def _torch_attribute(name: str) -> Any:
     return value if isinstance(value, (torch.dtype, torch.device)) or value is torch.Size else None
 
 
+class _PlainModule:
+    """Stands in for a plain `nn.Module` class a pickle names by module path (NEWOBJ + BUILD):
+    keeps the state dict the BUILD opcode hands over, runs nothing."""
+
+    module_path = ""
+    class_name = ""
+
+    def __new__(cls, *args: Any) -> _PlainModule:
+        if args:
+            raise pickle.UnpicklingError(f"{cls.module_path}.{cls.class_name} created with arguments")
+        obj = super().__new__(cls)
+        obj.state = None
+        return obj
+
+    def __init__(self, *args: Any) -> None:  # a REDUCE call would land here: not how modules are pickled
+        raise pickle.UnpicklingError(f"{self.module_path}.{self.class_name} called like a function")
+
+    def __setstate__(self, state: Any) -> None:
+        if not isinstance(state, dict) or self.state is not None:
+            raise pickle.UnpicklingError(f"unexpected state for {self.module_path}.{self.class_name}")
+        self.state = dict(state)
+
+
+#: Plain module classes that official EG3D pickles name by module path (its decoder, renderer, ray
+#: marcher and ray sampler are not persistent classes), and the torch containers inside its decoder.
+PLAIN_MODULES = (
+    ("training.triplane", "OSGDecoder"),
+    ("training.volumetric_rendering.renderer", "ImportanceRenderer"),
+    ("training.volumetric_rendering.ray_marcher", "MipRayMarcher2"),
+    ("training.volumetric_rendering.ray_sampler", "RaySampler"),
+    ("torch.nn.modules.container", "Sequential"),
+    ("torch.nn.modules.activation", "Softplus"),
+)
+_PLAIN_CLASSES = {key: type(key[1], (_PlainModule,), {"module_path": key[0], "class_name": key[1]})
+                  for key in PLAIN_MODULES}
+
+
 _ALLOWED: dict[tuple[str, str], Callable[..., Any] | type] = {
+    **_PLAIN_CLASSES,
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_record,
     ("dnnlib.util", "EasyDict"): dict,
     ("dnnlib", "EasyDict"): dict,
@@ -267,27 +311,37 @@ class _RefusedGlobal(pickle.UnpicklingError):
 _MAX_DEPTH = 200
 
 
-def _finish(obj: Any, seen: set[int] | None = None, depth: int = 0) -> Any:
-    """Swap `_PendingArray` stand-ins for their arrays, in place."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return obj
+def _finish(obj: Any, memo: dict[int, Any] | None = None, depth: int = 0) -> Any:
+    """Swap `_PendingArray` and `_PlainModule` stand-ins for arrays and records, in place."""
+    memo = {} if memo is None else memo
+    if id(obj) in memo:
+        return memo[id(obj)]
     if depth > _MAX_DEPTH:
         raise pickle.UnpicklingError(f"objects nested more than {_MAX_DEPTH} deep")
-    seen.add(id(obj))
+    memo[id(obj)] = obj
     if isinstance(obj, _PendingArray):
         if obj.array is None:
             raise pickle.UnpicklingError("numpy array without data")
+        memo[id(obj)] = obj.array
         return obj.array
+    if isinstance(obj, _PlainModule):
+        if not isinstance(obj.state, dict):
+            raise pickle.UnpicklingError(f"{obj.module_path}.{obj.class_name} without a state dict")
+        rec = PersistentRecord(class_name=obj.class_name, state=obj.state, version=0, module=obj.module_path)
+        memo[id(obj)] = rec
+        _finish(rec.state, memo, depth + 1)
+        return rec
     if isinstance(obj, PersistentRecord):
-        _finish(obj.state, seen, depth + 1)
+        _finish(obj.state, memo, depth + 1)
     elif isinstance(obj, dict):
         for k, v in list(obj.items()):
-            obj[k] = _finish(v, seen, depth + 1)
+            obj[k] = _finish(v, memo, depth + 1)
     elif isinstance(obj, list):
-        obj[:] = [_finish(v, seen, depth + 1) for v in obj]
+        obj[:] = [_finish(v, memo, depth + 1) for v in obj]
     elif isinstance(obj, tuple):
-        return tuple(_finish(v, seen, depth + 1) for v in obj)
+        out = tuple(_finish(v, memo, depth + 1) for v in obj)
+        memo[id(obj)] = out
+        return out
     return obj
 
 
@@ -380,10 +434,12 @@ def _check_generator_record(rec: PersistentRecord, path: Path, which: str) -> Pe
         raise CheckpointError(f"{path}: '{which}' has no mapping/synthesis networks")
     children = synthesis.children()
     alias_free = any(isinstance(c, PersistentRecord) and c.class_name == "SynthesisInput" for c in children.values())
-    if alias_free or not all(name.startswith("b") and name[1:].isdigit() for name in children):
-        raise CheckpointError(
-            f"{path}: StyleGAN3 (alias-free) architecture is not supported; StyleGAN2 configs of that "
-            "repository (networks_stylegan2, e.g. stylegan2-ffhq-1024x1024.pkl) are")
+    if alias_free:
+        raise CheckpointError(f"{path}: '{which}' is a StyleGAN3 (alias-free) generator, not a StyleGAN2 one; "
+                              "load it with synthbio.checkpoints.load_generator")
+    if not all(name.startswith("b") and name[1:].isdigit() for name in children):
+        raise CheckpointError(f"{path}: '{which}' has synthesis layers {sorted(children)} of no architecture "
+                              "synthbio knows (StyleGAN2, StyleGAN3, EG3D)")
     return synthesis
 
 
@@ -551,21 +607,43 @@ def _pick(data: dict[str, Any], which: str, path: Path) -> PersistentRecord:
 
 
 # What reading a config out of a record raises when an expected part is missing or of the wrong kind.
-_RECORD_ERRORS = (KeyError, IndexError, AttributeError, TypeError, ValueError, ZeroDivisionError, OverflowError)
+RECORD_ERRORS = (KeyError, IndexError, AttributeError, TypeError, ValueError, ZeroDivisionError, OverflowError)
+
+
+def generator_record(path: str | Path, *, which: str = "G_ema") -> PersistentRecord:
+    """The record of generator `which` ('G_ema' or 'G') of an official network pickle."""
+    if which not in ("G", "G_ema"):
+        raise CheckpointError(f"{path}: which must be 'G' or 'G_ema' for a generator, got {which!r}")
+    path = Path(path)
+    return _pick(read_network_pickle(path), which, path)
+
+
+def generator_kind(rec: PersistentRecord) -> str:
+    """'stylegan2', 'stylegan3' or 'eg3d': which official network family a generator record is."""
+    if rec.class_name == "TriPlaneGenerator":
+        return "eg3d"
+    synthesis = rec.child("synthesis")
+    if synthesis is not None and any(isinstance(c, PersistentRecord) and c.class_name == "SynthesisInput"
+                                     for c in synthesis.children().values()):
+        return "stylegan3"
+    return "stylegan2"
 
 
 def load_nvlabs_generator(path: str | Path, *, which: str = "G_ema") -> Generator:
     """Official StyleGAN2-ADA / StyleGAN3-StyleGAN2 pickle -> synthbio Generator (CPU, eval mode).
 
     which: 'G_ema' (the network to sample from) or 'G' (the raw training weights).
+    StyleGAN3 and EG3D pickles: `synthbio.checkpoints.load_generator`.
     """
-    if which not in ("G", "G_ema"):
-        raise CheckpointError(f"{path}: which must be 'G' or 'G_ema' for a generator, got {which!r}")
     path = Path(path)
-    rec = _pick(read_network_pickle(path), which, path)
+    return load_stylegan2_record(generator_record(path, which=which), path=path, which=which)
+
+
+def load_stylegan2_record(rec: PersistentRecord, *, path: Path, which: str = "G_ema") -> Generator:
+    """A StyleGAN2 Generator record -> synthbio Generator with its exact state (CPU, eval mode)."""
     try:
         config = generator_config_from_record(rec, path=path, which=which)
-    except _RECORD_ERRORS as exc:
+    except RECORD_ERRORS as exc:
         raise CheckpointError(f"{path}: '{which}' lacks a part of a StyleGAN2 generator ({library_message(exc)})"
                               ) from None
     G = Generator(config)
@@ -579,7 +657,7 @@ def load_nvlabs_discriminator(path: str | Path) -> Discriminator:
     rec = _pick(read_network_pickle(path), "D", path)
     try:
         config = discriminator_config_from_record(rec, path=path)
-    except _RECORD_ERRORS as exc:
+    except RECORD_ERRORS as exc:
         raise CheckpointError(f"{path}: 'D' lacks a part of a StyleGAN2 discriminator ({library_message(exc)})"
                               ) from None
     D = Discriminator(config)

@@ -10,9 +10,11 @@
 - offline (`SYNTHBIO_OFFLINE=1`, or any network error) the ModelNotFoundError
   names the URL and the exact path where the file can be placed by hand.
 
-NVIDIA publishes no checksums for its StyleGAN pickles, so those entries have
-`sha256=None`: the file's digest is recorded at download and shown by
-`synthbio models list`, but cannot be checked against a published value.
+NVIDIA publishes no checksums for its StyleGAN2, StyleGAN3 and EG3D pickles
+(neither the NGC catalogue nor the repositories list one), so those entries
+have `sha256=None`: the file's digest is recorded at download (beside the file,
+`<file>.sha256.json`, with `"verified": false`) and shown by `synthbio models
+list`, so a user can compare it with a trusted copy, but nothing is checked.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from synthbio.utils.progress import Progress
 _ADA = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/"
 # StyleGAN2 networks re-released for the stylegan3 code base (networks_stylegan2).
 _NGC = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versions/1/files/"
+_NGC_SG3 = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/files/"
+_NGC_EG3D = "https://api.ngc.nvidia.com/v2/models/nvidia/research/eg3d/versions/1/files/"
 _CHUNK = 1 << 20
 _TIMEOUT_S = 30
 
@@ -78,6 +82,17 @@ def _ngc(stem: str, res: int, what: str) -> ModelEntry:
                       description=f"{what} (StyleGAN2 config, stylegan3 release)")
 
 
+def _sg3(stem: str, res: int, what: str) -> ModelEntry:
+    config = "T (translation equivariant)" if "-t-" in stem else "R (translation and rotation equivariant)"
+    return ModelEntry(name=stem, resolution=res, fmt="nvlabs-pkl", url=f"{_NGC_SG3}{stem}.pkl",
+                      description=f"{what}, StyleGAN3 config {config}")
+
+
+def _eg3d(stem: str, res: int, what: str) -> ModelEntry:
+    return ModelEntry(name=f"eg3d-{stem}", resolution=res, fmt="nvlabs-pkl", url=f"{_NGC_EG3D}{stem}.pkl",
+                      description=f"{what} (EG3D tri-plane, camera-controlled, with depth)")
+
+
 _ENTRIES = (
     _ada("sg2ada-ffhq", "ffhq.pkl", 1024, "FFHQ faces 1024x1024, original StyleGAN2 training"),
     _ada("sg2ada-metfaces", "metfaces.pkl", 1024, "MetFaces 1024x1024, transfer from FFHQ with ADA"),
@@ -101,6 +116,19 @@ _ENTRIES = (
     _ngc("stylegan2-cifar10-32x32", 32, "CIFAR-10 32x32, class-conditional"),
     _ngc("stylegan2-celebahq-256x256", 256, "CelebA-HQ faces 256x256"),
     _ngc("stylegan2-lsundog-256x256", 256, "LSUN Dog 256x256"),
+    *(_sg3(f"stylegan3-{cfg}-{data}", res, what) for cfg in ("t", "r") for data, res, what in (
+        ("ffhq-1024x1024", 1024, "FFHQ faces 1024x1024"),
+        ("ffhqu-1024x1024", 1024, "FFHQ-U (unaligned) faces 1024x1024"),
+        ("ffhqu-256x256", 256, "FFHQ-U (unaligned) faces 256x256"),
+        ("metfaces-1024x1024", 1024, "MetFaces 1024x1024"),
+        ("metfacesu-1024x1024", 1024, "MetFaces-U (unaligned) 1024x1024"),
+        ("afhqv2-512x512", 512, "AFHQv2 animal faces 512x512"))),
+    _eg3d("ffhq512-64", 512, "FFHQ faces 512x512, neural rendering 64x64"),
+    _eg3d("ffhq512-128", 512, "FFHQ faces 512x512, neural rendering 128x128"),
+    _eg3d("ffhqrebalanced512-64", 512, "FFHQ rebalanced poses 512x512, neural rendering 64x64"),
+    _eg3d("ffhqrebalanced512-128", 512, "FFHQ rebalanced poses 512x512, neural rendering 128x128"),
+    _eg3d("afhqcats512-128", 512, "AFHQ cats 512x512, neural rendering 128x128"),
+    _eg3d("shapenetcars128-64", 128, "ShapeNet cars 128x128, neural rendering 64x64"),
     # FID Inception-v3 (TF inception-2015-12-05 ported by pytorch-fid). No full sha256 is
     # published; the name carries its prefix 6726825d, which synthbio.metrics.inception checks.
     ModelEntry(name="fid-inception-v3", resolution=299, fmt="pytorch-state-dict", kind="feature-extractor",

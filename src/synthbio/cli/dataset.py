@@ -33,7 +33,7 @@ def generate_command(
     truncation: Annotated[float, typer.Option("--truncation", "--trunc", help="Truncation psi.")] = 0.7,
     noise_mode: Annotated[str, typer.Option("--noise-mode", help="const | random | none (images).")] = "const",
     references: Annotated[str, typer.Option("--references", help="rejection | langevin | derivative-free.")] = "rejection",
-    variations: Annotated[str, typer.Option("--variations", help="face: dispersion | disco | style-mixing; fingerprint: procedural | generator.")] = "style-mixing",  # noqa: E501
+    variations: Annotated[str, typer.Option("--variations", help="face: dispersion | disco | style-mixing | pose (EG3D: same latent, other views); fingerprint: procedural | generator.")] = "style-mixing",  # noqa: E501
     inter_threshold: Annotated[Optional[float], typer.Option("--inter-threshold", help="Between identities: min angle (rad, vector models; default 1.4, pixel-random 0.32) or max score (matchers; default the model's threshold).")] = None,  # noqa: UP007,E501
     reference_attempts: Annotated[int, typer.Option("--reference-attempts", help="--references rejection: candidate seeds per identity before giving up.")] = 1000,  # noqa: E501
     variation_attempts: Annotated[int, typer.Option("--variation-attempts", help="Rounds of variation candidates before the closest failed ones are kept (marked passed=false).")] = 4,  # noqa: E501
@@ -56,10 +56,13 @@ def generate_command(
     device: Annotated[str, _DEVICE] = "auto",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run's dataset in --outdir (the same command resumes).")] = False,  # noqa: E501
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")] = False,
+    pose_yaw: Annotated[str, typer.Option("--pose-yaw", help="EG3D: 'min,max' yaw degrees of the variations' cameras (e.g. --pose-yaw=-30,30).")] = "0,0",  # noqa: E501
+    pose_pitch: Annotated[str, typer.Option("--pose-pitch", help="EG3D: 'min,max' pitch degrees of the variations' cameras.")] = "0,0",  # noqa: E501
 ) -> None:
     """Write DIR/<identity>/<label>.png (every branch; fingerprint ground truth), samples.h5, manifest.jsonl, config.json. Resumable, shardable."""  # noqa: E501
     from synthbio.pipelines.dataset.config import DatasetConfig, describe
     from synthbio.pipelines.dataset.generate import generate_dataset
+    from synthbio.utils.seeds import parse_sweep
 
     config = DatasetConfig(
         outdir=outdir, model=model, identity_model=identity_model, identity_weights=identity_weights,
@@ -71,6 +74,8 @@ def generate_command(
         privacy_threshold=privacy_threshold, fp_width=fp_width, fp_height=fp_height, fp_sensor=fp_sensor, shard=shard, backend=backend,
         ray_address=ray_address, ray_shards=ray_shards, batch_size=batch_size, device=device,
         max_attempts=variation_attempts, reference_attempts=reference_attempts, overwrite=overwrite,
+        pose_yaw=tuple(parse_sweep(pose_yaw, what="--pose-yaw")),
+        pose_pitch=tuple(parse_sweep(pose_pitch, what="--pose-pitch")),
     )
     if dry_run:
         result(json.dumps(describe(config), indent=2))

@@ -35,15 +35,27 @@ def generate_command(
     overwrite: Annotated[bool, _OVERWRITE] = False,
     dry_run: Annotated[bool, _DRY_RUN] = False,
     as_json: Annotated[bool, _JSON] = False,
+    yaw: Annotated[str, typer.Option("--yaw", help="EG3D: camera yaw in degrees, a list or a sweep 'start:stop:count' (e.g. --yaw=-30:30:7); one image per view.")] = "0",  # noqa: E501
+    pitch: Annotated[str, typer.Option("--pitch", help="EG3D: camera pitch in degrees, a list or a sweep.")] = "0",
+    fov: Annotated[Optional[float], typer.Option("--fov", help="EG3D: field of view in degrees (default 18.837, the official one).")] = None,  # noqa: UP007,E501
+    save_depth: Annotated[Optional[str], typer.Option("--save-depth", help="EG3D: also write each view's depth: npy (float32) or png16 (16-bit, near/far recorded).")] = None,  # noqa: UP007,E501
+    translate: Annotated[str, typer.Option("--translate", help="StyleGAN3: translate the image, 'x,y' in image widths (as gen_images.py).")] = "0,0",  # noqa: E501
+    rotate: Annotated[float, typer.Option("--rotate", help="StyleGAN3: rotate the image, degrees (as gen_images.py).")] = 0.0,  # noqa: E501
 ) -> None:
-    """Generate one PNG per seed (and branch), manifest.jsonl, samples.h5 and config.json. Resumable."""
+    """Generate one PNG per seed (and branch, and EG3D view), manifest.jsonl, samples.h5 and config.json. Resumable."""
+    from synthbio.errors import InputError
     from synthbio.pipelines.images.generate import GenerateConfig, describe, generate
-    from synthbio.utils.seeds import parse_seeds
+    from synthbio.utils.seeds import parse_seeds, parse_sweep
 
+    shift = parse_sweep(translate, what="--translate")
+    if len(shift) != 2:
+        raise InputError(f"--translate takes two numbers 'x,y', got {translate!r}")
     config = GenerateConfig(
         model=model, outdir=outdir, seeds=tuple(parse_seeds(seeds, what="--seeds")), truncation_psi=truncation,
         truncation_cutoff=truncation_cutoff, class_idx=class_idx, noise_mode=noise_mode,
         batch_size=batch_size, device=device, grid=grid, overwrite=overwrite,
+        yaw=tuple(parse_sweep(yaw, what="--yaw")), pitch=tuple(parse_sweep(pitch, what="--pitch")), fov=fov,
+        save_depth=save_depth, translate=(shift[0], shift[1]), rotate=rotate,
     )
     if dry_run:
         result(json.dumps(describe(config), indent=2))

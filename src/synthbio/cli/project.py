@@ -44,17 +44,35 @@ def project_command(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run in --outdir (the same command resumes).")
                          ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")] = False,
+    camera: Annotated[Optional[str], typer.Option("--camera", help="EG3D: the targets' camera, 'yaw,pitch[,fov]' degrees.")] = None,  # noqa: UP007,E501
+    cameras: Annotated[Optional[str], typer.Option("--cameras", help="EG3D: JSON file, one camera per target (25 numbers or {yaw, pitch, fov}).")] = None,  # noqa: UP007,E501
+    estimate_camera: Annotated[bool, typer.Option("--estimate-camera", help="EG3D: estimate each target's camera from its face landmarks (dlib + OpenCV).")] = False,  # noqa: E501
+    no_anchor: Annotated[bool, typer.Option("--no-anchor", help="StyleGAN3: let ws[0] (the image's rotation and translation) move too.")] = False,  # noqa: E501
 ) -> None:
-    """Project images into a generator's W or W+ space (StyleGAN2-ADA projector schedule). Resumable."""
+    """Project images into a generator's W or W+ space (StyleGAN2-ADA projector schedule). Resumable.
+
+    StyleGAN3: ws[0] stays at w_avg (anchored) unless --no-anchor. EG3D: each target is
+    rendered from its camera (--camera, --cameras, --estimate-camera; default the front one).
+    """
+    from synthbio.errors import InputError
     from synthbio.inversion.projector import ProjectorConfig
     from synthbio.pipelines.projection.project import ProjectImagesConfig, project_images
+    from synthbio.utils.seeds import parse_sweep
 
     targets = resolve_inputs(targets, protocol, group, where, db_root)
     projector = ProjectorConfig(space=space, num_steps=steps, checkpoint_every=save_every, branch=branch,
-                                class_idx=class_idx, optimize_noise=not no_noise, precision=precision)
+                                class_idx=class_idx, optimize_noise=not no_noise, precision=precision,
+                                anchor_input=not no_anchor)
+    cam = None
+    if camera is not None:
+        values = parse_sweep(camera, what="--camera")
+        if len(values) not in (2, 3):
+            raise InputError(f"--camera takes 'yaw,pitch[,fov]' degrees, got {camera!r}")
+        cam = (values[0], values[1], values[2] if len(values) == 3 else 18.837)
     config = ProjectImagesConfig(model=model, targets=tuple(targets), outdir=outdir, projector=projector,
                                  loss=loss, vgg_weights=vgg_weights, seed=seed, batch_size=batch_size, strip=strip,
-                                 video=video, device=device, overwrite=overwrite)
+                                 video=video, device=device, overwrite=overwrite, camera=cam, cameras_file=cameras,
+                                 estimate_camera=estimate_camera)
     if dry_run:
         typer.echo(json.dumps(config.to_dict(), indent=2))
         return

@@ -83,6 +83,8 @@ class LatentSet:
 
     identities: an integer per sample (the seed for generated samples).
     aliases: further names of each sample (file stems such as 'seed0003').
+    w: the one w [N, w_dim] a samples.h5 records per sample, or None. Usually ws[:, 0];
+        not for a StyleGAN3 projection anchored at w_avg, whose ws[:, 0] is w_avg for all.
     """
 
     keys: list[str]
@@ -90,6 +92,7 @@ class LatentSet:
     ws: torch.Tensor
     z: torch.Tensor | None
     aliases: list[tuple[str, ...]]
+    w: torch.Tensor | None = None
 
 
 def _broadcast(arr: np.ndarray, num_ws: int | None, path: str) -> torch.Tensor:
@@ -132,7 +135,9 @@ def read_latents(path: str | os.PathLike[str], *, num_ws: int | None = None) -> 
             if seed is not None:
                 names.append(f"seed{int(seed):04d}")
             aliases.append(tuple(names))
-        return LatentSet(keys=keys, identities=[s.identity for s in samples], ws=ws, z=z, aliases=aliases)
+        w = torch.from_numpy(np.stack([np.asarray(s.w, dtype=np.float32) for s in samples])) \
+            if all(s.w is not None for s in samples) else None
+        return LatentSet(keys=keys, identities=[s.identity for s in samples], ws=ws, z=z, aliases=aliases, w=w)
     if p.suffix == ".npz":
         data = read_npz(p, what="latents file")
         key = "ws" if "ws" in data else "w" if "w" in data else None

@@ -40,7 +40,7 @@ def sample_w(G: Any, num_samples: int, *, seed: int = 0, class_idx: int | None =
 
     No truncation: PCA describes the whole W distribution.
     """
-    from synthbio.generation.sampling import class_vector
+    from synthbio.generation.sampling import conditioning
 
     if num_samples < 2:
         raise InputError(f"PCA needs at least 2 samples, got {num_samples}")
@@ -51,7 +51,7 @@ def sample_w(G: Any, num_samples: int, *, seed: int = 0, class_idx: int | None =
     with torch.no_grad():
         for start in range(0, num_samples, batch_size):
             zb = z[start:start + batch_size].to(device)
-            c = class_vector(G.c_dim, class_idx, n=zb.shape[0], device=device)
+            c = conditioning(G, class_idx, n=zb.shape[0], device=device)
             out.append(G.mapping(zb, c)[:, 0].float().cpu())
     return torch.cat(out)
 

@@ -1,4 +1,4 @@
-"""SeFa: closed-form semantic directions of a StyleGAN2 generator (Shen & Zhou, CVPR 2021).
+"""SeFa: closed-form semantic directions of a StyleGAN generator (Shen & Zhou, CVPR 2021).
 
 Every synthesis conv layer turns its w into styles s = A w + b through its
 `affine` layer. A unit change n in w moves the styles of the chosen layers by
@@ -7,6 +7,11 @@ directions that move the styles most are the maximisers of |A n|^2 subject to
 |n| = 1: the eigenvectors of A^T A, i.e. the right singular vectors of A
 (SeFa, eq. 5). Output heads (`torgb`, `torgb_<name>`) are left out: they only
 colour the result.
+
+StyleGAN3: the style affines of the synthesis layers L0... (ws[1:]); its input
+layer's affine (ws[0] -> rotation and translation, not a style) and ToRGB are
+left out. EG3D: the style affines of its StyleGAN2 backbone (the tri-planes);
+the super-resolution layers read only the last w and refine the image.
 
 Normalisation: each row of A (one style channel) is scaled to unit norm, as in
 the authors' release, so layers with wide channels or a large learned scale do
@@ -46,8 +51,11 @@ class SefaResult:
     layer_names: tuple[str, ...]
 
 
-def _synthesis_of(G: Any) -> Any:
-    return getattr(G, "synthesis", G)
+def _synthesis_of(G: Any) -> tuple[Any, str]:
+    """The synthesis network whose styles SeFa reads, and its name in G's state dict."""
+    if hasattr(G, "backbone"):  # EG3D: the tri-plane backbone
+        return G.backbone.synthesis, "backbone.synthesis"
+    return getattr(G, "synthesis", G), "synthesis"
 
 
 def style_layers(G: Any) -> list[StyleLayer]:
@@ -58,8 +66,14 @@ def style_layers(G: Any) -> list[StyleLayer]:
     ws[k+2] (heads), where ws[k+2] is shared with the next block's conv0. Heads
     are excluded, so a ws index maps to at most one conv layer here.
     """
-    synth = _synthesis_of(G)
+    synth, prefix = _synthesis_of(G)
     out: list[StyleLayer] = []
+    if hasattr(synth, "layer_names"):  # StyleGAN3: layer i reads ws[i + 1]; the last one is ToRGB
+        for i, name in enumerate(synth.layer_names[:-1]):
+            affine = getattr(synth, name).affine
+            weight = affine.weight.detach().to(torch.float64) * affine.weight_gain
+            out.append(StyleLayer(ws_index=i + 1, name=f"{prefix}.{name}.affine", weight=weight))
+        return out
     w_idx = 0
     for res in synth.block_resolutions:
         block = getattr(synth, f"b{res}")
@@ -67,7 +81,7 @@ def style_layers(G: Any) -> list[StyleLayer]:
         for i, conv in enumerate(convs):
             affine = getattr(block, conv).affine
             weight = affine.weight.detach().to(torch.float64) * affine.weight_gain
-            out.append(StyleLayer(ws_index=w_idx + i, name=f"synthesis.b{res}.{conv}.affine", weight=weight))
+            out.append(StyleLayer(ws_index=w_idx + i, name=f"{prefix}.b{res}.{conv}.affine", weight=weight))
         w_idx += block.num_conv
     return out
 
@@ -103,8 +117,7 @@ def sefa(G: Any, *, layers: Sequence[int] | range | None = None, num_directions:
     Returns unit directions [K, w_dim] sorted by eigenvalue of A^T A (largest
     first), with signs fixed by `fix_signs` so a run is reproducible.
     """
-    synth = _synthesis_of(G)
-    num_ws = int(synth.num_ws)
+    num_ws = int(G.num_ws)
     layer_range = range(num_ws) if layers is None else range(min(layers), max(layers) + 1)
     if layer_range.start < 0 or layer_range.stop > num_ws:
         raise InputError(f"layer range {layer_range.start}-{layer_range.stop - 1} is out of bounds: "

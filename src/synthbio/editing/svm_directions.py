@@ -192,7 +192,8 @@ def join_labels(latents_path: str, labels_path: str, *, label: str, key_column: 
     A CSV key matches a latent by its sample key ('00003/reference'), its
     identity ('3'), 'seed0003' for generated samples, or the row index of a
     .npy file, compared on the file stem (so 'seed0003.png' matches). Rows with
-    a missing label are dropped. space: 'w' = layer 0, 'wplus_mean' = mean over layers.
+    a missing label are dropped. space: 'w' = the sample's w (what samples.h5 records as w,
+    otherwise layer 0), 'wplus_mean' = mean over layers.
     """
     from pathlib import Path
 
@@ -223,5 +224,8 @@ def join_labels(latents_path: str, labels_path: str, *, label: str, key_column: 
         raise InputError(f"no row of {labels_path!r} matches a latent of {latents_path!r} with a value for "
                          f"{label!r} (keys look like {lat.keys[0]!r} / {lat.aliases[0][-1]!r})")
     ws = lat.ws[rows]
-    x = ws[:, 0] if space == "w" else ws.mean(dim=1)
+    if space == "w":  # the recorded w: a StyleGAN3 projection anchors ws[:, 0] at w_avg for every sample
+        x = lat.w[rows] if lat.w is not None and lat.w.shape[1] == ws.shape[2] else ws[:, 0]
+    else:
+        x = ws.mean(dim=1)
     return LabelledLatents(latents=x, targets=np.asarray(targets), keys=keys, unmatched=unmatched)

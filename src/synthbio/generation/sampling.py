@@ -4,10 +4,14 @@ Conventions (equal to the official StyleGAN2-ADA `generate.py` and
 `style_mixing.py`, so a seed gives the same image as the official tool):
 - z of seed s: `RandomState(s).randn(1, z_dim)` (see `synthbio.utils.seeds`).
 - c: one-hot class vector [N, c_dim]; an unconditional model takes c_dim == 0.
+  A camera-conditioned generator (EG3D, `camera_conditioned = True`) takes its
+  front conditioning camera instead (`conditioning`), as the official EG3D
+  sample scripts do; it renders from the camera given to synthesis.
 - truncation: w' = w_avg + psi * (w - w_avg) on the first `truncation_cutoff`
   layers (all when None), done by `G.mapping`.
 - noise_mode 'random': one torch.Generator per sample, seeded with its seed,
-  so a sample's noise does not depend on its batch neighbours.
+  so a sample's noise does not depend on its batch neighbours. The same
+  per-sample generators drive EG3D's random depth samples, whatever the noise mode.
 
 Batch invariance: on CPU, `G.mapping` and `G.synthesis` run every sample by
 itself in inference (see `synthbio.nn._per_sample`), so a seed's image is
@@ -35,7 +39,7 @@ ROW_BLOCK = 8  # off CPU, forward passes run on a multiple of this many rows (se
 
 
 class SeedableGenerator(Protocol):
-    """What sampling needs from a generator (synthbio.nn.generator.Generator)."""
+    """What sampling needs from a generator (StyleGAN2, StyleGAN3 and EG3D generators all have it)."""
 
     z_dim: int
     c_dim: int
@@ -43,6 +47,7 @@ class SeedableGenerator(Protocol):
     num_ws: int
     img_resolution: int
     branch_names: tuple[str, ...]
+    branches: tuple[tuple[str, int], ...]
 
     def mapping(self, z: torch.Tensor, c: torch.Tensor | None, *, truncation_psi: float = 1,
                 truncation_cutoff: int | None = None) -> torch.Tensor: ...
@@ -75,6 +80,27 @@ def class_vector(c_dim: int, class_idx: int | None, *, n: int = 1,
         raise InputError(f"--class-idx {class_idx} is out of range for a model with {c_dim} classes (0-{c_dim - 1})")
     c[:, class_idx] = 1
     return c
+
+
+def is_camera_conditioned(G: Any) -> bool:
+    """Whether G's c is a camera (EG3D) rather than a class label."""
+    return bool(getattr(G, "camera_conditioned", False))
+
+
+def class_count(G: Any) -> int:
+    """Number of class labels G takes (0 for unconditional and camera-conditioned generators)."""
+    return 0 if is_camera_conditioned(G) else int(G.c_dim)
+
+
+def conditioning(G: Any, class_idx: int | None, *, n: int = 1, device: torch.device | str = "cpu"
+                 ) -> torch.Tensor:
+    """The c that G's mapping takes for n samples: a one-hot class vector [n, c_dim], or for a
+    camera-conditioned G its front conditioning camera [n, c_dim] (class_idx must then be None)."""
+    if is_camera_conditioned(G):
+        if class_idx is not None:
+            raise InputError(f"class index {class_idx} given, but the model is conditioned on cameras, not classes")
+        return G.conditioning_camera(n, device=device)
+    return class_vector(G.c_dim, class_idx, n=n, device=device)
 
 
 def check_truncation(G: SeedableGenerator, truncation_psi: float, truncation_cutoff: int | None) -> None:
@@ -112,17 +138,20 @@ def map_seeds(
     n = len(seeds)
     padded = list(seeds) + list(seeds[-1:]) * _pad_count(n, row_block, device) if n else []
     z = z_from_seeds(padded, G.z_dim, device=device)
-    c = class_vector(G.c_dim, class_idx, n=len(padded), device=device)
+    c = conditioning(G, class_idx, n=len(padded), device=device)
     with torch.no_grad():
         ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
     return z[:n], ws[:n]
 
 
 def as_branches(G: SeedableGenerator, out: torch.Tensor | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A generator output as {branch name: images [N, C, H, W]} (single-branch G gives one entry)."""
+    """A generator output as {branch name: images [N, C, H, W]} (single-branch G gives one entry).
+
+    Entries of an output dict that are not branches (EG3D's image_raw and image_depth) are left out.
+    """
     if isinstance(out, torch.Tensor):
         return {G.branch_names[0]: out}
-    return dict(out)
+    return {b: out[b] for b in G.branch_names}
 
 
 def synthesize(
@@ -132,11 +161,29 @@ def synthesize(
     seeds: Sequence[int],
     noise_mode: str = "const",
     row_block: int | None = None,
+    **synthesis_kwargs: Any,
 ) -> dict[str, torch.Tensor]:
     """ws [N, num_ws, w_dim] -> {branch: images [N, C, H, W] in [-1, 1]}.
 
-    `seeds[i]` seeds the noise of sample i when noise_mode == 'random'.
+    `seeds[i]` seeds the random draws of sample i (noise with noise_mode 'random',
+    EG3D's depth samples). synthesis_kwargs go to G.synthesis as they are, with
+    tensors of one row per sample padded like ws (EG3D: c [N, 25] cameras;
+    StyleGAN3: transform).
     """
+    return {b: x for b, x in synthesize_outputs(G, ws, seeds=seeds, noise_mode=noise_mode, row_block=row_block,
+                                                **synthesis_kwargs).items() if b in G.branch_names}
+
+
+def synthesize_outputs(
+    G: SeedableGenerator,
+    ws: torch.Tensor,
+    *,
+    seeds: Sequence[int],
+    noise_mode: str = "const",
+    row_block: int | None = None,
+    **synthesis_kwargs: Any,
+) -> dict[str, torch.Tensor]:
+    """Like `synthesize`, with every output the synthesis returns (EG3D: image, image_raw, image_depth)."""
     check_noise_mode(noise_mode)
     n = ws.shape[0]
     if len(seeds) != n:
@@ -146,10 +193,16 @@ def synthesize(
     pad = _pad_count(n, row_block, ws.device)
     seeds = list(seeds) + [seeds[-1]] * pad
     ws = torch.cat([ws, ws[-1:].expand(pad, -1, -1)]) if pad else ws
-    generator = generators_from_seeds(seeds, device=ws.device) if noise_mode == "random" else None
+    kwargs = {k: torch.cat([v, v[-1:].expand(pad, *v.shape[1:])]) if pad and isinstance(v, torch.Tensor)
+              and v.ndim > 0 and v.shape[0] == n else v for k, v in synthesis_kwargs.items()}
+    # One generator per seed: samples draw nothing from each other (or from global RNG), so a seed's
+    # result does not depend on its batch. StyleGAN2 uses them for 'random' noise only.
+    generator = generators_from_seeds(seeds, device=ws.device)
     with torch.no_grad():
-        out = G.synthesis(ws, noise_mode=noise_mode, generator=generator)
-    return {b: x[:n] for b, x in as_branches(G, out).items()}
+        out = G.synthesis(ws, noise_mode=noise_mode, generator=generator, **kwargs)
+    if isinstance(out, torch.Tensor):
+        out = {G.branch_names[0]: out}
+    return {b: x[:n] for b, x in out.items()}
 
 
 def parse_styles(spec: Sequence[int], num_ws: int) -> list[int]:

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.errors import InputError
-from synthbio.generation.sampling import as_branches, class_vector, map_seeds
+from synthbio.generation.sampling import as_branches, conditioning, is_camera_conditioned, map_seeds
 from synthbio.utils.seeds import check_seed, generators_from_seeds
 
 if TYPE_CHECKING:
@@ -110,8 +110,13 @@ def similarity_limit(model: IdentityModel, *, threshold_angle: float, score_thre
 
 
 def render(G: Any, ws: Tensor, *, noise_mode: str = "const") -> Tensor:
-    """ws [N, num_ws, w_dim] -> images of G's first branch [N, C, R, R] in [-1, 1] (keeps autograd)."""
-    out = G.synthesis(ws, noise_mode=noise_mode)
+    """ws [N, num_ws, w_dim] -> images of G's first branch [N, C, R, R] in [-1, 1] (keeps autograd).
+
+    EG3D renders from its front camera with deterministic depth samples: the identity dynamics
+    need the same image for the same latent on every pass.
+    """
+    kwargs = {"deterministic": True} if is_camera_conditioned(G) else {}
+    out = G.synthesis(ws, noise_mode=noise_mode, **kwargs)
     return as_branches(G, out)[G.branch_names[0]]
 
 
@@ -496,7 +501,7 @@ def derivative_free_references(
     emb = embed_latents(G, model, ws, batch_size=batch_size, noise_mode=noise_mode)
     with torch.no_grad():
         sim = model.similarity(emb, emb).float().cpu()
-    c = class_vector(G.c_dim, class_idx, n=proposals_per_step, device=z.device)
+    c = conditioning(G, class_idx, n=proposals_per_step, device=z.device)
     used = 0
     trace: list[float] = []
     while True:

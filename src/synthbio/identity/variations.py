@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError
-from synthbio.generation.sampling import class_vector, parse_styles
+from synthbio.generation.sampling import conditioning, parse_styles
 from synthbio.identity.references import (
     angles,
     embed_latents,
@@ -223,7 +223,7 @@ def style_mixing_variations(
     layers = parse_styles(list(range(G.num_ws // 2, G.num_ws)) if mix_layers is None else list(mix_layers), G.num_ws)
     ref = state_to_ws(_reference_state(G, reference_w), G.num_ws)
     z = torch.randn([num, G.z_dim], generator=generator).to(ref.device)
-    c = class_vector(G.c_dim, class_idx, n=num, device=ref.device)
+    c = conditioning(G, class_idx, n=num, device=ref.device)
     with torch.no_grad():
         other = G.mapping(z, c, truncation_psi=truncation_psi)
     ws = ref.expand(num, -1, -1).clone()

@@ -222,10 +222,11 @@ class _EncoderTrainer:
 
     def __init__(self, config: EncoderTrainConfig, device: torch.device) -> None:
         from synthbio.checkpoints.loading import load_generator
+        from synthbio.generation.sampling import class_count
 
         self.config, self.device = config, device
         self.G = load_generator(config.generator, device=device).requires_grad_(False).eval()
-        if self.G.c_dim > 0:
+        if class_count(self.G) > 0:
             raise InputError(f"--model {config.generator!r} is conditional (c_dim={self.G.c_dim}); "
                              "encoders are trained for unconditional generators")
         res, channels = self.G.img_resolution, self.G.img_channels

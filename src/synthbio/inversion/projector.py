@@ -23,6 +23,15 @@ depends on target i alone, and Adam acts per element, so a target's result
 does not depend on which targets share its batch (up to float rounding of
 batched kernels).
 
+StyleGAN3 and EG3D: neither has per-pixel noise maps to optimise (EG3D's
+backbone keeps its stored constant noise), so only w is optimised. A StyleGAN3
+input layer turns ws[0] into the image's rotation and translation; with
+`anchor_input` (default) ws[0] stays at w_avg, so the projection cannot drift
+by rotating or shifting the image (its users' "anchor to w_avg"), and the
+returned ws carry that row. EG3D renders each target from its own camera
+(`cameras`, the 25-number labels; default the front camera) with deterministic
+depth samples, so the objective has no sampling noise.
+
 `project` takes tensors at G's resolution; the file job
 (`synthbio.pipelines.projection.project`) center-crops other images to a square and
 resizes them with Lanczos (as the official tool does), converting them to G's
@@ -77,6 +86,8 @@ class ProjectorConfig:
     class_idx: class of a conditional G (None for unconditional ones).
     batching: 'auto' (each target alone on CPU, bit-identical whatever the batch; one
         batched pass elsewhere), 'per-sample' or 'batched'.
+    anchor_input: StyleGAN3 only: keep ws[0] (the input layer's rotation and translation)
+        at w_avg and optimise the other rows.
     precision: 'float32', or 'bfloat16' to run the reconstruction loss's networks (VGG16,
         identity model) under bf16 autocast, target features included; G, the distances,
         w, the noise maps and Adam stay float32. Needs native bf16 (CPUs with AVX512-BF16
@@ -102,6 +113,7 @@ class ProjectorConfig:
     class_idx: int | None = None
     batching: str = "auto"
     precision: str = "float32"
+    anchor_input: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -192,8 +204,13 @@ def compute_w_stats(G: torch.nn.Module, *, num_samples: int = 10000, seed: int =
 
 
 def noise_layers(G: torch.nn.Module) -> list[tuple[str, int]]:
-    """(name, resolution) of every synthesis layer that adds noise, in forward order ('b8.conv0', ...)."""
-    out = []
+    """(name, resolution) of every synthesis layer that adds noise, in forward order ('b8.conv0', ...).
+
+    None for StyleGAN3 (no noise inputs) and EG3D (its backbone renders with its constant noise).
+    """
+    out: list[tuple[str, int]] = []
+    if not hasattr(G.synthesis, "block_resolutions"):
+        return out
     for res in G.synthesis.block_resolutions:
         block = getattr(G.synthesis, f"b{res}")
         for name in ("conv0", "conv1"):
@@ -212,10 +229,19 @@ def branch_index(G: torch.nn.Module, branch: str | None) -> int:
     return names.index(branch)
 
 
-def synthesize_with_noise(G: torch.nn.Module, ws: Tensor, noise: Sequence[Tensor], *, branch: int = 0) -> Tensor:
+def synthesize_with_noise(G: torch.nn.Module, ws: Tensor, noise: Sequence[Tensor], *, branch: int = 0,
+                          cameras: Tensor | None = None) -> Tensor:
     """ws [N, num_ws, w_dim] and per-sample noise maps (one [N,1,R,R] per noise layer, in
-    `noise_layers` order) -> images [N, C, R, R] of one branch. Differentiable in ws and noise."""
+    `noise_layers` order) -> images [N, C, R, R] of one branch. Differentiable in ws and noise.
+
+    StyleGAN3: no noise maps. EG3D: rendered from `cameras` [N, 25] (None = the front camera)
+    with deterministic depth samples and the backbone's constant noise.
+    """
+    if getattr(G, "camera_conditioned", False):
+        return G.synthesis(ws, cameras, noise_mode="const", deterministic=True)[G.branch_names[branch]]
     synth = G.synthesis
+    if not hasattr(synth, "block_resolutions"):  # StyleGAN3
+        return synth(ws)
     x: Tensor | None = None
     imgs: list[Tensor] | None = None
     w_idx = k = 0
@@ -274,7 +300,7 @@ def _normalize_noise_(noise: Sequence[Tensor]) -> None:
 
 def check_targets(G: torch.nn.Module, targets: Tensor, *, branch: int = 0) -> None:
     names = tuple(getattr(G, "branch_names", ("img",)))
-    channels = dict(G.config.branches)[names[branch]] if hasattr(G, "config") else G.img_channels
+    channels = dict(G.branches)[names[branch]] if hasattr(G, "branches") else G.img_channels
     want = (channels, G.img_resolution, G.img_resolution)
     if not isinstance(targets, Tensor) or targets.ndim != 4 or tuple(targets.shape[1:]) != want:
         shape = tuple(targets.shape) if isinstance(targets, Tensor) else type(targets).__name__
@@ -332,9 +358,11 @@ def _per_target_generators(generator: torch.Generator | Sequence[torch.Generator
 
 def _fingerprint(G: torch.nn.Module, targets: Tensor, config: ProjectorConfig, keep: list[int]) -> dict[str, Any]:
     """What must match for a checkpoint to continue this run (the save interval may change)."""
-    # float32 leaves `precision` out, so checkpoints written before the option still resume
+    # Defaults of options added later (float32, anchored input) are left out, so checkpoints written
+    # before them still resume.
     settings = {k: v for k, v in config.to_dict().items()
-                if k != "checkpoint_every" and not (k == "precision" and v == "float32")}
+                if k != "checkpoint_every" and not (k == "precision" and v == "float32")
+                and not (k == "anchor_input" and v)}
     return {"version": CHECKPOINT_VERSION, "generator_sha256": module_sha256(G),
             "targets_sha256": sha256_bytes(targets.detach().float().cpu().contiguous().numpy().tobytes()),
             "config": repr(sorted(settings.items())), "keep_steps": repr(keep)}
@@ -388,9 +416,9 @@ def _use_per_sample(batching: str, device: torch.device) -> bool:
 
 
 def _objective(G: torch.nn.Module, loss: ReconstructionLossLike, prepared: Any, ws: Tensor, noise: list[Tensor],
-               *, config: ProjectorConfig, branch: int) -> tuple[Tensor, Tensor]:
+               *, config: ProjectorConfig, branch: int, cameras: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """(reconstruction loss [N], noise regularisation [N]) of ws [N, num_ws, w_dim]."""
-    images = synthesize_with_noise(G, ws, noise, branch=branch)  # float32 whatever the precision
+    images = synthesize_with_noise(G, ws, noise, branch=branch, cameras=cameras)  # float32 whatever the precision
     with loss_autocast(config.precision, images.device):
         dist = loss(_to_loss_resolution(images, config.loss_resolution, config.precision), prepared).float()
     reg = noise_regularization(noise) if noise and config.optimize_noise else torch.zeros_like(dist)
@@ -401,8 +429,8 @@ def project(G: torch.nn.Module, targets: Tensor, *, config: ProjectorConfig = Pr
             loss: ReconstructionLossLike,
             generator: torch.Generator | Sequence[torch.Generator] | None = None, progress: bool = True,
             checkpoint_path: str | os.PathLike[str] | None = None, keep_steps: Sequence[int] = (),
-            callback: StepCallback | None = None, w_stats: tuple[Tensor, float] | None = None
-            ) -> ProjectionResult:
+            callback: StepCallback | None = None, w_stats: tuple[Tensor, float] | None = None,
+            cameras: Tensor | None = None) -> ProjectionResult:
     """Project targets [N, C, R, R] in [-1, 1] (R = G.img_resolution) into W or W+.
 
     loss: per-sample reconstruction loss (`prepare(targets)`, `loss(images, prepared) -> [N]`).
@@ -415,6 +443,7 @@ def project(G: torch.nn.Module, targets: Tensor, *, config: ProjectorConfig = Pr
     callback: called as callback(step, losses [N]) after each step (progress, tests).
     w_stats: (w_avg [w_dim], w_std) from `compute_w_stats` with this config, to reuse
         across batches (None = compute them here).
+    cameras: EG3D: the camera of each target [N, 25] (None = the front camera); others: None.
     G is not modified (its weights, buffers and requires_grad flags stay as they are).
     """
     device = next(G.parameters()).device
@@ -422,12 +451,20 @@ def project(G: torch.nn.Module, targets: Tensor, *, config: ProjectorConfig = Pr
     check_targets(G, targets, branch=b)
     loss_autocast(config.precision, device)  # an unsupported precision fails before any work
     if getattr(G, "c_dim", 0):
-        from synthbio.generation.sampling import class_vector
-        c = class_vector(G.c_dim, config.class_idx)
+        from synthbio.generation.sampling import conditioning
+        c = conditioning(G, config.class_idx)
     elif config.class_idx is not None:
         raise InputError(f"class index {config.class_idx} given, but the model is unconditional")
     else:
         c = None
+    camera_conditioned = bool(getattr(G, "camera_conditioned", False))
+    if cameras is not None and not camera_conditioned:
+        raise InputError("cameras are for camera-controlled (EG3D) generators; this one takes none")
+    if camera_conditioned:
+        cameras = G.default_camera(targets.shape[0]) if cameras is None else cameras
+        if tuple(cameras.shape) != (targets.shape[0], 25):
+            raise InputError(f"cameras must be [{targets.shape[0]}, 25] (one per target), got {list(cameras.shape)}")
+        cameras = cameras.to(device=device, dtype=torch.float32)
     keep = sorted({int(s) for s in keep_steps})
     if any(not 0 <= s <= config.num_steps for s in keep):
         raise InputError(f"keep_steps must lie in 0-{config.num_steps}, got {keep}")
@@ -454,8 +491,14 @@ def project(G: torch.nn.Module, targets: Tensor, *, config: ProjectorConfig = Pr
     snapshots: dict[int, Tensor] = {}
     start = 0
 
+    anchored = config.anchor_input and getattr(G, "architecture", "") == "stylegan3"
+    w_avg_row = w_avg.to(device).reshape(1, 1, -1)
+
     def broadcast(w: Tensor) -> Tensor:
-        return w.expand(-1, num_ws, -1) if config.space == "w" else w
+        ws = w.expand(-1, num_ws, -1) if config.space == "w" else w
+        if anchored:  # the input layer's transform stays that of w_avg
+            ws = torch.cat([w_avg_row.expand(ws.shape[0], 1, -1), ws[:, 1:]], dim=1)
+        return ws
 
     def current_ws() -> Tensor:
         return broadcast(torch.cat([w.detach() for w in leaves.w])).cpu().clone()
@@ -504,7 +547,8 @@ def project(G: torch.nn.Module, targets: Tensor, *, config: ProjectorConfig = Pr
             for idx in groups:
                 ws = broadcast(torch.cat([leaves.w[i] + w_noise[i] for i in idx]))
                 dist, reg = _objective(G, loss, prepared[idx[0]] if per_sample else prepared, ws,
-                                       leaves.batch_noise(idx), config=config, branch=b)
+                                       leaves.batch_noise(idx), config=config, branch=b,
+                                       cameras=None if cameras is None else cameras[idx])
                 total = (dist + config.regularize_noise_weight * reg).sum()  # per-target terms: own gradients
                 group_params = [p for i in idx for p in leaves.params(i, config.optimize_noise)]
                 # Gradients for our leaves only: weights of G and of the loss network get none computed.

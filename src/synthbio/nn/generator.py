@@ -39,6 +39,11 @@ class Generator(torch.nn.Module):
             layer_features=config.mapping_layer_features, lr_multiplier=config.mapping_lr_multiplier,
             w_avg_beta=config.w_avg_beta)
 
+    @property
+    def branches(self) -> tuple[tuple[str, int], ...]:
+        """Output heads as (name, channels) pairs, the same attribute on every synthbio generator."""
+        return self.config.branches
+
     def forward(self, z: Tensor, c: Tensor | None = None, *, truncation_psi: float = 1,
                 truncation_cutoff: int | None = None, noise_mode: str = "const", generator: NoiseSource = None,
                 update_emas: bool = False, force_fp32: bool = False) -> Tensor | dict[str, Tensor]:

@@ -102,3 +102,26 @@ def parse_shard(spec: str) -> tuple[int, int]:
     if n < 1 or not 0 <= k < n:
         raise InputError(f"shard {spec!r}: need 0 <= K < N")
     return k, n
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_SWEEP_RE = re.compile(rf"^({_NUMBER}):({_NUMBER}):(\d+)$")
+
+
+def parse_sweep(spec: str, *, what: str = "values", max_count: int = 1000) -> list[float]:
+    """'-30:30:7' (start:stop:count, both ends included), '15' or '-10,0,10' -> list of floats.
+
+    InputError naming `what` and the spec for anything else (empty, bad numbers, count 0).
+    """
+    text = spec.strip() if isinstance(spec, str) else ""
+    m = _SWEEP_RE.match(text)
+    if m:
+        lo, hi, n = float(m.group(1)), float(m.group(2)), int(m.group(3))
+        if not 1 <= n <= max_count:
+            raise InputError(f"{what} {spec!r}: count must be in 1-{max_count}, got {n}")
+        return [lo] if n == 1 else np.linspace(lo, hi, n).round(10).tolist()
+    items = [t.strip() for t in text.split(",")] if text else []
+    if not items or not all(re.fullmatch(_NUMBER, t) for t in items):
+        raise InputError(f"{what} {spec!r} must be a number, a list like '-10,0,10' or 'start:stop:count' "
+                         "like '-30:30:7'")
+    return [float(t) for t in items]

@@ -360,11 +360,15 @@ def command_lines(model: EditorModel, state: EditorState, files: dict[str, str |
         common += f" --noise-mode {state.noise_mode}"
     edits = [e for e in state.directions if e.strength != 0]
     mixing = state.mix_seed is not None and bool(state.mix_layers)
+    # Backend controls (StyleGAN3 transform, EG3D view) as generate flags; mix and edit have none.
+    view = getattr(model.backend, "command_options", lambda _state: "")(state)
     out = []
     if seed is not None and not edits and not mixing:
         cut = f" --truncation-cutoff {state.truncation_cutoff}" if state.truncation_cutoff is not None else ""
-        out.append({"command": f"synthbio generate -m {m} --seeds {seed}{common}{cut} -o out",
+        out.append({"command": f"synthbio generate -m {m} --seeds {seed}{common}{cut}{view} -o out",
                     "note": "reproduces this image exactly"})
+    elif view:
+        pass  # mix and edit render without the backend's controls: no exact command for this state
     elif seed is not None and mixing and not edits and state.truncation_cutoff is None:
         styles = ",".join(str(i) for i in state.mix_layers)
         out.append({"command": f"synthbio mix -m {m} --rows {seed} --cols {state.mix_seed} --styles {styles}{common} "
@@ -381,7 +385,8 @@ def command_lines(model: EditorModel, state: EditorState, files: dict[str, str |
     out.append({"command": f"synthbio edit -m {m} --latents latents.npz -d {d} --strengths 0 -o edits"
                            + ("" if state.noise_mode == "const" else f" --noise-mode {state.noise_mode}"),
                 "note": "renders the exported latents.npz (ws after blending, mixing and every edit) unchanged: "
-                        "strength 0 along any direction file of this model"})
+                        "strength 0 along any direction file of this model"
+                        + (" (edit has no view or transform flags: it draws the default view)" if view else "")})
     return out
 
 

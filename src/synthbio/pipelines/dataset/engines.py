@@ -174,7 +174,7 @@ class GeneratorEngine:
 
     def __init__(self, config: DatasetConfig) -> None:
         from synthbio.checkpoints import load_generator, model_hash
-        from synthbio.generation.sampling import check_truncation
+        from synthbio.generation.sampling import check_truncation, class_count, is_camera_conditioned
         from synthbio.identity.models import build_identity_model
         from synthbio.utils.devices import resolve_device
 
@@ -183,10 +183,15 @@ class GeneratorEngine:
         assert config.model is not None  # DatasetConfig allows None only for procedural fingerprints
         self.G = load_generator(config.model, device=self.device)
         self.G.eval().requires_grad_(False)
-        if self.G.c_dim:
+        if class_count(self.G):
             raise InputError(f"generator {config.model!r} is conditional ({self.G.c_dim} classes): "
                              "identity datasets need an unconditional model")
         check_truncation(self.G, config.truncation_psi, None)
+        self.camera_conditioned = is_camera_conditioned(self.G)
+        self.vary_pose = config.pose_yaw != (0.0, 0.0) or config.pose_pitch != (0.0, 0.0)
+        if (self.vary_pose or config.variation_method == "pose") and not self.camera_conditioned:
+            raise InputError(f"pose variations (--variations pose, --pose-yaw, --pose-pitch) need a camera-controlled "
+                             f"(EG3D) generator; {config.model!r} is not one")
         self.model = build_identity_model(config.identity_model, device=self.device, weights=config.identity_weights)
         self.model_sha256 = model_hash(self.G)
         self.branches: list[str] = list(self.G.branch_names)
@@ -315,11 +320,27 @@ class GeneratorEngine:
 
     # --- one identity ----------------------------------------------------------------------
 
-    def _render(self, ws: torch.Tensor, seeds: list[int], noise_mode: str) -> dict[str, torch.Tensor]:
-        """Every branch {name: [N, C, H, W]}; the identity model sees the first."""
+    def _render(self, ws: torch.Tensor, seeds: list[int], noise_mode: str,
+                views: list[tuple[float, float]] | None = None) -> dict[str, torch.Tensor]:
+        """Every branch {name: [N, C, H, W]} of ws (the identity model sees the first); EG3D: from
+        `views` (yaw, pitch degrees; None = front), deterministic depth samples, as the identity
+        algorithms render them."""
         from synthbio.generation.sampling import synthesize
 
-        return synthesize(self.G, ws, seeds=seeds, noise_mode=noise_mode)
+        kwargs: dict[str, Any] = {}
+        if self.camera_conditioned:
+            views = views or [(0.0, 0.0)] * ws.shape[0]
+            cams = torch.stack([self.G.default_camera(1, yaw=y, pitch=p)[0] for y, p in views]).to(ws.device)
+            kwargs = {"c": cams, "deterministic": True}
+        return synthesize(self.G, ws, seeds=seeds, noise_mode=noise_mode, **kwargs)
+
+    def _draw_views(self, num: int, gen: torch.Generator) -> list[tuple[float, float]] | None:
+        """Uniform (yaw, pitch) in the configured ranges for `num` candidates (None: front views)."""
+        if not self.vary_pose:
+            return None
+        (y0, y1), (p0, p1) = self.config.pose_yaw, self.config.pose_pitch
+        u = torch.rand([num, 2], generator=gen, dtype=torch.float64)
+        return [(round(y0 + (y1 - y0) * float(a), 4), round(p0 + (p1 - p0) * float(b), 4)) for a, b in u]
 
     def _features(self, images: torch.Tensor) -> Any:
         with torch.no_grad():
@@ -339,6 +360,7 @@ class GeneratorEngine:
         ref_img = self._render(ws_ref, [ref_seed], cfg.noise_mode)
         ref_feat = self._features(ref_img[first])
         ws_parts, imgs, feats, seeds, passed, sims = [ws_ref], [ref_img], [ref_feat], [ref_seed], [True], [1.0]
+        views: list[tuple[float, float] | None] = [(0.0, 0.0) if self.camera_conditioned else None]
         if m > 1:
             v = self._checked_variations(identity, ws_ref, ref_feat, m - 1)
             ws_parts.append(v["ws"])
@@ -346,12 +368,16 @@ class GeneratorEngine:
             feats.append(v["features"])
             seeds += v["seeds"]
             passed += v["passed"]
+            views += [(0.0, 0.0) if self.camera_conditioned and x is None else x for x in v["views"]]
         images = {b: torch.cat([im[b] for im in imgs]) for b in self.G.branch_names}
         features = torch.cat(feats) if isinstance(ref_feat, torch.Tensor) else [t for f in feats for t in f]
         sims = self.model.similarity(ref_feat, features).float().cpu()[0].tolist()
         attrs: list[dict[str, Any]] = [{"similarity_to_reference": float(sims[k])} for k in range(m)]
         for k in range(1, m):
             attrs[k]["passed"] = bool(passed[k])
+        for k in range(m):
+            if views[k] is not None:  # EG3D: the camera each sample was rendered from
+                attrs[k]["yaw"], attrs[k]["pitch"] = views[k]
         if cfg.privacy_reference is not None:
             real, _ = self.real_features()
             near = nearest_real_similarity(self.model, features, real)
@@ -394,12 +420,15 @@ class GeneratorEngine:
         cfg = self.config
         low, high = self._intra_limits()
         cand_ws, cand_img, cand_feat, cand_seed = [], [], [], []
+        cand_views: list[tuple[float, float] | None] = []
         keep = torch.zeros(0, dtype=torch.bool)
         for a in range(cfg.max_attempts):
             gen = torch.Generator().manual_seed(derived_seed(cfg.seed, identity, 0, a))
             ws = self._variation_latents(ws_ref, num, gen)
+            views = self._draw_views(num, gen)
             seeds = [derived_seed(cfg.seed, identity, len(cand_seed) + j + 1) for j in range(num)]
-            imgs = self._render(ws, seeds, cfg.noise_mode)
+            imgs = self._render(ws, seeds, cfg.noise_mode, views)
+            cand_views += views if views is not None else [None] * num
             cand_ws.append(ws)
             cand_img.append(imgs)
             cand_feat.append(self._features(imgs[self.G.branch_names[0]]))
@@ -421,6 +450,7 @@ class GeneratorEngine:
             "features": feats[chosen] if isinstance(feats, torch.Tensor) else [feats[i] for i in chosen],
             "seeds": [cand_seed[i] for i in chosen],
             "passed": [bool(keep[i]) for i in chosen],
+            "views": [cand_views[i] for i in chosen],
         }
 
     def _variation_latents(self, ws_ref: torch.Tensor, num: int, gen: torch.Generator) -> torch.Tensor:
@@ -429,6 +459,8 @@ class GeneratorEngine:
 
         cfg = self.config
         method = cfg.variation_method
+        if method == "pose":  # the reference's latent; only the camera changes (drawn by the caller)
+            return ws_ref.expand(num, -1, -1).clone()
         if method in ("style-mixing", "generator"):
             out = V.style_mixing_variations(self.G, ws_ref, num=num, generator=gen, truncation_psi=cfg.truncation_psi)
         elif method == "dispersion":

@@ -8,6 +8,13 @@ Output directory layout (single-branch model `img`, seeds 0 and 1):
     DIR/manifest.jsonl     one line per completed sample (seed, files, hashes)
     DIR/samples.h5         z, w, w+ per sample, groups /<seed:05d>/reference/
 
+An EG3D model renders each seed from every view (--yaw x --pitch): one view
+writes `seed0000.png`, several write `seed0000_yaw-30_pitch+0.png`, ...;
+with save_depth the depth map of each view goes beside it
+(`seed0000_depth.npy` or 16-bit `seed0000_depth.png` with near/far recorded in
+the file and in the manifest). A StyleGAN3 model can be translated / rotated
+through its input layer (translate, rotate), as the official gen_images.py.
+
 A multi-branch model (e.g. rgb + nir) writes each branch in its own folder with
 the same file names, `DIR/rgb/seed0000.png`, `DIR/nir/seed0000.png`, and grids
 `DIR/grid_rgb.png`, `DIR/grid_nir.png`. Branches with neither 1 nor 3 channels
@@ -24,6 +31,7 @@ from the manifest at the end (latents are recomputed from the seeds).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,18 +48,25 @@ from synthbio.generation.sampling import (
     SeedableGenerator,
     check_noise_mode,
     check_truncation,
-    class_vector,
+    conditioning,
+    is_camera_conditioned,
     map_seeds,
-    synthesize,
+    synthesize_outputs,
 )
+from synthbio.io.depth import DEPTH_FORMATS, write_depth
 from synthbio.io.images import png_planes, read_png, save_grid, to_uint8, write_png
 from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest
 from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
-from synthbio.pipelines.common.rundir import (
-    CONFIG_NAME,
-    claim_run_folder,
-    keep_intact,
-    remove_temp_files,
+from synthbio.nn.eg3d.camera import DEFAULT_FOV_DEG
+from synthbio.pipelines.common.rundir import CONFIG_NAME, claim_run_folder, keep_intact, remove_temp_files
+from synthbio.pipelines.images.views import (
+    DEPTH_UNITS,
+    View,
+    check_view_options,
+    depth_range,
+    transform_kwargs,
+    view_kwargs,
+    views_of,
 )
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_json
@@ -61,7 +76,9 @@ from synthbio.utils.seeds import check_seed
 GRID_MAX = 64  # the grid shows at most this many seeds (the first ones)
 REFERENCE_LABEL = "reference"
 # Settings that change the pixels of a seed: a directory holds one value of each.
-RUN_KEYS = ("model_sha256", "truncation_psi", "truncation_cutoff", "class_idx", "noise_mode")
+# views / fov (EG3D) and transform (StyleGAN3) are None for other models, as in runs written before them.
+RUN_KEYS = ("model_sha256", "truncation_psi", "truncation_cutoff", "class_idx", "noise_mode", "views", "fov",
+            "transform")
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,10 @@ class GenerateConfig:
     batch_size: samples per forward pass; never changes the images.
     grid: also write a grid of the first 64 samples.
     overwrite: replace another run's results in `outdir` instead of refusing.
+    yaw / pitch: EG3D views in degrees (every pair is rendered); fov: EG3D field of
+        view in degrees (None = the official 18.837); save_depth: 'npy' or 'png16'
+        writes each view's depth map (EG3D).
+    translate / rotate: StyleGAN3 input transform (image widths, degrees).
     """
 
     model: str
@@ -88,8 +109,28 @@ class GenerateConfig:
     device: str = "auto"
     grid: bool = False
     overwrite: bool = False
+    yaw: tuple[float, ...] = (0.0,)
+    pitch: tuple[float, ...] = (0.0,)
+    fov: float | None = None
+    save_depth: str | None = None
+    translate: tuple[float, float] = (0.0, 0.0)
+    rotate: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "yaw", tuple(float(v) for v in self.yaw))
+        object.__setattr__(self, "pitch", tuple(float(v) for v in self.pitch))
+        object.__setattr__(self, "translate", tuple(float(v) for v in self.translate))
+        if not self.yaw or not self.pitch:
+            raise InputError("--yaw and --pitch need at least one angle each")
+        object.__setattr__(self, "rotate", float(self.rotate))
+        if len(self.translate) != 2:
+            raise InputError(f"--translate takes two numbers (x, y), got {list(self.translate)}")
+        if not all(math.isfinite(v) for v in (*self.translate, self.rotate, *self.yaw, *self.pitch)):
+            raise InputError("--translate, --rotate, --yaw and --pitch must be finite numbers")
+        if self.fov is not None and not 0 < self.fov < 180:
+            raise InputError(f"--fov must be in (0, 180) degrees, got {self.fov}")
+        if self.save_depth is not None and self.save_depth not in DEPTH_FORMATS:
+            raise InputError(f"--save-depth must be one of {', '.join(DEPTH_FORMATS)}, got {self.save_depth!r}")
         object.__setattr__(self, "seeds", tuple(check_seed(s) for s in self.seeds))
         object.__setattr__(self, "model", str(self.model))
         object.__setattr__(self, "outdir", os.fspath(self.outdir))
@@ -110,8 +151,13 @@ class GenerateConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["seeds"] = list(self.seeds)
+        for key in ("seeds", "yaw", "pitch", "translate"):
+            d[key] = list(d[key])
         return d
+
+    @property
+    def views(self) -> list[View]:
+        return views_of(self.yaw, self.pitch)
 
 
 @dataclass(frozen=True)
@@ -130,13 +176,24 @@ class GenerateResult:
 # --- file names ---------------------------------------------------------------------------
 
 
-def _planes_of(G: SeedableGenerator) -> list[tuple[str, str]]:
-    """(branch, suffix) of every PNG a sample gets, from the model's branch channel counts."""
+def _planes_of(G: SeedableGenerator, views: list[View] | None = None) -> list[tuple[str, str]]:
+    """(branch, suffix) of every PNG a sample gets: per channel group of each branch, per view (EG3D)."""
     out = []
-    for name, channels in G.config.branches:  # type: ignore[attr-defined]
+    many = views is not None and len(views) > 1
+    for name, channels in G.branches:
         suffixes = [""] if channels in (1, 3) else [f"_c{i}" for i in range(channels)]
-        out += [(name, s) for s in suffixes]
+        for view in views or [None]:
+            out += [(name, (view.suffix(many=many) if view else "") + s) for s in suffixes]
     return out
+
+
+def _depth_keys(views: list[View], save_depth: str | None) -> list[tuple[str, str]]:
+    """(manifest key, file suffix with extension) of every depth map a sample gets."""
+    if save_depth is None:
+        return []
+    ext = ".npy" if save_depth == "npy" else ".png"
+    return [(f"depth{v.suffix(many=len(views) > 1)}", f"{v.suffix(many=len(views) > 1)}_depth{ext}")
+            for v in views]
 
 
 def sample_relpath(seed: int, branch: str, suffix: str, *, multi_branch: bool) -> str:
@@ -219,18 +276,27 @@ def generate_with(
 
     on_sample(seed) is called after each sample's manifest line is durable.
     """
-    class_vector(G.c_dim, config.class_idx)  # bad class -> InputError before touching disk
+    conditioning(G, config.class_idx)  # bad class -> InputError before touching disk
     check_truncation(G, config.truncation_psi, config.truncation_cutoff)
+    check_view_options(G, views=config.views, fov=config.fov, save_depth=config.save_depth,
+                       translate=config.translate, rotate=config.rotate)
     outdir = Path(config.outdir)
     multi = len(G.branch_names) > 1
-    planes = _planes_of(G)
-    plane_keys = [b + s for b, s in planes]
+    eg3d = is_camera_conditioned(G)
+    views = config.views if eg3d else None
+    planes = _planes_of(G, views)
+    plane_keys = [b + s for b, s in planes] + [k for k, _ in _depth_keys(config.views, config.save_depth)]
+    transform = None if not transform_kwargs(G, translate=config.translate, rotate=config.rotate) \
+        else [*config.translate, config.rotate]
     run = {
         "model_sha256": model_hash(G),
         "truncation_psi": config.truncation_psi,
         "truncation_cutoff": config.truncation_cutoff,
         "class_idx": config.class_idx,
         "noise_mode": config.noise_mode,
+        "views": [v.to_list() for v in views] if views else None,
+        "fov": (config.fov or DEFAULT_FOV_DEG) if eg3d else None,
+        "transform": transform,
     }
     kept, redone = _prepare_outdir(outdir, run, overwrite=config.overwrite, planes=plane_keys, branches=G.branch_names)
     if multi:
@@ -251,7 +317,8 @@ def generate_with(
                                 on_sample=on_sample)
     records = read_manifest(outdir / MANIFEST_NAME).records
     write_latents(G, outdir / SAMPLES_NAME, records, config=config, run=run)
-    grids = _write_grids(outdir, config.seeds[:GRID_MAX], records, planes, multi) if config.grid else []
+    grids = _write_grids(outdir, config.seeds[:GRID_MAX], records, planes, multi,
+                         views=len(views) if views else 1) if config.grid else []
     return GenerateResult(
         outdir=outdir,
         model_sha256=run["model_sha256"],
@@ -278,23 +345,42 @@ def _generate_seeds(
 ) -> list[int]:
     outdir = Path(config.outdir)
     done: list[int] = []
+    eg3d = is_camera_conditioned(G)
+    views = config.views if eg3d else [View(0.0, 0.0)]
+    many = len(views) > 1
+    depth_files = dict(_depth_keys(config.views, config.save_depth))
+    near, far = depth_range(G) if config.save_depth else (0.0, 0.0)
+    extra = transform_kwargs(G, translate=config.translate, rotate=config.rotate)
     with ManifestWriter(outdir / MANIFEST_NAME) as manifest, Progress(progress and bool(todo)) as bar:
         task = bar.add_task("samples", total=len(todo))
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start : start + config.batch_size]
             _, ws = map_seeds(G, batch, class_idx=config.class_idx, truncation_psi=config.truncation_psi,
                               truncation_cutoff=config.truncation_cutoff)
-            images = {b: to_uint8(x) for b, x in synthesize(G, ws, seeds=batch, noise_mode=config.noise_mode).items()}
-            for i, seed in enumerate(batch):
-                files = {}
+            files: list[dict[str, Any]] = [{} for _ in batch]
+            for view in views:  # one w per seed, rendered from every view
+                vk = view_kwargs(G, view, fov=config.fov, n=len(batch), device=ws.device)
+                out = synthesize_outputs(G, ws, seeds=batch, noise_mode=config.noise_mode, **vk, **extra)
+                vs = view.suffix(many=many)
                 for branch in G.branch_names:
-                    for suffix, plane in png_planes(images[branch][i]):
-                        rel = sample_relpath(seed, branch, suffix, multi_branch=multi)
-                        files[branch + suffix] = {"path": rel, "sha256": write_png(outdir / rel, plane)}
-                assert sorted(files) == sorted(b + s for b, s in planes)
+                    images = to_uint8(out[branch])
+                    for i, seed in enumerate(batch):
+                        for suffix, plane in png_planes(images[i]):
+                            rel = sample_relpath(seed, branch, vs + suffix, multi_branch=multi)
+                            files[i][branch + vs + suffix] = {"path": rel, "sha256": write_png(outdir / rel, plane)}
+                if config.save_depth:
+                    depth = out["image_depth"][:, 0].float().cpu().numpy()
+                    key = f"depth{vs}"
+                    for i, seed in enumerate(batch):
+                        rel = f"seed{seed:04d}{depth_files[key]}"
+                        sha = write_depth(outdir / rel, depth[i], config.save_depth, near=near, far=far,
+                                          units=DEPTH_UNITS)
+                        files[i][key] = {"path": rel, "sha256": sha, "near": near, "far": far}
+            for i, seed in enumerate(batch):
+                assert sorted(files[i]) == sorted([b + s for b, s in planes] + list(depth_files))
                 manifest.append({
                     "seed": seed, "identity": seed, "label": REFERENCE_LABEL, **run,
-                    "files": files,
+                    "files": files[i],
                 })
                 done.append(seed)
                 bar.advance(task)
@@ -342,9 +428,14 @@ def write_latents(
 
 
 def _write_grids(
-    outdir: Path, seeds: Sequence[int], records: list[dict[str, Any]], planes: list[tuple[str, str]], multi: bool
+    outdir: Path, seeds: Sequence[int], records: list[dict[str, Any]], planes: list[tuple[str, str]], multi: bool,
+    *, views: int = 1,
 ) -> list[Path]:
-    """Grids read back from the written PNGs, so resumed runs get the same grid."""
+    """Grids read back from the written PNGs, so resumed runs get the same grid.
+
+    With several views (EG3D) a row per seed, a column per view; otherwise channel planes of a
+    branch are stacked into one tile per seed.
+    """
     by_seed = {int(r["seed"]): r for r in records}
     written: list[Path] = []
     for branch in dict.fromkeys(b for b, _ in planes):
@@ -353,6 +444,10 @@ def _write_grids(
         for seed in seeds:
             files = by_seed[seed]["files"]
             arrays = [read_png(outdir / files[k]["path"]) for k in keys]
-            tiles.append(arrays[0] if len(arrays) == 1 else np.stack(arrays, axis=-1))
-        written += save_grid(outdir / grid_relpath(branch, multi_branch=multi), tiles)
+            if views > 1:
+                tiles += arrays
+            else:
+                tiles.append(arrays[0] if len(arrays) == 1 else np.stack(arrays, axis=-1))
+        written += save_grid(outdir / grid_relpath(branch, multi_branch=multi), tiles,
+                             cols=views if views > 1 else None)
     return written

@@ -34,7 +34,7 @@ from synthbio.errors import InputError
 from synthbio.generation.sampling import (
     SeedableGenerator,
     check_noise_mode,
-    class_vector,
+    conditioning,
     map_seeds,
     mix_styles,
     parse_styles,
@@ -131,7 +131,7 @@ def style_mix(config: MixConfig) -> MixResult:
 def style_mix_with(G: SeedableGenerator, config: MixConfig) -> MixResult:
     """Style mixing with an already loaded generator `G`."""
     styles = parse_styles(config.styles, G.num_ws)
-    class_vector(G.c_dim, config.class_idx)
+    conditioning(G, config.class_idx)
     multi = len(G.branch_names) > 1
     run = run_key(G, config)
     outdir = claim_run_folder(config.outdir, command="mix", run=run, overwrite=config.overwrite,

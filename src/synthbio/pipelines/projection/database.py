@@ -183,7 +183,7 @@ def project_database(config: ProjectDatabaseConfig, *, loss: ReconstructionLossL
     device = resolve_device(config.device)
     G = load_generator(config.model, device=device).eval()
     b = branch_index(G, config.projector.branch)
-    channels = dict(G.config.branches)[G.branch_names[b]]
+    channels = dict(G.branches)[G.branch_names[b]]
     record = {"config": config.run_record(), "generator_sha256": module_sha256(G), "samples": len(samples),
               "keys_sha256": _keys_hash(samples)}
     loss = loss if loss is not None else _build_loss(config, device)  # before any file is written
@@ -196,9 +196,9 @@ def project_database(config: ProjectDatabaseConfig, *, loss: ReconstructionLossL
     pc = config.projector
     c = None
     if G.c_dim:
-        from synthbio.generation.sampling import class_vector
+        from synthbio.generation.sampling import conditioning
 
-        c = class_vector(G.c_dim, pc.class_idx)
+        c = conditioning(G, pc.class_idx)
     w_stats = compute_w_stats(G, num_samples=pc.w_avg_samples, seed=pc.w_avg_seed, c=c) if todo else None
     with ManifestWriter(out / manifest_name(config.shard)) as manifest:
         for lo in range(0, len(todo), config.batch_size):
@@ -251,7 +251,8 @@ def _assemble(out: Path, config: ProjectDatabaseConfig, samples: list[Sample], r
         if (s.identity_index, label) in labels:
             label = f"{label}.{i}"
         labels.add((s.identity_index, label))
-        w = ws[0] if config.projector.space == "w" else ws.mean(axis=0)
+        # W: every row is w but an anchored StyleGAN3 ws[0] (w_avg), so the last row; W+: the layer mean.
+        w = ws[-1] if config.projector.space == "w" else ws.mean(axis=0)
         attrs: dict[str, Any] = {("attr." + k if k in _RESERVED_ATTRS else k): v for k, v in s.attributes.items()}
         attrs.update(key=s.key, path=s.path, identity=s.identity, seed=config.seed + i,
                      final_loss=float(parts[rec["part"]]["final_loss"][rec["row"]]), space=config.projector.space)

@@ -89,6 +89,12 @@ class ProjectImagesConfig:
         depend on the others. batch_size: targets optimised together.
     strip: also write a PNG per target of the target and the projection at a few steps.
     video: also write an MP4 per target (needs the imageio-ffmpeg package).
+    camera / cameras_file / estimate_camera: EG3D only, the camera each target was
+        taken from: (yaw, pitch, fov) degrees for all targets; or a JSON file with one
+        entry per target (25 numbers, or {"yaw", "pitch", "fov"}); or estimated from
+        the target's face landmarks (dlib, `faces` extra; OpenCV) with the model's mean
+        face (`synthbio.faces.head_pose`). None of them: the front camera. The cameras
+        used are written to OUT/cameras.json.
     """
 
     model: str
@@ -103,9 +109,19 @@ class ProjectImagesConfig:
     video: bool = False
     device: str = "auto"
     overwrite: bool = False
+    camera: tuple[float, float, float] | None = None
+    cameras_file: str | None = None
+    estimate_camera: bool = False
 
     def __post_init__(self) -> None:
         from synthbio.utils.seeds import check_seed
+
+        if self.camera is not None:
+            object.__setattr__(self, "camera", tuple(float(v) for v in self.camera))
+            if len(self.camera) != 3:
+                raise InputError(f"--camera takes yaw,pitch[,fov] degrees, got {list(self.camera)}")
+        if sum([self.camera is not None, self.cameras_file is not None, self.estimate_camera]) > 1:
+            raise InputError("give one of --camera, --cameras and --estimate-camera")
 
         object.__setattr__(self, "targets", tuple(os.fspath(t) for t in self.targets))
         object.__setattr__(self, "outdir", os.fspath(self.outdir))
@@ -122,6 +138,7 @@ class ProjectImagesConfig:
         d = dataclasses.asdict(self)
         d["targets"] = list(self.targets)
         d["projector"] = self.projector.to_dict()
+        d["camera"] = None if self.camera is None else list(self.camera)
         return d
 
 
@@ -144,11 +161,76 @@ def strip_steps(num_steps: int) -> list[int]:
     return sorted({0, num_steps // 10, num_steps // 4, num_steps // 2, num_steps})
 
 
-def _render(G: torch.nn.Module, ws: Tensor, noise: list[Tensor], branch: int) -> np.ndarray:
+def _render(G: torch.nn.Module, ws: Tensor, noise: list[Tensor], branch: int,
+            cameras: Tensor | None = None) -> np.ndarray:
     from synthbio.io.images import to_uint8
 
     with torch.no_grad():
-        return to_uint8(synthesize_with_noise(G, ws, noise, branch=branch))[0]
+        return to_uint8(synthesize_with_noise(G, ws, noise, branch=branch, cameras=cameras))[0]
+
+
+def _camera_entry(entry: Any, where: str) -> Tensor:
+    """One camera of a cameras file: 25 numbers, or {"yaw", "pitch", "fov"} (degrees) on the model's orbit."""
+    from synthbio.nn.eg3d.camera import DEFAULT_FOV_DEG, camera
+
+    if isinstance(entry, dict):
+        try:
+            return camera(float(entry.get("yaw", 0.0)), float(entry.get("pitch", 0.0)),
+                          float(entry.get("fov", DEFAULT_FOV_DEG)))
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: yaw / pitch / fov must be numbers, got {entry}") from None
+    if isinstance(entry, list) and len(entry) == 25 and all(isinstance(v, (int, float)) for v in entry):
+        return torch.tensor(entry, dtype=torch.float32)
+    raise InputError(f"{where}: a camera is 25 numbers or {{\"yaw\": .., \"pitch\": .., \"fov\": ..}}, got {entry!r}")
+
+
+def resolve_cameras(G: torch.nn.Module, config: ProjectImagesConfig, targets: Tensor) -> Tensor | None:
+    """The camera of every target [N, 25] for an EG3D model (None for other models)."""
+    import json
+
+    from synthbio.generation.sampling import is_camera_conditioned
+
+    wanted = config.camera is not None or config.cameras_file is not None or config.estimate_camera
+    if not is_camera_conditioned(G):
+        if wanted:
+            raise InputError("--camera, --cameras and --estimate-camera are for camera-controlled (EG3D) models")
+        return None
+    n = targets.shape[0]
+    if config.camera is not None:
+        yaw, pitch, fov = config.camera
+        return G.default_camera(n, yaw=yaw, pitch=pitch, fov_deg=fov)  # type: ignore[operator]
+    if config.cameras_file is not None:
+        path = config.cameras_file
+        try:
+            data = json.loads(open(path, encoding="utf-8").read())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read cameras file {path!r}: {exc}") from None
+        if not isinstance(data, list) or len(data) != n:
+            raise InputError(f"{path}: expected a list of {n} cameras (one per target), got "
+                             f"{len(data) if isinstance(data, list) else type(data).__name__}")
+        return torch.stack([_camera_entry(e, f"{path} entry {i}") for i, e in enumerate(data)])
+    if config.estimate_camera:
+        from synthbio.faces.detection import detect_faces
+        from synthbio.faces.head_pose import model_face_points, solve_camera
+        from synthbio.io.images import to_uint8
+        from synthbio.nn.eg3d.camera import DEFAULT_FOV_DEG
+
+        def landmarks(image: np.ndarray) -> np.ndarray | None:
+            faces = detect_faces(image)
+            if not faces:
+                return None
+            best = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+            return best.landmarks
+
+        face3d = model_face_points(G, landmarks)
+        cams = []
+        for i, image in enumerate(to_uint8(targets)):
+            points = landmarks(image)
+            if points is None:
+                raise InputError(f"{config.targets[i]}: no face found to estimate its camera")
+            cams.append(solve_camera(points, face3d, image_size=image.shape[0], fov_deg=DEFAULT_FOV_DEG))
+        return torch.stack(cams)
+    return G.default_camera(n)  # type: ignore[operator]
 
 
 def _write_image(path: Path, image_uint8: np.ndarray) -> list[Path]:
@@ -209,7 +291,7 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
     device = resolve_device(config.device)
     G = load_generator(config.model, device=device).eval()
     b = branch_index(G, config.projector.branch)
-    channels = dict(G.config.branches)[G.branch_names[b]]
+    channels = dict(G.branches)[G.branch_names[b]]
     targets = torch.cat([load_target(t, resolution=G.img_resolution, channels=channels) for t in config.targets])
     out = Path(config.outdir)
     cfg_path = out / "config.json"
@@ -221,15 +303,17 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
             previous = None
         def settings(d: Any) -> Any:  # what changes results (not the checkpoint interval, device, outputs)
             d = dict(d.get("config", {})) if isinstance(d, dict) else {}
-            d["projector"] = {"precision": "float32",  # runs written before the option existed
+            d["projector"] = {"precision": "float32", "anchor_input": True,  # runs written before the options
                               **{k: v for k, v in dict(d.get("projector", {})).items() if k != "checkpoint_every"}}
-            keys = ("model", "targets", "projector", "loss", "vgg_weights", "seed", "batch_size")
+            keys = ("model", "targets", "projector", "loss", "vgg_weights", "seed", "batch_size", "camera",
+                    "cameras_file", "estimate_camera")
             return [d.get(k) for k in keys]
 
         if not isinstance(previous, dict) or previous.get("generator_sha256") != record["generator_sha256"] or \
                 settings(previous) != settings(record):
             raise OutputDirError(f"{out} holds another projection run; use another --outdir or --overwrite")
     loss = loss if loss is not None else _build_loss(config, device)  # before any file is written
+    cameras = resolve_cameras(G, config, targets)
     try:
         (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -238,12 +322,14 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
         for old in (out / "checkpoints").glob("batch_*.pt"):
             old.unlink()
     atomic_write_json(cfg_path, record)
+    if cameras is not None:
+        atomic_write_json(out / "cameras.json", [c.tolist() for c in cameras])
 
     pc = config.projector
     c = None
     if G.c_dim:
-        from synthbio.generation.sampling import class_vector
-        c = class_vector(G.c_dim, pc.class_idx)
+        from synthbio.generation.sampling import conditioning
+        c = conditioning(G, pc.class_idx)
     w_stats = compute_w_stats(G, num_samples=pc.w_avg_samples, seed=pc.w_avg_seed, c=c)
     keep = sorted(set(strip_steps(pc.num_steps) if config.strip else []) |
                   (set(range(0, pc.num_steps, max(1, pc.num_steps // 100))) | {pc.num_steps} if config.video
@@ -255,7 +341,7 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
         gens = [torch.Generator().manual_seed(config.seed + i) for i in idx]
         results.append(project(G, targets[idx], config=pc, loss=loss, generator=gens, progress=progress,
                                checkpoint_path=out / "checkpoints" / f"batch_{k:04d}.pt", keep_steps=keep,
-                               w_stats=w_stats))
+                               w_stats=w_stats, cameras=None if cameras is None else cameras[idx]))
     ws = torch.cat([r.ws.cpu() for r in results])
     noise = {name: torch.cat([r.noise[name].cpu() for r in results]) for name in results[0].noise}
     final = torch.cat([r.losses[-1] for r in results])
@@ -269,20 +355,22 @@ def project_images(config: ProjectImagesConfig, *, loss: ReconstructionLossLike 
 
     for i in range(n):
         nz = [v[i:i + 1].to(device) for v in noise.values()]
+        cam = None if cameras is None else cameras[i:i + 1].to(device)
         target_u8 = to_uint8(targets[i:i + 1])[0]
-        proj_u8 = _render(G, ws[i:i + 1].to(device), nz, b)
+        proj_u8 = _render(G, ws[i:i + 1].to(device), nz, b, cam)
         files += _write_image(out / f"target_{i:04d}.png", target_u8)
         files += _write_image(out / f"proj_{i:04d}.png", proj_u8)
         if config.strip:
-            frames = [target_u8] + [_render(G, snaps[s][i:i + 1].to(device), nz, b)
+            frames = [target_u8] + [_render(G, snaps[s][i:i + 1].to(device), nz, b, cam)
                                     for s in strip_steps(pc.num_steps)]
             files += _write_image(out / f"strip_{i:04d}.png", np.concatenate(frames, axis=1))
         if config.video:
             video = out / f"proj_{i:04d}.mp4"
-            _write_video(video, [np.concatenate([target_u8, _render(G, snaps[s][i:i + 1].to(device), nz, b)],
+            _write_video(video, [np.concatenate([target_u8, _render(G, snaps[s][i:i + 1].to(device), nz, b, cam)],
                                                 axis=1) for s in sorted(snaps)])
             files.append(video)
-    w_rows = ws[:, 0] if pc.space == "w" else ws.mean(dim=1)  # W+: the layer mean stands in for w
+    # W: every row is w but an anchored StyleGAN3 ws[0] (w_avg), so the last row; W+: the layer mean.
+    w_rows = ws[:, -1] if pc.space == "w" else ws.mean(dim=1)
     write_samples(out / SAMPLES_NAME, [
         SampleLatents(identity=i, label="projected", z=np.full([G.z_dim], np.nan, dtype=np.float32),
                       w=w_rows[i].numpy(), w_plus=ws[i].numpy(),

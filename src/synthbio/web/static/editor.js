@@ -103,7 +103,7 @@ Editor.go = async function (spec) {
     const extra = S.el("div", { class: "panel" }, S.el("h3", { text: `${info.family} controls` }));
     for (const c of info.controls) {
       if (c.kind === "select") {
-        const sel = S.el("select", {}, c.options.map((o) => S.el("option", { value: o, selected: o === c.default }, o)));
+        const sel = S.el("select", { "data-testid": "control-select", "data-name": c.name }, c.options.map((o) => S.el("option", { value: o, selected: o === c.default }, o)));
         sel.addEventListener("change", () => { st.extra[c.name] = sel.value; Editor.render(); });
         extra.append(S.el("div", { class: "row" }, S.el("label", {}, c.label), sel));
       } else extra.append(Editor.slider(c.name, c.label, c.min, c.max, c.step, c.default, (v) => { st.extra[c.name] = v; Editor.render(); }, "control"));
