@@ -18,6 +18,7 @@ import numpy as np
 import synthbio
 from synthbio.errors import InputError
 from synthbio.generation.sampling import check_noise_mode
+from synthbio.pipelines.common.shards import shard_items
 from synthbio.utils.seeds import check_seed, parse_shard  # parse_shard: shared with other sharded jobs
 
 CONFIG_NAME = "config.json"
@@ -193,8 +194,7 @@ def derived_seed(*words: int) -> int:
 
 def shard_identities(identities: int, shard: str) -> list[int]:
     """Identities of shard K/N: i with i % N == K."""
-    k, n = parse_shard(shard)
-    return list(range(k, identities, n))
+    return shard_items(range(identities), shard)
 
 
 def describe(config: DatasetConfig) -> dict[str, Any]:

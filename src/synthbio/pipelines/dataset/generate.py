@@ -48,6 +48,7 @@ from typing import Any
 from synthbio.errors import InputError, OutputDirError
 from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
 from synthbio.io.samples import SAMPLES_NAME
+from synthbio.pipelines.common.shards import run_ray_tasks, shard_outdir
 from synthbio.pipelines.dataset.config import (
     CONFIG_NAME,
     REFERENCES_NAME,
@@ -152,12 +153,6 @@ def generate_dataset(
 # --- Ray backend --------------------------------------------------------------------------
 
 
-def shards_dir(outdir: str | os.PathLike[str]) -> Path:
-    """Where the Ray backend keeps its shards: beside the dataset, `<outdir>.shards/`."""
-    out = Path(outdir)
-    return out.with_name(out.name + ".shards")
-
-
 def run_shard(config: DatasetConfig) -> list[int]:
     """One shard in this process (the body of a Ray task); returns the identities it made."""
     return generate_dataset(config).generated
@@ -165,27 +160,14 @@ def run_shard(config: DatasetConfig) -> list[int]:
 
 def generate_with_ray(config: DatasetConfig, *, progress: bool = False) -> DatasetResult:
     """Run `config.ray_shards` shards as Ray tasks, then merge them into `config.outdir`."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError("the ray backend needs Ray: pip install 'synthbio[ray]' (or `pip install ray`)") from None
     if config.shard != "0/1":
         raise InputError("--backend ray splits the whole run itself: leave --shard at 0/1")
     n = config.ray_shards
-    base = shards_dir(config.outdir)
     shard_cfgs = [
-        dataclasses.replace(config, backend="local", shard=f"{k}/{n}", outdir=os.fspath(base / f"{k}-of-{n}"))
+        dataclasses.replace(config, backend="local", shard=f"{k}/{n}", outdir=shard_outdir(config.outdir, k, n))
         for k in range(n)
     ]
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False)
-    try:
-        task = ray.remote(num_cpus=1)(run_shard)
-        generated = ray.get([task.remote(c) for c in shard_cfgs])
-    finally:
-        if started:
-            ray.shutdown()
+    generated = run_ray_tasks(run_shard, shard_cfgs, address=config.ray_address)
     merged = merge_datasets([c.outdir for c in shard_cfgs], config.outdir)
     done = sorted(i for g in generated for i in g)
     out = merged.outdir

@@ -29,6 +29,7 @@ from typing import Any
 
 from synthbio.errors import InputError, OutputDirError
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest, rewrite_manifest
+from synthbio.pipelines.common.shards import copy_checked
 from synthbio.pipelines.dataset.config import (
     CONFIG_NAME,
     REFERENCES_NAME,
@@ -39,7 +40,7 @@ from synthbio.pipelines.dataset.config import (
     shard_identities,
 )
 from synthbio.pipelines.dataset.layout import build_samples_h5, complete_identities, h5_attrs, identity_dirname, sample_labels
-from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from synthbio.utils.hashing import atomic_write_json, sha256_file
 
 
 @dataclass(frozen=True)
@@ -106,15 +107,6 @@ def _shard_records(path: Path, data: dict[str, Any]) -> dict[int, list[dict[str,
     return complete
 
 
-def _copy_checked(src: Path, dst: Path, sha: str) -> None:
-    data = src.read_bytes()
-    if sha256_bytes(data) != sha:
-        raise InputError(f"{src} does not match the sha256 its manifest records: the shard was modified")
-    if dst.is_file() and sha256_file(dst) == sha:
-        return  # a rerun of the merge keeps what it already copied
-    atomic_write_bytes(dst, data)
-
-
 def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str]) -> MergeResult:
     """Merge complete shard directories of one run into `outdir` (see module docstring)."""
     paths = [Path(p) for p in shards]
@@ -153,14 +145,14 @@ def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.Pa
         for ident in sorted(recs):
             (out / identity_dirname(ident)).mkdir(exist_ok=True)
             for rec in recs[ident]:
-                _copy_checked(p / rec["path"], out / rec["path"], rec["sha256"])
-            _copy_checked(p / recs[ident][0]["latents"], out / recs[ident][0]["latents"],
+                copy_checked(p / rec["path"], out / rec["path"], rec["sha256"])
+            copy_checked(p / recs[ident][0]["latents"], out / recs[ident][0]["latents"],
                           recs[ident][0]["latents_sha256"])
     for ident in sorted(owner):
         records += per_shard[paths.index(owner[ident])][ident]
     refs = paths[0] / REFERENCES_NAME
     if refs.is_file():
-        _copy_checked(refs, out / REFERENCES_NAME, sha256_file(refs))
+        copy_checked(refs, out / REFERENCES_NAME, sha256_file(refs))
     atomic_write_json(out / CONFIG_NAME, want)
     rewrite_manifest(out / MANIFEST_NAME, records)
     build_samples_h5(out, records, h5_attrs(want))

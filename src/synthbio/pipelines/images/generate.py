@@ -24,7 +24,6 @@ from the manifest at the end (latents are recomputed from the seeds).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ import torch
 
 import synthbio
 from synthbio.checkpoints import load_generator, model_hash
-from synthbio.errors import InputError, OutputDirError
+from synthbio.errors import InputError
 from synthbio.generation.sampling import (
     SeedableGenerator,
     check_noise_mode,
@@ -46,13 +45,13 @@ from synthbio.generation.sampling import (
     synthesize,
 )
 from synthbio.io.images import png_planes, read_png, save_grid, to_uint8, write_png
-from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
-from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
+from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest
+from synthbio.io.samples import SAMPLES_NAME
+from synthbio.pipelines.common.seeded import CONFIG_NAME, make_outdir, prepare_seeded_outdir, write_seed_latents
 from synthbio.utils.devices import resolve_device
-from synthbio.utils.hashing import atomic_write_json, sha256_file
+from synthbio.utils.hashing import atomic_write_json
 from synthbio.utils.seeds import check_seed
 
-CONFIG_NAME = "config.json"
 GRID_MAX = 64  # the grid shows at most this many seeds (the first ones)
 REFERENCE_LABEL = "reference"
 # Settings that change the pixels of a seed: a directory holds one value of each.
@@ -143,94 +142,6 @@ def grid_relpath(branch: str, *, multi_branch: bool) -> str:
     return f"grid_{branch}.png" if multi_branch else "grid.png"
 
 
-def make_outdir(outdir: Path) -> None:
-    """Create the output folder, or raise OutputDirError naming it when that is impossible."""
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError, PermissionError) as exc:
-        raise OutputDirError(f"cannot use {os.fspath(outdir)!r} as output directory: {exc.strerror}") from None
-
-
-# --- resuming -----------------------------------------------------------------------------
-
-
-def _run_key(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: record.get(k) for k in RUN_KEYS}
-
-
-def _previous_run_key(outdir: Path, records: list[dict[str, Any]]) -> dict[str, Any] | None:
-    cfg_path = outdir / CONFIG_NAME
-    if cfg_path.exists():
-        try:
-            saved = json.loads(cfg_path.read_text())
-            if isinstance(saved, dict) and isinstance(saved.get("run"), dict):
-                return _run_key(saved["run"])
-        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
-            pass
-    return _run_key(records[0]) if records else None
-
-
-def _clear_previous(outdir: Path, records: list[dict[str, Any]]) -> None:
-    """Remove only what an earlier run wrote: its listed files, grids, manifest, latents, config."""
-    for rec in records:
-        for entry in rec.get("files", {}).values():
-            (outdir / entry["path"]).unlink(missing_ok=True)
-    for p in outdir.glob("grid*.png"):
-        p.unlink()
-    for name in (MANIFEST_NAME, SAMPLES_NAME, CONFIG_NAME):
-        (outdir / name).unlink(missing_ok=True)
-
-
-def _record_is_intact(outdir: Path, rec: dict[str, Any], run: dict[str, Any], planes: list[str]) -> bool:
-    files = rec.get("files")
-    if _run_key(rec) != run or not isinstance(files, dict) or sorted(files) != sorted(planes):
-        return False
-    for entry in files.values():
-        p = outdir / entry["path"]
-        if not p.is_file() or sha256_file(p) != entry["sha256"]:
-            return False
-    return True
-
-
-def _remove_temp_files(outdir: Path, branches: Sequence[str]) -> None:
-    """Temporary files left by a killed run (see utils.hashing.temp_path_for)."""
-    for folder in [outdir, *[outdir / b for b in branches]]:
-        if folder.is_dir():
-            for p in folder.glob(".*.tmp"):
-                p.unlink(missing_ok=True)
-
-
-def _prepare_outdir(
-    outdir: Path, run: dict[str, Any], *, overwrite: bool, planes: list[str], branches: Sequence[str]
-) -> tuple[dict[int, dict[str, Any]], list[int]]:
-    """Check the directory belongs to this run; return (intact records by seed, seeds to redo)."""
-    contents = read_manifest(outdir / MANIFEST_NAME)
-    prev = _previous_run_key(outdir, contents.records)
-    if prev is not None and prev != run:
-        if not overwrite:
-            diffs = ", ".join(f"{k} {prev.get(k)!r} there vs {run[k]!r} now" for k in RUN_KEYS if prev.get(k) != run[k])
-            raise OutputDirError(
-                f"output directory {os.fspath(outdir)!r} holds another run ({diffs}); "
-                "choose another --outdir or pass --overwrite to replace it"
-            )
-        _clear_previous(outdir, contents.records)
-        contents = read_manifest(outdir / MANIFEST_NAME)
-    _remove_temp_files(outdir, branches)
-    kept: dict[int, dict[str, Any]] = {}
-    redo: list[int] = []
-    for rec in contents.records:
-        seed = rec.get("seed")
-        if not isinstance(seed, int) or seed in kept:
-            continue
-        if _record_is_intact(outdir, rec, run, planes):
-            kept[seed] = rec
-        else:
-            redo.append(seed)
-    if redo or contents.dropped_lines or len(kept) != len(contents.records):
-        rewrite_manifest(outdir / MANIFEST_NAME, kept.values())
-    return kept, redo
-
-
 # --- the job ------------------------------------------------------------------------------
 
 
@@ -289,7 +200,8 @@ def generate_with(
         "noise_mode": config.noise_mode,
     }
     make_outdir(outdir)
-    kept, redone = _prepare_outdir(outdir, run, overwrite=config.overwrite, planes=plane_keys, branches=G.branch_names)
+    kept, redone = prepare_seeded_outdir(outdir, run, overwrite=config.overwrite, file_keys=plane_keys,
+                                         folders=G.branch_names, run_outputs=("grid*.png",))
     if multi:
         for b in G.branch_names:
             (outdir / b).mkdir(exist_ok=True)
@@ -377,34 +289,13 @@ def write_latents(
     config: GenerateConfig,
     run: dict[str, Any],
 ) -> int:
-    """Rebuild samples.h5 for every manifest record: z from the seed, ws from the mapping.
-
-    w_latent is layer 0 of the (truncated) ws; w_plus_latent is every layer, as
-    the synthesis network received them.
-    """
-    seeds = [int(r["seed"]) for r in records]
-
-    def samples() -> Any:
-        for start in range(0, len(seeds), config.batch_size):
-            batch = seeds[start : start + config.batch_size]
-            z, ws = map_seeds(G, batch, class_idx=config.class_idx, truncation_psi=config.truncation_psi,
-                              truncation_cutoff=config.truncation_cutoff)
-            z, ws = z.cpu().numpy(), ws.float().cpu().numpy()
-            for i, seed in enumerate(batch):
-                attrs = {"seed": seed} if config.class_idx is None else {"seed": seed, "class_idx": config.class_idx}
-                yield SampleLatents(identity=seed, label=REFERENCE_LABEL, z=z[i], w=ws[i, 0], w_plus=ws[i], attrs=attrs)
-
-    attrs = {
-        "generator_sha256": run["model_sha256"],
-        "generator_path": config.model,
-        "truncation_psi": config.truncation_psi,
-        "truncation_cutoff": config.truncation_cutoff,
-        "class_idx": config.class_idx,
-        "noise_mode": config.noise_mode,
-        "embedding_model": "none",
-        "synthbio_version": synthbio.__version__,
-    }
-    return write_samples(path, samples(), attrs=attrs)
+    """Rebuild samples.h5 for every manifest record (`common.seeded.write_seed_latents`)."""
+    return write_seed_latents(
+        G, path, [int(r["seed"]) for r in records], class_idx=config.class_idx,
+        truncation_psi=config.truncation_psi, truncation_cutoff=config.truncation_cutoff,
+        noise_mode=config.noise_mode, batch_size=config.batch_size, generator_path=config.model,
+        generator_sha256=run["model_sha256"], label=REFERENCE_LABEL,
+    )
 
 
 def _write_grids(
