@@ -53,8 +53,10 @@ def _reference_probs(model: PixelEnsemble, maps) -> torch.Tensor:
     return logits.softmax(-1).permute(1, 2, 0).reshape(cfg.members, cfg.num_classes, cfg.height, cfg.width)
 
 
-def test_first_layer_at_native_resolution_equals_the_reference_per_pixel_features():
-    cfg = PixelClassifierConfig(layers=LAYERS, height=16, width=16, num_classes=5, members=3, hidden=(8, 6))
+@pytest.mark.parametrize("rank", [0, 3])
+def test_first_layer_at_native_resolution_equals_the_reference_per_pixel_features(rank):
+    cfg = PixelClassifierConfig(layers=LAYERS, height=16, width=16, num_classes=5, members=3, hidden=(8, 6),
+                                rank=rank)
     model = _trained_like(cfg)
     maps = _maps()
     pred = model.predict_maps(maps)
@@ -72,6 +74,7 @@ def test_member_chunks_give_the_same_prediction(monkeypatch):
     maps = _maps(2)
     whole = model.predict_maps(maps)
     monkeypatch.setattr(pc, "CHUNK_BYTES", 1)  # one member at a time
+    monkeypatch.setattr(pc, "PIXEL_BLOCK", 100)  # blocks that do not divide the 256 pixels
     chunked = model.predict_maps(maps)
     torch.testing.assert_close(chunked.probs, whole.probs, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(chunked.js, whole.js, atol=1e-6, rtol=1e-6)
@@ -88,8 +91,10 @@ def test_standardisation_is_applied_to_raw_features():
     torch.testing.assert_close(shifted.logits(x + 1), model.logits(x))
 
 
-def test_save_load_round_trip(tmp_path):
-    cfg = PixelClassifierConfig(layers=LAYERS, height=16, width=16, num_classes=4, members=2, hidden=(8, 4))
+@pytest.mark.parametrize("rank", [0, 5])
+def test_save_load_round_trip(tmp_path, rank):
+    cfg = PixelClassifierConfig(layers=LAYERS, height=16, width=16, num_classes=4, members=2, hidden=(8, 4),
+                                rank=rank)
     model = _trained_like(cfg)
     save_pixel_classifier(model, tmp_path / "clf", extra={"classes": ["a", "b", "c", "d"]})
     loaded, meta = load_pixel_classifier(tmp_path / "clf")

@@ -8,18 +8,23 @@ products, and each member has its own weights, batch-norm statistics and
 (elementwise) Adam state, exactly as if trained apart.
 
 Features are standardised per channel with the training pixels' mean and std
-(buffers). At inference the standardisation folds into the first layer, and
-each batch norm (an affine map after a ReLU) into the next linear layer.
+(buffers). With `rank` r > 0 each member's first layer is stored factored,
+W0 = A B with B [r, D] and A [128, r] (no nonlinearity between): the
+reference's layer constrained to rank r, learnt like it. Its first factor is
+the linear map that runs per feature map (below), so inference resizes M x r
+channels instead of M x 128 and runs 128 x r instead of 128 x D products per
+pixel after it; training is 128 / r times cheaper in its largest product.
 
 Two ways in:
 - `logits(x)`: pixel features x [B, D] -> [B, M, K] (training, sampled pixels);
 - `predict_maps(maps)`: the tapped feature maps of one image -> mean class
   probabilities, per-pixel ensemble disagreement and labels at the output
-  size. The first layer runs as a 1x1 convolution on every map at its own
-  resolution, then only its 128-channel output (per member) is resized and
-  summed: bilinear resizing acts per channel and the layer mixes channels per
-  pixel, so the two commute and this equals the reference's
-  upsample-concatenate-then-linear, without the D-channel per-pixel feature.
+  size. The first linear map (the members' first layer, or its first factor
+  with a rank) runs as a 1x1 convolution on every map at its own resolution,
+  then only its output is resized bilinearly and summed: resizing acts per
+  channel and the map mixes channels per pixel, so the two commute and this
+  equals the reference's upsample-concatenate-then-linear, without the
+  D-channel per-pixel feature. The rest runs on blocks of pixels.
 
 Saved as a folder: `model.safetensors` + `config.json` ({"format":
 "synthbio.pixel_classifier", "config": ..., plus what the caller adds}).
@@ -53,8 +58,9 @@ WEIGHTS_FILE = "model.safetensors"
 VOTES = ("mean", "majority")
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
-# Members whose first-layer output at the image size fits this many bytes run together at inference.
+# Inference at full rank: members whose first layer at the image size fits this many bytes run together.
 CHUNK_BYTES = 512 * 2**20
+PIXEL_BLOCK = 2048  # pixels per step of the per-pixel part at inference
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,8 @@ class PixelClassifierConfig:
     layers: the tapped feature maps, in feature order (their channels sum to D).
     height, width: the output image size the maps are resized to.
     num_classes: K. members: M MLPs. hidden: widths of the hidden layers.
+    rank: r > 0 factors each member's first layer through r dimensions
+        (W0 = A B, B [r, D]); 0 = a full [128, D] first layer (the reference).
     """
 
     layers: tuple[FeatureLayer, ...]
@@ -72,6 +80,7 @@ class PixelClassifierConfig:
     num_classes: int
     members: int = 10
     hidden: tuple[int, ...] = (128, 32)
+    rank: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(
@@ -83,11 +92,18 @@ class PixelClassifierConfig:
             raise InputError("a pixel classifier needs >= 2 classes, >= 1 member and hidden widths >= 1")
         if self.height < 1 or self.width < 1:
             raise InputError(f"output size {self.width}x{self.height} is empty")
+        if self.rank < 0:
+            raise InputError(f"rank must be >= 0 (0 = full), got {self.rank}")
 
     @property
     def in_features(self) -> int:
         """D: the channels of every tapped map together."""
         return sum(x.channels for x in self.layers)
+
+    @property
+    def member_inputs(self) -> int:
+        """What weight0 reads: r (after the first factor), or all D features."""
+        return self.rank or self.in_features
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -119,15 +135,17 @@ class MaskPrediction:
 
 
 class PixelEnsemble(torch.nn.Module):
-    """M stacked MLPs, D -> hidden... -> K (see module docstring)."""
+    """M stacked MLPs, D -> (r ->) hidden... -> K (see module docstring)."""
 
     def __init__(self, config: PixelClassifierConfig) -> None:
         super().__init__()
         self.config = config
         m, d = config.members, config.in_features
-        widths = [d, *config.hidden]
+        widths = [config.member_inputs, *config.hidden]
         self.register_buffer("feature_mean", torch.zeros(d))
         self.register_buffer("feature_inv_std", torch.ones(d))
+        if config.rank:
+            self.bottleneck = torch.nn.Parameter(torch.zeros(m, config.rank, d))  # B of W0 = A B
         for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
             setattr(self, f"weight{i}", torch.nn.Parameter(torch.zeros(m, fan_out, fan_in)))
             setattr(self, f"bias{i}", torch.nn.Parameter(torch.zeros(m, fan_out)))
@@ -145,6 +163,9 @@ class PixelEnsemble(torch.nn.Module):
     def reset_parameters(self, generator: torch.Generator) -> None:
         """PyTorch's Linear initialisation (uniform +-1/sqrt(fan_in)), drawn from `generator`."""
         with torch.no_grad():
+            if self.config.rank:
+                bound = self.config.in_features ** -0.5
+                self.bottleneck.copy_(torch.rand(self.bottleneck.shape, generator=generator) * 2 * bound - bound)
             for i in range(self.num_hidden):
                 for p in (getattr(self, f"weight{i}"), getattr(self, f"bias{i}")):
                     bound = getattr(self, f"weight{i}").shape[2] ** -0.5
@@ -158,6 +179,7 @@ class PixelEnsemble(torch.nn.Module):
                 p.copy_(torch.rand(p.shape, generator=generator) * 2 * bound - bound)
 
     def set_feature_stats(self, mean: Tensor, std: Tensor) -> None:
+        """Standardisation of the features: mean and std [D]."""
         with torch.no_grad():
             self.feature_mean.copy_(mean)
             self.feature_inv_std.copy_(1 / std.clamp_min(1e-6))
@@ -173,28 +195,37 @@ class PixelEnsemble(torch.nn.Module):
                            momentum=BN_MOMENTUM, eps=BN_EPS)
         return out.view(b, m, c)
 
-    def logits(self, x: Tensor) -> Tensor:
-        """Pixel features x [B, D] (raw, any float dtype) -> logits [B, M, K] (float32)."""
+    def standardise(self, x: Tensor) -> Tensor:
+        """Raw pixel features [B, D] (any float dtype) -> standardised float32 [B, D]."""
         cfg = self.config
         if x.ndim != 2 or x.shape[1] != cfg.in_features:
             raise InputError(f"pixel features must be [B, {cfg.in_features}], got {list(x.shape)}")
-        x = (x.float() - self.feature_mean) * self.feature_inv_std
-        b, m = x.shape[0], cfg.members
-        w0 = self.weight0.reshape(m * cfg.hidden[0], -1)
-        h = torch.addmm(self.bias0.reshape(-1), x, w0.t()).view(b, m, cfg.hidden[0])  # one GEMM for all members
+        return (x.float() - self.feature_mean) * self.feature_inv_std
+
+    def member_logits(self, u: Tensor) -> Tensor:
+        """Standardised pixel features u [B, D] -> logits [B, M, K]."""
+        cfg = self.config
+        b, m = u.shape[0], cfg.members
+        if cfg.rank:
+            z = (u @ self.bottleneck.reshape(m * cfg.rank, -1).t()).view(b, m, cfg.rank)  # one GEMM for all members
+            h = torch.einsum("bmr,mor->bmo", z, self.weight0) + self.bias0
+        else:
+            w0 = self.weight0.reshape(m * cfg.hidden[0], -1)
+            h = torch.addmm(self.bias0.reshape(-1), u, w0.t()).view(b, m, cfg.hidden[0])  # one GEMM for all members
         h = self._batch_norm(F.relu(h), 0)
         for i in range(1, self.num_hidden):
             h = torch.einsum("bmi,moi->bmo", h, getattr(self, f"weight{i}")) + getattr(self, f"bias{i}")
             h = self._batch_norm(F.relu(h), i)
         return torch.einsum("bmi,moi->bmo", h, self.weight_out) + self.bias_out
 
+    def logits(self, x: Tensor) -> Tensor:
+        """Pixel features x [B, D] (raw, any float dtype) -> logits [B, M, K] (float32)."""
+        return self.member_logits(self.standardise(x))
+
     # --- whole images from feature maps -------------------------------------------------------------
 
-    def _folded(self) -> tuple[Tensor, Tensor, list[tuple[Tensor, Tensor]]]:
-        """Inference weights: first layer with the standardisation folded in, the later layers with
-        the preceding batch norm folded in: (W0 [M, H0, D], b0 [M, H0], [(W [M, O, I], b [M, O]), ...])."""
-        w0 = self.weight0 * self.feature_inv_std
-        b0 = self.bias0 - torch.einsum("mod,d->mo", w0, self.feature_mean)
+    def _folded_tail(self) -> list[tuple[Tensor, Tensor]]:
+        """The layers after the first, each with the preceding batch norm folded in: [(W [M, O, I], b [M, O])]."""
         later = []
         weights = [getattr(self, f"weight{i}") for i in range(1, self.num_hidden)] + [self.weight_out]
         biases = [getattr(self, f"bias{i}") for i in range(1, self.num_hidden)] + [self.bias_out]
@@ -202,31 +233,47 @@ class PixelEnsemble(torch.nn.Module):
             scale = getattr(self, f"bn_weight{i}") * (getattr(self, f"bn_var{i}") + BN_EPS).rsqrt()  # [M, I]
             shift = getattr(self, f"bn_bias{i}") - getattr(self, f"bn_mean{i}") * scale
             later.append((w * scale[:, None, :], b + torch.einsum("moi,mi->mo", w, shift)))
-        return w0, b0, later
+        return later
 
-    def _first_layer(self, maps: Sequence[Tensor], w0: Tensor, b0: Tensor) -> Tensor:
-        """First layer of some members at the output size: maps [C_l, h_l, w_l] -> [M'*H0, H, W].
+    def _linear_stage(self, members: slice) -> tuple[Tensor, Tensor]:
+        """The linear map run per feature map, with the standardisation folded in: (T [R, D], b [R]).
 
-        Maps of one size go through one 1x1 convolution, then one resize.
+        With a rank: the first factors B of every member, R = M x r, b = -T mean (the
+        layer's bias comes after the second factor). Without: the first layer of
+        `members`, R = M' x H0.
+        """
+        d = self.config.in_features
+        if self.config.rank:
+            t = (self.bottleneck * self.feature_inv_std).reshape(-1, d)
+            return t, -(t @ self.feature_mean)
+        w = (self.weight0[members] * self.feature_inv_std).reshape(-1, d)
+        return w, self.bias0[members].reshape(-1) - w @ self.feature_mean
+
+    def _resized_sum(self, maps: Sequence[Tensor], t: Tensor, b: Tensor) -> Tensor:
+        """sum_l resize(T_l F_l) + b at the output size, pixel-major [H * W, R].
+
+        Every map goes through a 1x1 convolution with its columns of T in its own
+        (channels-last) layout; maps of one size are summed before their one resize.
         """
         cfg = self.config
-        mh = w0.shape[0] * w0.shape[1]
-        w0 = w0.reshape(mh, -1)
-        out = b0.reshape(mh, 1, 1).expand(mh, cfg.height, cfg.width).clone()
-        groups: dict[tuple[int, int], list[int]] = {}
-        for k, t in enumerate(maps):
-            groups.setdefault((t.shape[1], t.shape[2]), []).append(k)
-        offsets = [0]
-        for layer in cfg.layers:
-            offsets.append(offsets[-1] + layer.channels)
-        for (h, w), ks in groups.items():
-            cols = torch.cat([torch.arange(offsets[k], offsets[k + 1]) for k in ks])
-            feats = torch.cat([maps[k].reshape(maps[k].shape[0], h * w) for k in ks])  # [C_g, h*w]
-            z = (w0[:, cols] @ feats).reshape(1, mh, h, w)
+        r = t.shape[0]
+        offsets = [0, *itertools.accumulate(x.channels for x in cfg.layers)]
+        groups: dict[tuple[int, int], Tensor] = {}
+        for k, m in enumerate(maps):
+            w = t[:, offsets[k]:offsets[k + 1]].reshape(r, -1, 1, 1).contiguous(memory_format=torch.channels_last)
+            x = m[None] if m[None].is_contiguous(memory_format=torch.channels_last) else \
+                m[None].contiguous(memory_format=torch.channels_last)
+            z = F.conv2d(x, w)
+            size = (m.shape[1], m.shape[2])
+            groups[size] = groups[size].add_(z) if size in groups else z
+        out: Tensor | None = None
+        for (h, w), z in groups.items():
             if (h, w) != (cfg.height, cfg.width):
                 z = F.interpolate(z, size=(cfg.height, cfg.width), mode="bilinear", align_corners=False)
-            out += z[0]
-        return out
+            z = z.permute(0, 2, 3, 1).reshape(cfg.height * cfg.width, r)  # a view of channels-last memory
+            out = z if out is None else out.add_(z)
+        assert out is not None
+        return out.add_(b)
 
     @torch.no_grad()
     def predict_maps(self, maps: Sequence[Tensor], *, vote: str = "mean") -> MaskPrediction:
@@ -245,31 +292,47 @@ class PixelEnsemble(torch.nn.Module):
                 raise InputError(f"feature map {layer.name} is {list(t.shape)}, the classifier expects "
                                  f"[{layer.channels}, h, w]")
         maps = [t.float() for t in maps]
-        w0_all, b0_all, later_all = self._folded()
-        k, hw = cfg.num_classes, (cfg.height, cfg.width)
-        prob_sum = maps[0].new_zeros(k, *hw)
-        ent_sum = maps[0].new_zeros(*hw)
-        votes = maps[0].new_zeros(k, *hw) if vote == "majority" else None
-        per_member = cfg.hidden[0] * cfg.height * cfg.width * 4
-        chunk = max(1, min(cfg.members, CHUNK_BYTES // max(per_member, 1)))
-        for start in range(0, cfg.members, chunk):
-            sl = slice(start, min(start + chunk, cfg.members))
+        k, n = cfg.num_classes, cfg.height * cfg.width
+        tail = self._folded_tail()
+        prob_sum = maps[0].new_zeros(n, k)
+        ent_sum = maps[0].new_zeros(n)
+        votes = maps[0].new_zeros(n, k) if vote == "majority" else None
+        if cfg.rank:
+            chunks = [slice(0, cfg.members)]
+        else:
+            per_member = cfg.hidden[0] * n * 4
+            size = max(1, min(cfg.members, CHUNK_BYTES // max(per_member, 1)))
+            chunks = [slice(s, min(s + size, cfg.members)) for s in range(0, cfg.members, size)]
+        for sl in chunks:
             c = sl.stop - sl.start
-            h = F.relu_(self._first_layer(maps, w0_all[sl], b0_all[sl])).unsqueeze(0)  # [1, c*H0, H, W]
-            for j, (w, b) in enumerate(later_all):
-                w, b = w[sl], b[sl]
-                h = F.conv2d(h, w.reshape(-1, w.shape[2], 1, 1), b.reshape(-1), groups=c)
-                if j < len(later_all) - 1:
-                    F.relu_(h)
-            p = torch.softmax(h.view(c, k, *hw), dim=1)  # [c, K, H, W]
-            prob_sum += p.sum(0)
-            ent_sum += entropy(p, dim=1).sum(0)
-            if votes is not None:
-                votes += F.one_hot(p.argmax(1), k).permute(0, 3, 1, 2).sum(0).to(votes.dtype)
+            t, b = self._linear_stage(sl)
+            u = self._resized_sum(maps, t, b)  # [N, R]
+            # Member by member on blocks of pixels: plain matrix products on contiguous weights run
+            # faster here than batched ones over the members.
+            tail_t = [(w[sl].transpose(1, 2).contiguous(), bias[sl]) for w, bias in tail]
+            first_t = self.weight0.transpose(1, 2).contiguous() if cfg.rank else None
+            for start in range(0, n, PIXEL_BLOCK):
+                rows = slice(start, min(start + PIXEL_BLOCK, n))
+                block = u[rows]
+                for i in range(c):
+                    if first_t is not None:  # the second factor A of member i: [B, r] -> [B, H0]
+                        h = F.relu_(torch.addmm(self.bias0[i], block[:, i * cfg.rank:(i + 1) * cfg.rank], first_t[i]))
+                    else:
+                        h = F.relu(block[:, i * cfg.hidden[0]:(i + 1) * cfg.hidden[0]])
+                    for j, (w, bias) in enumerate(tail_t):
+                        h = torch.addmm(bias[i], h, w[i])
+                        if j < len(tail_t) - 1:
+                            F.relu_(h)
+                    p = torch.softmax(h, dim=1)  # [B, K]
+                    prob_sum[rows] += p
+                    ent_sum[rows] += entropy(p, dim=1)
+                    if votes is not None:
+                        votes[rows] += F.one_hot(p.argmax(1), k).to(votes.dtype)
         probs = prob_sum / cfg.members
-        js = (entropy(probs, dim=0) - ent_sum / cfg.members).clamp_min(0)
-        labels = (votes if votes is not None else probs).argmax(0)
-        return MaskPrediction(probs=probs, js=js, labels=labels)
+        js = (entropy(probs, dim=1) - ent_sum / cfg.members).clamp_min(0)
+        labels = (votes if votes is not None else probs).argmax(1)
+        hw = (cfg.height, cfg.width)
+        return MaskPrediction(probs=probs.t().reshape(k, *hw), js=js.reshape(hw), labels=labels.reshape(hw))
 
 
 # --- files --------------------------------------------------------------------------------------

@@ -68,6 +68,8 @@ class FitConfig:
     """How the pixel classifier is built and trained (see module docstring).
 
     layers: feature layers, names or globs ('b64.*'); () = all (the reference).
+    rank: factor each member's first layer through this many dimensions
+        (0 = full rank, the reference; see `pixel_classifier`).
     noise_mode: synthesis noise of the annotated samples (as exported).
     pixels_per_image: sampled pixels per annotated image (0 = every annotated pixel).
     max_minutes: stop training after this long (the best weights so far are kept); None = no limit.
@@ -77,6 +79,7 @@ class FitConfig:
     noise_mode: str = "const"
     members: int = 10
     hidden: tuple[int, ...] = (128, 32)
+    rank: int = 0
     pixels_per_image: int = 16384
     class_balance: float = 0.5
     batch_size: int = 1024
@@ -93,6 +96,8 @@ class FitConfig:
         check_noise_mode(self.noise_mode)
         if self.members < 1 or not self.hidden or min(self.hidden) < 1:
             raise InputError("--members must be >= 1 and hidden widths >= 1")
+        if self.rank < 0:
+            raise InputError(f"--rank must be >= 0 (0 = full), got {self.rank}")
         if self.pixels_per_image < 0:
             raise InputError(f"--pixels-per-image must be >= 0 (0 = all), got {self.pixels_per_image}")
         if not 0 <= self.class_balance <= 1:
@@ -225,13 +230,15 @@ def _load_member_state(model: PixelEnsemble, m: int, state: dict[str, Tensor]) -
 
 
 def _val_losses(model: PixelEnsemble, x: Tensor, y: Tensor, batch: int) -> tuple[Tensor, float]:
-    """Per-member mean cross-entropy [M] and the ensemble's (mean-probability) pixel accuracy."""
+    """Per-member mean cross-entropy [M] and the ensemble's (mean-probability) pixel accuracy.
+
+    x: standardised features (`PixelEnsemble.standardise`)."""
     model.eval()
     total = torch.zeros(model.config.members, dtype=torch.float64)
     correct = 0
     with torch.no_grad():
         for start in range(0, x.shape[0], batch):
-            logits = model.logits(x[start:start + batch])  # [B, M, K]
+            logits = model.member_logits(x[start:start + batch])  # [B, M, K]
             yb = y[start:start + batch]
             ce = F.cross_entropy(logits.permute(0, 2, 1), yb[:, None].expand(-1, logits.shape[1]), reduction="none")
             total += ce.double().sum(0)
@@ -252,11 +259,14 @@ def train_ensemble(
     order = torch.randperm(n, generator=generator)
     n_val = round(config.validation_fraction * n)
     val_idx, train_idx = order[:n_val], order[n_val:]
-    x_val, y_val = pixels.features[val_idx], pixels.labels[val_idx]
     model = PixelEnsemble(model_config)
     model.reset_parameters(generator)
-    mean, std = feature_stats(pixels.features[train_idx])
-    model.set_feature_stats(mean, std)
+    model.set_feature_stats(*feature_stats(pixels.features[train_idx]))
+
+    def member_inputs(idx: Tensor) -> Tensor:  # float16 features, standardised batch by batch
+        return model.standardise(pixels.features[idx])
+
+    x_val, y_val = member_inputs(val_idx), pixels.labels[val_idx]
     opt = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     m = model_config.members
     best_loss = [float("inf")] * m
@@ -274,7 +284,7 @@ def train_ensemble(
             idx = perm[start:start + config.batch_size]
             if idx.numel() < 2:
                 continue  # batch norm needs two pixels
-            logits = model.logits(pixels.features[idx])  # [B, M, K]
+            logits = model.member_logits(member_inputs(idx))  # [B, M, K]
             y = pixels.labels[idx]
             # Sum over members of each member's mean loss: every member gets its own gradient.
             loss = F.cross_entropy(logits.permute(0, 2, 1), y[:, None].expand(-1, m), reduction="none").mean(0).sum()
@@ -327,7 +337,8 @@ def fit_pixel_classifier(
     pixels, described = pixel_training_set(G, samples, layers=layers, config=config, generator=gen)
     height, width = samples[0].labels.shape
     model_config = PixelClassifierConfig(layers=tuple(described), height=height, width=width,
-                                         num_classes=num_classes, members=config.members, hidden=config.hidden)
+                                         num_classes=num_classes, members=config.members, hidden=config.hidden,
+                                         rank=config.rank)
     return train_ensemble(pixels, model_config, config, generator=gen, log=log)
 
 
@@ -387,7 +398,8 @@ def cross_validate(
     pixels, described = pixel_training_set(G, samples, layers=layers, config=config, generator=gen)
     height, width = samples[0].labels.shape
     model_config = PixelClassifierConfig(layers=tuple(described), height=height, width=width,
-                                         num_classes=num_classes, members=config.members, hidden=config.hidden)
+                                         num_classes=num_classes, members=config.members, hidden=config.hidden,
+                                         rank=config.rank)
     preds: list[np.ndarray | None] = [None] * len(samples)
     for f in range(folds):
         held = [i for i in range(len(samples)) if i % folds == f]
