@@ -58,7 +58,9 @@ def main() -> None:
     try:
         build_app()(standalone_mode=False)
     except SynthbioError as exc:  # bad input: say what and where, exit 2
-        Console(stderr=True, emoji=False).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        # soft_wrap: never break a path or a value of the message across lines
+        console = Console(stderr=True, emoji=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         raise SystemExit(2) from None
     except typer.Abort:
         raise SystemExit(130) from None
