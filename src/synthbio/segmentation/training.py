@@ -2,10 +2,11 @@
 
 Memory: the reference keeps the D-channel feature of every pixel of every
 annotated image in float16 (16 images at 1024² x 5,568 channels x 2 bytes =
-187 GB for StyleGAN2 config F, plus one image's upsampled float32 maps, 23 GB). Here each annotated image is synthesised once, its maps
-are tapped, and only the features of `pixels_per_image` sampled pixels are
-gathered (bilinear taps, never the resized maps) and kept in float16: P x D x 2
-bytes in all (16 x 16,384 x 5,568 x 2 = 2.9 GB), plus one image's maps at a time.
+187 GB for StyleGAN2 config F, plus one image's upsampled float32 maps,
+23 GB). Here each annotated image is synthesised once, its maps are tapped,
+and only the features of `pixels_per_image` sampled pixels are gathered
+(bilinear taps, never the resized maps) and kept in float16: P x D x 2 bytes
+in all (16 x 16,384 x 5,568 x 2 = 2.9 GB), plus one image's maps at a time.
 
 Sampling: a share `class_balance` of each image's budget is spread evenly over
 the classes it contains (every pixel of a class smaller than its share), the
