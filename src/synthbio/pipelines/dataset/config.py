@@ -37,6 +37,7 @@ BACKENDS = ("local", "ray")
 # Config fields that never change a file of the dataset: a directory may be resumed with other values.
 _RUNTIME_FIELDS = ("outdir", "shard", "backend", "ray_address", "ray_shards", "batch_size", "device")
 _PRIVACY_SELECTION = ("privacy_protocol", "privacy_group", "privacy_where")
+_OPTIONAL_CONTENT = (*_PRIVACY_SELECTION, "masks")  # left out of content() while unset
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class DatasetConfig:
         drawn from them; `synthbio.fingerprints.impressions.SENSOR_PRESETS`).
     max_attempts: tries per variation before keeping the best one when the
         intra-class check fails (recorded as passed=false).
+    masks: a pixel classifier folder (`synthbio masks train` on this
+        generator): every image gets its index mask `<label>_mask.png` beside it.
     """
 
     outdir: str
@@ -102,6 +105,7 @@ class DatasetConfig:
     fp_height: int = 560
     fp_sensor: str = "optical"
     max_attempts: int = 4
+    masks: str | None = None
     shard: str = "0/1"
     backend: str = "local"
     ray_address: str | None = None
@@ -114,6 +118,8 @@ class DatasetConfig:
         object.__setattr__(self, "truncation_psi", float(self.truncation_psi))
         object.__setattr__(self, "directions", tuple(os.fspath(d) for d in self.directions))
         object.__setattr__(self, "privacy_where", tuple(self.privacy_where))
+        if self.masks is not None:
+            object.__setattr__(self, "masks", os.fspath(self.masks))
         if self.privacy_reference is None and (self.privacy_protocol or self.privacy_group or self.privacy_where):
             raise InputError("--protocol, --group and --where select real images of --privacy-reference; give it")
         check_seed(self.seed)
@@ -128,6 +134,9 @@ class DatasetConfig:
             raise InputError(f"reference method {self.reference_method!r} is not one of {', '.join(REFERENCE_METHODS)}")
         if self.model is None and self.variation_method != "procedural":
             raise InputError("no generator given (--model); only procedural fingerprints need none")
+        if self.masks is not None and self.variation_method == "procedural":
+            raise InputError("--masks reads a generator's features: procedural fingerprints (--variations "
+                             "procedural) have none; use --variations generator with a fingerprint generator")
         if self.identities < 1:
             raise InputError(f"--identities must be >= 1, got {self.identities}")
         if self.samples_per_identity < 1:
@@ -156,11 +165,11 @@ class DatasetConfig:
     def content(self) -> dict[str, Any]:
         """The fields that fix the dataset's files (all but outdir, shard and runtime knobs).
 
-        The database selection of the privacy reference is left out while unused, so that datasets
-        made before it existed still resume.
+        The database selection of the privacy reference and the masks are left out while unused, so
+        that datasets made before they existed still resume.
         """
         return {k: v for k, v in self.to_dict().items() if k not in _RUNTIME_FIELDS
-                and not (k in _PRIVACY_SELECTION and v in (None, []))}
+                and not (k in _OPTIONAL_CONTENT and v in (None, []))}
 
     def privacy_selection(self) -> Any:
         """The real images of the privacy filter as an ImageSelection (None without a reference)."""

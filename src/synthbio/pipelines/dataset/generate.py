@@ -6,6 +6,8 @@ Layout (identity 3, samples per identity M = 3):
     DIR/00003/reference.png              ImageFolder layout: one folder per identity
     DIR/00003/variation_0.png
     DIR/00003/variation_1.png
+    DIR/00003/reference_mask.png         with --masks CLASSIFIER: an index mask beside every image
+    DIR/classes.json                     (value = class index; the classifier's classes)
     DIR/00003/latents.safetensors        the identity's z / ws / embeddings (resume, merge;
                                          not an image, so ImageFolder readers skip it)
     DIR/references.safetensors           every reference of the dataset (cache, see below)
@@ -65,11 +67,13 @@ from synthbio.pipelines.dataset.layout import (
     h5_attrs,
     image_relpath,
     latents_relpath,
+    mask_relpath,
     remove_temp_files,
     sample_labels,
     write_identity,
 )
 from synthbio.pipelines.dataset.merge import merge_datasets
+from synthbio.segmentation.classes import CLASSES_NAME, write_classes
 from synthbio.utils.hashing import atomic_write_json
 
 
@@ -87,6 +91,7 @@ def _prepare(config: DatasetConfig, want: dict[str, Any]) -> tuple[Path, dict[in
     for ident in partial:  # whatever a partial identity left is removed before it is redone
         for label in sample_labels(config.samples_per_identity):
             (outdir / image_relpath(ident, label)).unlink(missing_ok=True)
+            (outdir / mask_relpath(ident, label)).unlink(missing_ok=True)
         (outdir / latents_relpath(ident)).unlink(missing_ok=True)
     kept = [r for i in sorted(complete) for r in complete[i]]
     if partial or contents.dropped_lines or len(kept) != len(contents.records):
@@ -121,7 +126,12 @@ def generate_dataset(
         return generate_with_ray(config, progress=progress)
     engine = build_engine(config)
     want = {**describe(config), "model_sha256": engine.model_sha256}
+    masks = getattr(engine, "masks", None)
+    if masks is not None:  # the classifier's weights decide the masks as the generator's decide the images
+        want["masks_sha256"] = masks.sha256
     outdir, complete, partial = _prepare(config, want)
+    if masks is not None:
+        write_classes(outdir / CLASSES_NAME, masks.classes)
     run = engine.run_info()
     mine = shard_identities(config.identities, config.shard)
     todo = [i for i in mine if i not in complete]

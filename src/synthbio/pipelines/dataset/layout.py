@@ -3,6 +3,8 @@
     DIR/config.json                      the DatasetConfig and what it resolved to
     DIR/00003/reference.png              ImageFolder layout: one folder per identity
     DIR/00003/variation_0.png
+    DIR/00003/reference_mask.png         with --masks: each image's index mask (value = class,
+                                         DIR/classes.json names them); ImageFolder readers skip *_mask.png
     DIR/00003/latents.safetensors        the identity's z / ws / embeddings
     DIR/references.safetensors           every reference of the dataset (cache)
     DIR/manifest.jsonl                   one line per written sample
@@ -38,6 +40,10 @@ def identity_dirname(identity: int) -> str:
 
 def image_relpath(identity: int, label: str) -> str:
     return f"{identity_dirname(identity)}/{label}.png"
+
+
+def mask_relpath(identity: int, label: str) -> str:
+    return f"{identity_dirname(identity)}/{label}_mask.png"
 
 
 def latents_relpath(identity: int) -> str:
@@ -95,7 +101,7 @@ def check_same_run(outdir: Path, want: dict[str, Any], have_records: bool) -> No
         raise OutputDirError(str(exc)) from None
     keys = sorted(set(have["content"]) | set(want["content"]))
     diffs = [k for k in keys if have["content"].get(k) != want["content"].get(k)]
-    for key in ("model_sha256", "layout_version"):
+    for key in ("model_sha256", "layout_version", "masks_sha256"):
         if key in have and key in want and have[key] != want[key]:
             diffs.append(key)
     if have["config"].get("shard") != want["config"]["shard"]:
@@ -107,8 +113,9 @@ def check_same_run(outdir: Path, want: dict[str, Any], have_records: bool) -> No
 
 
 def _record_is_intact(outdir: Path, rec: dict[str, Any]) -> bool:
+    files = (("path", "sha256"), ("latents", "latents_sha256")) + ((("mask", "mask_sha256"),) if "mask" in rec else ())
     try:
-        for path_key, sha_key in (("path", "sha256"), ("latents", "latents_sha256")):
+        for path_key, sha_key in files:
             p = outdir / rec[path_key]
             if not p.is_file() or sha256_file(p) != rec[sha_key]:
                 return False
@@ -149,16 +156,22 @@ def remove_temp_files(outdir: Path) -> None:
 def write_identity(outdir: Path, sample: Any, manifest: ManifestWriter, run: dict[str, Any]) -> None:
     """Write images, then latents, then (last) the manifest lines of one identity.
 
-    sample: an `IdentitySamples` (synthbio.pipelines.dataset.engines).
+    sample: an `IdentitySamples` (synthbio.pipelines.dataset.engines); its masks, when it has
+    them, go beside the images as grey index PNGs.
     """
     ident = sample.identity
     (outdir / identity_dirname(ident)).mkdir(exist_ok=True)
     files = []
-    for label, image in zip(sample.labels, sample.images_uint8):
+    masks: list[dict[str, str]] = []
+    for k, (label, image) in enumerate(zip(sample.labels, sample.images_uint8)):
         data = encode_png(image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image)
         rel = image_relpath(ident, label)
         atomic_write_bytes(outdir / rel, data)
         files.append((rel, sha256_bytes(data)))
+        if sample.masks_uint8 is not None:
+            mask = encode_png(np.ascontiguousarray(sample.masks_uint8[k], dtype=np.uint8))
+            atomic_write_bytes(outdir / mask_relpath(ident, label), mask)
+            masks.append({"mask": mask_relpath(ident, label), "mask_sha256": sha256_bytes(mask)})
     meta = {"identity": str(ident), "labels": ",".join(sample.labels)}
     latents = encode_arrays({"z": sample.z, "ws": sample.ws, "embedding": sample.embeddings}, metadata=meta)
     atomic_write_bytes(outdir / latents_relpath(ident), latents)
@@ -166,7 +179,7 @@ def write_identity(outdir: Path, sample: Any, manifest: ManifestWriter, run: dic
     for k, (label, (rel, sha)) in enumerate(zip(sample.labels, files)):
         manifest.append({
             "identity": ident, "label": label, "seed": sample.seeds[k], **run,
-            "path": rel, "sha256": sha,
+            "path": rel, "sha256": sha, **(masks[k] if masks else {}),
             "latents": latents_relpath(ident), "latents_sha256": latents_sha,
             "attrs": dict(sample.attrs[k]),
         })

@@ -40,6 +40,7 @@ from synthbio.pipelines.dataset.config import (
     shard_identities,
 )
 from synthbio.pipelines.dataset.layout import build_samples_h5, complete_identities, h5_attrs, identity_dirname, sample_labels
+from synthbio.segmentation.classes import CLASSES_NAME
 from synthbio.utils.hashing import atomic_write_json, sha256_file
 
 
@@ -69,6 +70,8 @@ def _check_shards(shards: Sequence[Path]) -> tuple[list[dict[str, Any]], int]:
         diffs = [k for k in keys if first["content"].get(k) != data["content"].get(k)]
         if first.get("model_sha256") != data.get("model_sha256"):
             diffs.append("model_sha256 (generator weights)")
+        if first.get("masks_sha256") != data.get("masks_sha256"):
+            diffs.append("masks_sha256 (pixel classifier weights)")
         if diffs:
             raise InputError(f"shards {first_path} and {path} come from different runs (different {', '.join(diffs)})")
     parsed = [parse_shard(d["config"]["shard"]) for d in configs]
@@ -130,6 +133,7 @@ def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.Pa
     merged_cfg = dataclasses.replace(_config_of(configs[0], paths[0]), shard="0/1", outdir=os.fspath(out),
                                      backend="local")
     want = {**describe(merged_cfg), "model_sha256": configs[0].get("model_sha256"),
+            **({"masks_sha256": configs[0]["masks_sha256"]} if "masks_sha256" in configs[0] else {}),
             "merged_from": [os.fspath(p) for p in paths]}
     if out.exists() and (out / MANIFEST_NAME).exists():
         have = read_config(out)
@@ -146,13 +150,15 @@ def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.Pa
             (out / identity_dirname(ident)).mkdir(exist_ok=True)
             for rec in recs[ident]:
                 copy_checked(p / rec["path"], out / rec["path"], rec["sha256"])
+                if "mask" in rec:
+                    copy_checked(p / rec["mask"], out / rec["mask"], rec["mask_sha256"])
             copy_checked(p / recs[ident][0]["latents"], out / recs[ident][0]["latents"],
                           recs[ident][0]["latents_sha256"])
     for ident in sorted(owner):
         records += per_shard[paths.index(owner[ident])][ident]
-    refs = paths[0] / REFERENCES_NAME
-    if refs.is_file():
-        copy_checked(refs, out / REFERENCES_NAME, sha256_file(refs))
+    for name in (REFERENCES_NAME, CLASSES_NAME):  # the cache of references; the mask classes (--masks)
+        if (paths[0] / name).is_file():
+            copy_checked(paths[0] / name, out / name, sha256_file(paths[0] / name))
     atomic_write_json(out / CONFIG_NAME, want)
     rewrite_manifest(out / MANIFEST_NAME, records)
     build_samples_h5(out, records, h5_attrs(want))
