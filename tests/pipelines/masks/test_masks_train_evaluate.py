@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,8 @@ from synthbio.pipelines.masks.layout import read_annotation_folder
 from synthbio.segmentation.annotations import write_index_png
 from synthbio.segmentation.pixel_classifier import load_pixel_classifier
 from synthbio.segmentation.training import predict_samples, score_masks
+
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def test_classifier_folder_with_held_out_scores(masks_env, tmp_path, one_thread):
@@ -66,13 +69,19 @@ def test_bad_annotations_unpainted_folders_and_other_generators_are_refused(mask
                                      model=str(tmp_path / "other"), device="cpu"))
 
 
-def test_evaluate_report_on_unseen_annotations(masks_env, tmp_path, one_thread):
-    test = tmp_path / "test"
+@pytest.fixture(scope="module")
+def evaluation(masks_env, tmp_path_factory):
+    """The classifier of masks_env scored on 3 unseen painted samples: (evaluation, export folder)."""
+    test = tmp_path_factory.mktemp("evaluate") / "test"
     export_annotations(ExportConfig(model=str(masks_env["model"]), outdir=str(test), seeds=(20, 21, 22),
                                     classes=CLASSES, device="cpu"))
     paint_planted(test, masks_env["G"])
-    ev = evaluate_masks(MasksEvaluateConfig(classifier=str(masks_env["clf"]), annotations=str(test), device="cpu"))
-    assert ev.report_dir == tmp_path / "test_report"  # beside the annotations, never inside
+    return evaluate_masks(MasksEvaluateConfig(classifier=str(masks_env["clf"]), annotations=str(test), device="cpu")), test
+
+
+def test_evaluate_report_on_unseen_annotations(masks_env, evaluation, tmp_path, one_thread):
+    ev, test = evaluation
+    assert ev.report_dir == test.parent / "test_report"  # beside the annotations, never inside
     m = json.loads(ev.metrics_json.read_text())
     samples, _ = read_annotation_folder(test).annotated()
     model, _ = load_pixel_classifier(masks_env["clf"])
@@ -89,3 +98,29 @@ def test_evaluate_report_on_unseen_annotations(masks_env, tmp_path, one_thread):
     with pytest.raises(InputError, match="were used to train the classifier"):
         evaluate_masks(MasksEvaluateConfig(classifier=str(masks_env["clf"]), annotations=str(masks_env["ann"]),
                                            outdir=str(tmp_path / "r"), device="cpu"))
+
+
+def test_evaluate_report_in_a_real_browser(evaluation):
+    """The page in Debian's chromium: no console error, every figure decodes, one IoU row per class."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    ev, _ = evaluation
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            problems = []
+            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            page.goto(ev.html.resolve().as_uri())
+            page.wait_for_load_state("load")
+            sizes = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth])")
+            assert {src for src, _ in sizes} == {"overlays.png", "confusion.png", "iou.png", "uncertainty.png"}
+            assert all(width > 0 for _, width in sizes), sizes
+            assert "mIoU" in page.inner_text("body")
+            rows = page.eval_on_selector_all("table", "ts => ts.map(t => t.querySelectorAll('tr').length)")
+            assert 3 + 1 in rows  # header + background, part, edge
+        finally:
+            browser.close()
+    assert not problems, problems
