@@ -209,6 +209,8 @@ def test_list_images_recursive_sorted_and_errors(tmp_path: Path) -> None:
     _write_images(tmp_path, imgs, sub="a")
     _write_images(tmp_path, imgs[:1], sub=".hidden")
     write_png(tmp_path / "grid.png", imgs[0])
+    write_png(tmp_path / "a" / "img000_mask.png", imgs[0])  # a mask job's masks beside the images
+    write_png(tmp_path / "b" / "img001_mask_color.png", imgs[0])
     (tmp_path / "notes.txt").write_text("x")
     names = [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)]
     assert names == ["a/img000.png", "a/img001.png", "b/img000.png", "b/img001.png"]

@@ -48,6 +48,7 @@ def generate_command(
     fp_width: Annotated[int, typer.Option("--fp-width", help="Procedural fingerprint sensor width (500 dpi).")] = 416,
     fp_height: Annotated[int, typer.Option("--fp-height", help="Procedural fingerprint sensor height (500 dpi).")] = 560,
     fp_sensor: Annotated[str, typer.Option("--sensor", help="Procedural fingerprints: optical | capacitive | ink | latent, a comma list, or mixed.")] = "optical",  # noqa: E501
+    masks: Annotated[Optional[str], typer.Option("--masks", help="A pixel classifier (`synthbio masks train`): an index mask <label>_mask.png beside every image.")] = None,  # noqa: UP007,E501
     shard: Annotated[str, typer.Option("--shard", help="K/N: make identities i with i % N == K only.")] = "0/1",
     backend: Annotated[str, typer.Option("--backend", help="local | ray.")] = "local",
     ray_address: Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (default: a local instance).")] = None,  # noqa: UP007,E501
@@ -71,7 +72,7 @@ def generate_command(
         inter_threshold=inter_threshold, intra_threshold=intra_threshold, privacy_reference=privacy_reference,
         privacy_protocol=protocol, privacy_group=group, privacy_where=tuple(where or ()),
         max_intra_similarity=max_intra_similarity, directions=tuple(direction or ()),
-        privacy_threshold=privacy_threshold, fp_width=fp_width, fp_height=fp_height, fp_sensor=fp_sensor, shard=shard, backend=backend,
+        privacy_threshold=privacy_threshold, fp_width=fp_width, fp_height=fp_height, fp_sensor=fp_sensor, masks=masks, shard=shard, backend=backend,
         ray_address=ray_address, ray_shards=ray_shards, batch_size=batch_size, device=device,
         max_attempts=variation_attempts, reference_attempts=reference_attempts, overwrite=overwrite,
         pose_yaw=tuple(parse_sweep(pose_yaw, what="--pose-yaw")),

@@ -37,6 +37,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "plots",
     "serve",
     "info",
+    "masks",
 )
 
 

@@ -286,8 +286,9 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     """Image files under `folder` (recursive, sorted by relative path).
 
     Hidden files and folders are skipped, and so are synthbio's sample grids
-    (`grid.png`, `grid_<branch>.png` at the top). InputError if the folder is
-    missing or holds no image.
+    (`grid.png`, `grid_<branch>.png` at the top) and the masks beside images
+    (`<stem>_mask.png`, `<stem>_mask_color.png`: `masks generate`, `dataset
+    generate --masks`). InputError if the folder is missing or holds no image.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -298,6 +299,8 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if len(rel.parts) == 1 and (rel.stem == "grid" or rel.stem.startswith("grid_")):
+            continue
+        if rel.stem.endswith(("_mask", "_mask_color")):
             continue
         if path.is_file():
             files.append(path)

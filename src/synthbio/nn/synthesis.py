@@ -155,6 +155,22 @@ class SynthesisNetwork(torch.nn.Module):
     def branch_names(self) -> tuple[str, ...]:
         return tuple(n for n, _ in self.branches)
 
+    def feature_layers(self) -> dict[str, torch.nn.Module]:
+        """The layers whose outputs are the synthesis feature maps, by name, in forward order.
+
+        Every one returns an image-aligned map [N, C, r, r] (r = its block's
+        resolution) covering the whole output image; `synthbio.segmentation`
+        reads them through forward hooks to build per-pixel features (the
+        DatasetGAN features). Names are `b{res}.conv0` / `b{res}.conv1`.
+        """
+        out: dict[str, torch.nn.Module] = {}
+        for res in self.block_resolutions:
+            block = getattr(self, f"b{res}")
+            for name in ("conv0", "conv1"):
+                if hasattr(block, name):
+                    out[f"b{res}.{name}"] = getattr(block, name)
+        return out
+
     def _check(self, ws: Tensor, noise_mode: str, generator: NoiseSource) -> None:
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise InputError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")

@@ -30,6 +30,7 @@ from synthbio.web.safety import Roots
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MASK_SUFFIX = "_mask"
+MASK_SUFFIXES = (MASK_SUFFIX, "_mask_color")  # a mask and its colour preview (`masks generate`) are no items
 MAX_PAGE_SIZE = 500
 _SCAN_LIMIT = 400  # entries looked at per folder while discovering (a 100k-identity folder is found by its config)
 
@@ -300,7 +301,7 @@ def images_in(folder: Path, *, limit: int | None = None) -> list[Path]:
     except OSError:
         return []
     for p in names:
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.endswith(MASK_SUFFIX) and p.is_file():
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.stem.endswith(MASK_SUFFIXES) and p.is_file():
             out.append(p)
             if limit is not None and len(out) >= limit:
                 break

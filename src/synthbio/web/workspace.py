@@ -26,7 +26,7 @@ from synthbio.checkpoints.registry import REGISTRY, is_cached
 from synthbio.editing.directions import load_direction
 from synthbio.errors import InputError
 from synthbio.utils.devices import resolve_device
-from synthbio.web import editor_3d, fingerprint_view, identity_view, image_view
+from synthbio.web import editor_3d, fingerprint_view, identity_view, image_view, mask_view
 from synthbio.web.config import ServeConfig
 from synthbio.web.editor import EditorModel, backend_for, check_directions, layer_range, sefa_directions
 from synthbio.web.kinds import Context, DatasetView, discover, open_view
@@ -41,6 +41,7 @@ def _register_kinds() -> None:
     fingerprint_view.register()
     identity_view.register()
     editor_3d.register()  # StyleGAN3 and EG3D editor backends, before the StyleGAN2 one
+    mask_view.register_all()
 
 
 @dataclass

@@ -71,7 +71,7 @@ def record_files(record: dict[str, Any]) -> list[tuple[str, str | None]]:
         for entry in files.values():
             if isinstance(entry, dict) and isinstance(entry.get("path"), str):
                 out.append((entry["path"], entry.get("sha256")))
-    for path_key, sha_key in (("path", "sha256"), ("latents", "latents_sha256")):
+    for path_key, sha_key in (("path", "sha256"), ("latents", "latents_sha256"), ("mask", "mask_sha256")):
         if isinstance(record.get(path_key), str):
             out.append((record[path_key], record.get(sha_key)))
     subs = record.get("impressions")

@@ -18,6 +18,7 @@ import synthbio
 from synthbio.errors import InputError
 from synthbio.generation.sampling import check_noise_mode
 from synthbio.utils.jsonio import read_json_file
+from synthbio.pipelines.common.shards import shard_items
 from synthbio.utils.seeds import check_seed, parse_shard  # parse_shard: shared with other sharded jobs
 
 CONFIG_NAME = "config.json"
@@ -37,6 +38,7 @@ BACKENDS = ("local", "ray")
 _RUNTIME_FIELDS = ("outdir", "shard", "backend", "ray_address", "ray_shards", "batch_size", "device", "overwrite")
 _PRIVACY_SELECTION = ("privacy_protocol", "privacy_group", "privacy_where")
 _POSE_FIELDS = ("pose_yaw", "pose_pitch")  # left out of the content while unused (datasets made before them)
+_OPTIONAL_CONTENT = (*_PRIVACY_SELECTION, "masks")  # left out of content() while unset
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class DatasetConfig:
         faces the camera). With variation_method 'pose' the variations keep the
         reference's latent and only the view changes; with the other methods the
         view changes on top of the latent variation. (0, 0) = front view.
+    masks: a pixel classifier folder (`synthbio masks train` on this
+        generator): every image gets its index mask `<label>_mask.png` beside it.
     """
 
     outdir: str
@@ -112,6 +116,7 @@ class DatasetConfig:
     fp_sensor: str = "optical"
     max_attempts: int = 4
     reference_attempts: int = 1000
+    masks: str | None = None
     shard: str = "0/1"
     backend: str = "local"
     ray_address: str | None = None
@@ -135,6 +140,8 @@ class DatasetConfig:
         object.__setattr__(self, "truncation_psi", float(self.truncation_psi))
         object.__setattr__(self, "directions", tuple(os.fspath(d) for d in self.directions))
         object.__setattr__(self, "privacy_where", tuple(self.privacy_where))
+        if self.masks is not None:
+            object.__setattr__(self, "masks", os.fspath(self.masks))
         if self.privacy_reference is None and (self.privacy_protocol or self.privacy_group or self.privacy_where):
             raise InputError("--protocol, --group and --where select real images of --privacy-reference; give it")
         check_seed(self.seed)
@@ -149,6 +156,9 @@ class DatasetConfig:
             raise InputError(f"--references {self.reference_method!r} is not one of {', '.join(REFERENCE_METHODS)}")
         if self.model is None and self.variation_method != "procedural":
             raise InputError("no generator given (--model); only procedural fingerprints need none")
+        if self.masks is not None and self.variation_method == "procedural":
+            raise InputError("--masks reads a generator's features: procedural fingerprints (--variations "
+                             "procedural) have none; use --variations generator with a fingerprint generator")
         if self.identities < 1:
             raise InputError(f"--identities must be >= 1, got {self.identities}")
         if self.samples_per_identity < 1:
@@ -182,11 +192,11 @@ class DatasetConfig:
     def content(self) -> dict[str, Any]:
         """The fields that fix the dataset's files (all but outdir, shard and runtime knobs).
 
-        The database selection of the privacy reference is left out while unused, so that datasets
-        made before it existed still resume.
+        The database selection of the privacy reference and the masks are left out while unused, so
+        that datasets made before they existed still resume.
         """
         return {k: v for k, v in self.to_dict().items() if k not in _RUNTIME_FIELDS
-                and not (k in _PRIVACY_SELECTION and v in (None, []))
+                and not (k in _OPTIONAL_CONTENT and v in (None, []))
                 and not (k in _POSE_FIELDS and v == [0.0, 0.0])}
 
     def privacy_selection(self) -> Any:
@@ -228,8 +238,7 @@ def derived_seed(*words: int) -> int:
 
 def shard_identities(identities: int, shard: str) -> list[int]:
     """Identities of shard K/N: i with i % N == K."""
-    k, n = parse_shard(shard)
-    return list(range(k, identities, n))
+    return shard_items(range(identities), shard)
 
 
 def describe(config: DatasetConfig) -> dict[str, Any]:

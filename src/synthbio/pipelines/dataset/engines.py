@@ -46,7 +46,11 @@ from synthbio.pipelines.dataset.layout import (
     encode_arrays,
     sample_labels,
 )
-from synthbio.utils.hashing import atomic_write_bytes, sha256_bytes
+from synthbio.segmentation.classes import classes_from_json
+from synthbio.segmentation.pixel_classifier import WEIGHTS_FILE, load_pixel_classifier
+from synthbio.segmentation.predict import check_compatible, synthesize_with_masks
+from synthbio.segmentation.uncertainty import image_uncertainty
+from synthbio.utils.hashing import atomic_write_bytes, sha256_bytes, sha256_file
 
 # Candidate seeds of rejection sampling start here (mod 2**31) so runs of different dataset seeds do not share them.
 _SEED_START_MOD = 2**31
@@ -64,6 +68,8 @@ class IdentitySamples:
     embeddings [M, D]: None where the engine has none (procedural fingerprints,
     template matchers); arrays: further per-sample arrays for latents.safetensors.
     attrs: per-sample JSON-able facts for manifest and h5.
+    masks_uint8: [H, W] class indices per sample (`--masks`), else None; one
+    mask serves every branch.
     """
 
     identity: int
@@ -77,6 +83,7 @@ class IdentitySamples:
     branch_images: dict[str, list[np.ndarray]] = field(default_factory=dict)
     extra_files: list[dict[str, bytes]] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    masks_uint8: list[np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,40 @@ def nearest_real_similarity(model: Any, features: Any, real: Any) -> list[float]
     return nearest_real(features, real)[0].tolist()
 
 
+# --- masks ---------------------------------------------------------------------------------
+
+
+class MaskMaker:
+    """The pixel classifier of `--masks`: a mask (and the ensemble's uncertainty) per written image."""
+
+    def __init__(self, G: Any, classifier: str, *, model_sha256: str, device: Any) -> None:
+        self.G = G
+        self.model, meta = load_pixel_classifier(classifier, device=device)
+        trained_on = (meta.get("generator") or {}).get("model_sha256")
+        if trained_on and trained_on != model_sha256:
+            raise InputError(f"--masks {classifier}: the pixel classifier was trained on another generator "
+                             f"(weights sha256 {trained_on[:12]}... vs {model_sha256[:12]}...)")
+        check_compatible(G, self.model)
+        self.classes = classes_from_json(meta.get("classes"), where=os.fspath(Path(classifier) / "config.json"))
+        self.sha256 = sha256_file(Path(classifier) / WEIGHTS_FILE)
+
+    def make(self, ws: torch.Tensor, seeds: list[int], *, noise_mode: str, batch_size: int
+             ) -> tuple[list[np.ndarray], list[float]]:
+        """Masks [H, W] uint8 and uncertainties of the samples (ws [M, num_ws, w_dim], their image seeds).
+
+        The images are synthesised again with their seeds: the same seed and ws give the same image
+        (and feature maps) whatever the batch, so each mask belongs to the image already written.
+        """
+        masks: list[np.ndarray] = []
+        scores: list[float] = []
+        for start in range(0, len(seeds), batch_size):
+            part = slice(start, start + batch_size)
+            _, preds = synthesize_with_masks(self.G, self.model, ws[part], seeds=seeds[part], noise_mode=noise_mode)
+            masks += [p.labels.cpu().numpy().astype(np.uint8) for p in preds]
+            scores += [image_uncertainty(p.js) for p in preds]
+        return masks, scores
+
+
 # --- generator engine ---------------------------------------------------------------------
 
 
@@ -198,6 +239,8 @@ class GeneratorEngine:
         self.key = content_key(config, self.model_sha256)
         self._real: Any = None
         self.privacy_threshold: float | None = None
+        self.masks: MaskMaker | None = None if config.masks is None else MaskMaker(
+            self.G, config.masks, model_sha256=self.model_sha256, device=self.device)
 
     def run_info(self) -> dict[str, Any]:
         return {
@@ -386,11 +429,16 @@ class GeneratorEngine:
         ws_all = torch.cat(ws_parts)
         z = None if refs.z is None else np.repeat(refs.z[identity : identity + 1], m, axis=0).astype(np.float32)
         branch_images = {b: list(to_uint8(x)) for b, x in images.items()}
+        masks = None
+        if self.masks is not None:
+            masks, uncertainty = self.masks.make(ws_all, seeds, noise_mode=cfg.noise_mode, batch_size=cfg.batch_size)
+            for k in range(m):
+                attrs[k]["mask_uncertainty"] = uncertainty[k]
         return IdentitySamples(
             identity=identity, labels=sample_labels(m), seeds=seeds, images_uint8=branch_images[first],
             z=z, ws=ws_all.detach().float().cpu().numpy(),
             embeddings=features.numpy() if isinstance(features, torch.Tensor) else None,
-            attrs=attrs, branch_images=branch_images if len(branch_images) > 1 else {},
+            attrs=attrs, branch_images=branch_images if len(branch_images) > 1 else {}, masks_uint8=masks,
         )
 
     def _intra_limits(self) -> tuple[float, float]:

@@ -6,6 +6,8 @@ Layout (identity 3, samples per identity M = 3):
     DIR/00003/reference.png              ImageFolder layout: one folder per identity
     DIR/00003/variation_0.png
     DIR/00003/variation_1.png
+    DIR/00003/reference_mask.png         with --masks CLASSIFIER: an index mask beside every image
+    DIR/classes.json                     (value = class index; the classifier's classes)
     DIR/00003/latents.safetensors        the identity's z / ws / embeddings (resume, merge;
                                          not an image, so ImageFolder readers skip it)
     DIR/references.safetensors           every reference of the dataset (cache, see below)
@@ -41,7 +43,6 @@ which deletes only that run's files.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from synthbio.errors import InputError
 from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest, rewrite_manifest
 from synthbio.io.samples import SAMPLES_NAME
 from synthbio.pipelines.common.rundir import claim_run_folder
+from synthbio.pipelines.common.shards import run_ray_tasks, shard_outdir
 from synthbio.pipelines.dataset.config import (
     CONFIG_NAME,
     REFERENCES_NAME,
@@ -70,14 +72,18 @@ from synthbio.pipelines.dataset.layout import (
     write_identity,
 )
 from synthbio.pipelines.dataset.merge import merge_datasets
+from synthbio.segmentation.classes import CLASSES_NAME, write_classes
 from synthbio.utils.hashing import atomic_write_json
 from synthbio.utils.progress import Progress
 
 
 def run_key(want: dict[str, Any]) -> dict[str, Any]:
     """What a folder's files depend on: the config content, generator, layout and shard."""
-    return {"content": want["content"], "model_sha256": want.get("model_sha256"),
-            "layout_version": want["layout_version"], "shard": want["config"]["shard"]}
+    key = {"content": want["content"], "model_sha256": want.get("model_sha256"),
+           "layout_version": want["layout_version"], "shard": want["config"]["shard"]}
+    if "masks_sha256" in want:  # --masks: the classifier decides the masks as the generator decides the images
+        key["masks_sha256"] = want["masks_sha256"]
+    return key
 
 
 def _legacy_run(saved: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -124,9 +130,14 @@ def generate_dataset(
         return generate_with_ray(config, progress=progress)
     engine = build_engine(config)
     want = {**describe(config), "model_sha256": engine.model_sha256}
+    masks = getattr(engine, "masks", None)
+    if masks is not None:  # the classifier's weights decide the masks as the generator's decide the images
+        want["masks_sha256"] = masks.sha256
     want["run"] = run_key(want)
     branches = engine.branches if len(engine.branches) > 1 else []
     outdir, complete, partial = _prepare(config, want, branches)
+    if masks is not None:
+        write_classes(outdir / CLASSES_NAME, masks.classes)
     run = engine.run_info()
     mine = shard_identities(config.identities, config.shard)
     todo = [i for i in mine if i not in complete]
@@ -158,12 +169,6 @@ def generate_dataset(
 # --- Ray backend --------------------------------------------------------------------------
 
 
-def shards_dir(outdir: str | os.PathLike[str]) -> Path:
-    """Where the Ray backend keeps its shards: beside the dataset, `<outdir>.shards/`."""
-    out = Path(outdir)
-    return out.with_name(out.name + ".shards")
-
-
 def run_shard(config: DatasetConfig) -> list[int]:
     """One shard in this process (the body of a Ray task); returns the identities it made."""
     return generate_dataset(config).generated
@@ -171,27 +176,14 @@ def run_shard(config: DatasetConfig) -> list[int]:
 
 def generate_with_ray(config: DatasetConfig, *, progress: bool = False) -> DatasetResult:
     """Run `config.ray_shards` shards as Ray tasks, then merge them into `config.outdir`."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError("the ray backend needs Ray: pip install 'synthbio[ray]' (or `pip install ray`)") from None
     if config.shard != "0/1":
         raise InputError("--backend ray splits the whole run itself: leave --shard at 0/1")
     n = config.ray_shards
-    base = shards_dir(config.outdir)
     shard_cfgs = [
-        dataclasses.replace(config, backend="local", shard=f"{k}/{n}", outdir=os.fspath(base / f"{k}-of-{n}"))
+        dataclasses.replace(config, backend="local", shard=f"{k}/{n}", outdir=shard_outdir(config.outdir, k, n))
         for k in range(n)
     ]
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=config.ray_address, include_dashboard=False, log_to_driver=False)
-    try:
-        task = ray.remote(num_cpus=1)(run_shard)
-        generated = ray.get([task.remote(c) for c in shard_cfgs])
-    finally:
-        if started:
-            ray.shutdown()
+    generated = run_ray_tasks(run_shard, shard_cfgs, address=config.ray_address)
     merged = merge_datasets([c.outdir for c in shard_cfgs], config.outdir)
     done = sorted(i for g in generated for i in g)
     out = merged.outdir

@@ -3,6 +3,8 @@
     DIR/config.json                      the DatasetConfig and what it resolved to
     DIR/00003/reference.png              ImageFolder layout: one folder per identity
     DIR/00003/variation_0.png
+    DIR/00003/reference_mask.png         with --masks: each image's index mask (value = class,
+                                         DIR/classes.json names them); ImageFolder readers skip *_mask.png
     DIR/00003/latents.safetensors        the identity's z / ws / embeddings
     DIR/references.safetensors           every reference of the dataset (cache)
     DIR/manifest.jsonl                   one line per written sample
@@ -57,6 +59,10 @@ def image_relpath(identity: int, label: str, *, branch: str | None = None, ext: 
 def identity_folders(identity: int, branches: Iterable[str] = ()) -> list[str]:
     """Folders holding an identity's files (relative): its own, and one per branch of a multi-branch dataset."""
     return [identity_dirname(identity), *[f"{b}/{identity_dirname(identity)}" for b in branches]]
+
+
+def mask_relpath(identity: int, label: str) -> str:
+    return f"{identity_dirname(identity)}/{label}_mask.png"
 
 
 def latents_relpath(identity: int) -> str:
@@ -137,6 +143,7 @@ def remove_identity_files(outdir: Path, identity: int, labels: list[str], branch
         for label in labels:
             for p in (outdir / folder).glob(f"{label}.*"):
                 p.unlink(missing_ok=True)
+            (outdir / folder / f"{label}_mask.png").unlink(missing_ok=True)
     (outdir / latents_relpath(identity)).unlink(missing_ok=True)
 
 
@@ -146,12 +153,14 @@ def remove_identity_files(outdir: Path, identity: int, labels: list[str], branch
 def write_identity(outdir: Path, sample: Any, manifest: ManifestWriter, run: dict[str, Any]) -> None:
     """Write images (every branch) and ground-truth files, then latents, then (last) the manifest lines.
 
-    sample: an `IdentitySamples` (synthbio.pipelines.dataset.engines).
+    sample: an `IdentitySamples` (synthbio.pipelines.dataset.engines); its masks, when it has
+    them, go beside the images as grey index PNGs.
     """
     ident = sample.identity
     for folder in identity_folders(ident, sample.branch_images):
         (outdir / folder).mkdir(parents=True, exist_ok=True)
     per_sample: list[dict[str, dict[str, str]]] = []
+    masks: list[dict[str, str]] = []
     for k, label in enumerate(sample.labels):
         files: dict[str, dict[str, str]] = {}
         images = ({b: imgs[k] for b, imgs in sample.branch_images.items()} if sample.branch_images
@@ -166,6 +175,10 @@ def write_identity(outdir: Path, sample: Any, manifest: ManifestWriter, run: dic
             atomic_write_bytes(outdir / rel, data)
             files[ext] = {"path": rel, "sha256": sha256_bytes(data)}
         per_sample.append(files)
+        if sample.masks_uint8 is not None:  # one mask for every branch, in the identity's own folder
+            mask = encode_png(np.ascontiguousarray(sample.masks_uint8[k], dtype=np.uint8))
+            atomic_write_bytes(outdir / mask_relpath(ident, label), mask)
+            masks.append({"mask": mask_relpath(ident, label), "mask_sha256": sha256_bytes(mask)})
     meta = {"identity": str(ident), "labels": ",".join(sample.labels)}
     latents = encode_arrays({"z": sample.z, "ws": sample.ws, "embedding": sample.embeddings, **sample.arrays},
                             metadata=meta)
@@ -176,7 +189,7 @@ def write_identity(outdir: Path, sample: Any, manifest: ManifestWriter, run: dic
         manifest.append({
             "identity": ident, "label": label, "seed": sample.seeds[k], **run,
             "path": first["path"], "sha256": first["sha256"],
-            **({"files": files} if len(files) > 1 else {}),
+            **({"files": files} if len(files) > 1 else {}), **(masks[k] if masks else {}),
             "latents": latents_relpath(ident), "latents_sha256": latents_sha,
             "attrs": dict(sample.attrs[k]),
         })

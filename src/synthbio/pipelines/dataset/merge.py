@@ -29,6 +29,7 @@ from typing import Any
 
 from synthbio.errors import InputError, OutputDirError
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest, rewrite_manifest
+from synthbio.pipelines.common.shards import copy_checked
 from synthbio.pipelines.dataset.config import (
     CONFIG_NAME,
     REFERENCES_NAME,
@@ -40,7 +41,8 @@ from synthbio.pipelines.dataset.config import (
 )
 from synthbio.pipelines.common.rundir import record_files
 from synthbio.pipelines.dataset.layout import build_samples_h5, complete_identities, h5_attrs, sample_labels
-from synthbio.utils.hashing import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from synthbio.segmentation.classes import CLASSES_NAME
+from synthbio.utils.hashing import atomic_write_json, sha256_file
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ def _check_shards(shards: Sequence[Path]) -> tuple[list[dict[str, Any]], int]:
         diffs = [k for k in keys if first["content"].get(k) != data["content"].get(k)]
         if first.get("model_sha256") != data.get("model_sha256"):
             diffs.append("model_sha256 (generator weights)")
+        if first.get("masks_sha256") != data.get("masks_sha256"):
+            diffs.append("masks_sha256 (pixel classifier weights)")
         if diffs:
             raise InputError(f"shards {first_path} and {path} come from different runs (different {', '.join(diffs)})")
     parsed = [parse_shard(d["config"]["shard"]) for d in configs]
@@ -107,15 +111,6 @@ def _shard_records(path: Path, data: dict[str, Any]) -> dict[int, list[dict[str,
     return complete
 
 
-def _copy_checked(src: Path, dst: Path, sha: str) -> None:
-    data = src.read_bytes()
-    if sha256_bytes(data) != sha:
-        raise InputError(f"{src} does not match the sha256 its manifest records: the shard was modified")
-    if dst.is_file() and sha256_file(dst) == sha:
-        return  # a rerun of the merge keeps what it already copied
-    atomic_write_bytes(dst, data)
-
-
 def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.PathLike[str]) -> MergeResult:
     """Merge complete shard directories of one run into `outdir` (see module docstring)."""
     paths = [Path(p) for p in shards]
@@ -139,9 +134,11 @@ def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.Pa
     merged_cfg = dataclasses.replace(_config_of(configs[0], paths[0]), shard="0/1", outdir=os.fspath(out),
                                      backend="local")
     want = {**describe(merged_cfg), "model_sha256": configs[0].get("model_sha256"),
+            **({"masks_sha256": configs[0]["masks_sha256"]} if "masks_sha256" in configs[0] else {}),
             "merged_from": [os.fspath(p) for p in paths]}
     want["run"] = {"content": want["content"], "model_sha256": want["model_sha256"],
-                   "layout_version": want["layout_version"], "shard": "0/1"}
+                   "layout_version": want["layout_version"], "shard": "0/1",
+                   **({"masks_sha256": want["masks_sha256"]} if "masks_sha256" in want else {})}
     if out.exists() and (out / MANIFEST_NAME).exists():
         have = read_config(out)
         if have["content"] != want["content"] or have.get("model_sha256") != want["model_sha256"]:
@@ -154,15 +151,15 @@ def merge_datasets(shards: Sequence[str | os.PathLike[str]], outdir: str | os.Pa
     records: list[dict[str, Any]] = []
     for p, recs in zip(paths, per_shard):
         for ident in sorted(recs):
-            for rec in recs[ident]:  # every file: all branches, ground truth, latents
+            for rec in recs[ident]:  # every file: all branches, ground truth, masks, latents
                 for rel, sha in dict.fromkeys(record_files(rec)):
                     (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                    _copy_checked(p / rel, out / rel, str(sha))
+                    copy_checked(p / rel, out / rel, str(sha))
     for ident in sorted(owner):
         records += per_shard[paths.index(owner[ident])][ident]
-    refs = paths[0] / REFERENCES_NAME
-    if refs.is_file():
-        _copy_checked(refs, out / REFERENCES_NAME, sha256_file(refs))
+    for name in (REFERENCES_NAME, CLASSES_NAME):  # the cache of references; the mask classes (--masks)
+        if (paths[0] / name).is_file():
+            copy_checked(paths[0] / name, out / name, sha256_file(paths[0] / name))
     atomic_write_json(out / CONFIG_NAME, want)
     rewrite_manifest(out / MANIFEST_NAME, records)
     build_samples_h5(out, records, h5_attrs(want))

@@ -56,9 +56,10 @@ from synthbio.generation.sampling import (
 from synthbio.io.depth import DEPTH_FORMATS, write_depth
 from synthbio.io.images import png_planes, read_png, save_grid, to_uint8, write_png
 from synthbio.io.manifest import MANIFEST_NAME, ManifestWriter, read_manifest
-from synthbio.io.samples import SAMPLES_NAME, SampleLatents, write_samples
+from synthbio.io.samples import SAMPLES_NAME
 from synthbio.nn.eg3d.camera import DEFAULT_FOV_DEG
 from synthbio.pipelines.common.rundir import CONFIG_NAME, claim_run_folder, keep_intact, remove_temp_files
+from synthbio.pipelines.common.seeded import write_seed_latents
 from synthbio.pipelines.images.views import (
     DEPTH_UNITS,
     View,
@@ -397,34 +398,13 @@ def write_latents(
     config: GenerateConfig,
     run: dict[str, Any],
 ) -> int:
-    """Rebuild samples.h5 for every manifest record: z from the seed, ws from the mapping.
-
-    w_latent is layer 0 of the (truncated) ws; w_plus_latent is every layer, as
-    the synthesis network received them.
-    """
-    seeds = [int(r["seed"]) for r in records]
-
-    def samples() -> Any:
-        for start in range(0, len(seeds), config.batch_size):
-            batch = seeds[start : start + config.batch_size]
-            z, ws = map_seeds(G, batch, class_idx=config.class_idx, truncation_psi=config.truncation_psi,
-                              truncation_cutoff=config.truncation_cutoff)
-            z, ws = z.cpu().numpy(), ws.float().cpu().numpy()
-            for i, seed in enumerate(batch):
-                attrs = {"seed": seed} if config.class_idx is None else {"seed": seed, "class_idx": config.class_idx}
-                yield SampleLatents(identity=seed, label=REFERENCE_LABEL, z=z[i], w=ws[i, 0], w_plus=ws[i], attrs=attrs)
-
-    attrs = {
-        "generator_sha256": run["model_sha256"],
-        "generator_path": config.model,
-        "truncation_psi": config.truncation_psi,
-        "truncation_cutoff": config.truncation_cutoff,
-        "class_idx": config.class_idx,
-        "noise_mode": config.noise_mode,
-        "embedding_model": "none",
-        "synthbio_version": synthbio.__version__,
-    }
-    return write_samples(path, samples(), attrs=attrs)
+    """Rebuild samples.h5 for every manifest record (`common.seeded.write_seed_latents`)."""
+    return write_seed_latents(
+        G, path, [int(r["seed"]) for r in records], class_idx=config.class_idx,
+        truncation_psi=config.truncation_psi, truncation_cutoff=config.truncation_cutoff,
+        noise_mode=config.noise_mode, batch_size=config.batch_size, generator_path=config.model,
+        generator_sha256=run["model_sha256"], label=REFERENCE_LABEL,
+    )
 
 
 def _write_grids(
