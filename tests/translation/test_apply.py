@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from translation_helpers import tiny_config
 
 from synthbio.errors import CheckpointError, InputError
 from synthbio.translation.apply import encode_styles, style_bank, translate
-from synthbio.translation.checkpoint import load_discriminators, load_translator, save_translator
+from synthbio.translation.checkpoint import (
+    load_discriminators,
+    load_translator,
+    save_translator,
+)
 from synthbio.translation.networks import build_discriminators, build_generators
-from translation_helpers import tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

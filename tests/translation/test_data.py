@@ -8,10 +8,10 @@ import numpy as np
 import PIL.Image
 import pytest
 import torch
+from translation_helpers import write_folder
 
 from synthbio.errors import InputError
 from synthbio.translation.data import DomainConfig, DomainDataset, DomainStream
-from translation_helpers import write_folder
 
 
 def test_empty_missing_and_unreadable_folders(tmp_path: Path) -> None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from translation_helpers import tiny_config
 
 from synthbio.errors import InputError
 from synthbio.translation.config import TranslatorConfig
-from synthbio.translation.layers import SelfAttention, SpectralNorm, maybe_spectral, self_attention
+from synthbio.translation.layers import (
+    SelfAttention,
+    SpectralNorm,
+    maybe_spectral,
+    self_attention,
+)
 from synthbio.translation.networks import build_discriminators, build_generators
-
-from translation_helpers import tiny_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from translation_helpers import tiny_train_kwargs, write_folder
 
 from synthbio.errors import InputError, OutputDirError
 from synthbio.training.snapshots import load_training_state
 from synthbio.translation.checkpoint import load_translator
 from synthbio.translation.train_config import TranslationTrainConfig, resolve_plan
 from synthbio.translation.training import train_translator
-from translation_helpers import tiny_train_kwargs, write_folder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -70,7 +70,7 @@ def test_resume_refuses_other_data(tmp_path: Path) -> None:
 
 
 def test_plan_follows_the_reference_and_refuses_small_crops() -> None:
-    base = dict(data_a="a", data_b="b", outdir="o")
+    base = {"data_a": "a", "data_b": "b", "outdir": "o"}
     satnet = resolve_plan(TranslationTrainConfig(**base), channels_a=3, channels_b=1)
     assert (satnet.gan_loss, satnet.lr_g, satnet.lr_d, satnet.betas) == ("hinge", 1e-4, 4e-4, (0.0, 0.9))
     munit = resolve_plan(TranslationTrainConfig(**base, reference="munit"), channels_a=3, channels_b=1)

@@ -10,7 +10,7 @@ import PIL.Image
 from synthbio.translation.config import TranslatorConfig
 
 # 8 channels, one residual block, 2-scale D of 2 layers: trains a step in ~0.1 s on one core.
-TINY_NET = dict(dim=8, style_dim=4, n_res=1, mlp_dim=16, d_dim=8, d_layers=2, d_scales=2)
+TINY_NET = {"dim": 8, "style_dim": 4, "n_res": 1, "mlp_dim": 16, "d_dim": 8, "d_layers": 2, "d_scales": 2}
 
 
 def tiny_config(**overrides: object) -> TranslatorConfig:

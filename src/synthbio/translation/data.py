@@ -43,8 +43,15 @@ def _listing(title: str, items: Sequence[str]) -> str:
 
 
 def list_domain_images(folder: str | os.PathLike[str], *, what: str = "domain") -> list[Path]:
-    """Image files under `folder`, sorted by relative path (hidden files and top-level grids skipped)."""
+    """Image files under `folder`, sorted by relative path (hidden files and top-level grids skipped).
+
+    A path to one image file gives that file alone.
+    """
     root = Path(folder)
+    if root.is_file():
+        if root.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InputError(f"{what} {os.fspath(folder)!r} is not an image ({', '.join(IMAGE_SUFFIXES)})")
+        return [root]
     if not root.is_dir():
         raise InputError(f"{what} folder {os.fspath(folder)!r} does not exist or is not a folder")
     files = []
@@ -87,7 +94,7 @@ def image_to_uint8(img: PIL.Image.Image, channels: int) -> np.ndarray:
 class DomainConfig:
     """How one domain's images are read.
 
-    path: image folder (searched recursively) or a synthbio identity dataset.
+    path: image folder (searched recursively), a synthbio identity dataset, or one image file.
     channels: 1 or 3 to convert every image; None = the images' own (all grey
         -> 1, all colour -> 3; a mix is an error that asks for one).
     load_size: resize each image's shorter side to this first (0 = keep), as MUNIT's new_size.
@@ -121,8 +128,8 @@ class DomainDataset(torch.utils.data.Dataset):
     def __init__(self, config: DomainConfig, *, what: str = "domain") -> None:
         self.config = config
         self.what = what
-        self.root = Path(config.path)
-        self.files = list_domain_images(self.root, what=what)
+        self.files = list_domain_images(config.path, what=what)
+        self.root = Path(config.path).parent if Path(config.path).is_file() else Path(config.path)
         self.names = [p.relative_to(self.root).as_posix() for p in self.files]
         self.labels = [str(Path(n).parent) if Path(n).parent != Path(".") else "" for n in self.names]
         self.sizes, self.channels = self._validate()

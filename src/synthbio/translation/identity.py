@@ -22,7 +22,8 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError
-from synthbio.identity.models import build_identity_model, to_rgb
+from synthbio.identity.models import build_identity_model
+from synthbio.identity.protocol import to_rgb
 from synthbio.translation.losses import IdentityLoss
 
 FACE_MODELS = ("dlib-resnet", "arcface-r100", "adaface-ir101")
@@ -40,12 +41,12 @@ def build_translation_identity_model(name: str, *, weights: str | None = None, r
 
 def _face_template(model: object) -> tuple[str, int, Callable[[int], np.ndarray]]:
     """(crop style, side, fixed FFHQ->crop matrix for a resolution) of a face recogniser."""
-    from synthbio.faces.dlib_resnet import CHIP_SIZE, DlibResNetModel, ffhq_to_chip_matrix
+    from synthbio.faces.dlib_resnet import CHIP_SIZE, ffhq_to_chip_matrix
+    from synthbio.faces.iresnet import ffhq_to_arcface_matrix
+    from synthbio.identity.face_models import DlibResNetModel, IResNetModel
 
     if isinstance(model, DlibResNetModel):
         return "dlib", CHIP_SIZE, ffhq_to_chip_matrix
-    from synthbio.faces.iresnet import IResNetModel, ffhq_to_arcface_matrix
-
     if isinstance(model, IResNetModel):
         size = int(model.net.config.input_size)
         return "arcface", size, lambda res: ffhq_to_arcface_matrix(res, size=size)

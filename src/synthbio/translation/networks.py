@@ -11,7 +11,7 @@ Shapes (defaults: dim 64, n_downsample 2, n_res 4, style_dim 8):
     Decoder          (c, s) -> x [N, C, H, W]
                      MLP(s) -> every AdaIN block's scales and shifts; n_res AdaIN res
                      blocks -> [self-attention] -> n_downsample x (nearest x2, conv5, layer
-                     norm) -> conv7 -> tanh
+                     norm; computed at low resolution, see layers.UpConv) -> conv7 -> tanh
     Discriminator    x -> [logits of scale 0 [N, 1, H/16, W/16], scale 1, ...]; each scale
                      conv4/2 (d_dim) -> (d_layers - 1) x conv4/2 (doubling) -> [self-attention]
                      -> 1x1 conv; the input is average-pooled (3x3, stride 2) between scales
@@ -29,7 +29,15 @@ from torch import Tensor, nn
 
 from synthbio.errors import InputError
 from synthbio.translation.config import TranslatorConfig
-from synthbio.translation.layers import MLP, AdaINResBlock, ConvBlock, ResBlock, SelfAttention, init_weights
+from synthbio.translation.layers import (
+    MLP,
+    AdaINResBlock,
+    ConvBlock,
+    ResBlock,
+    SelfAttention,
+    UpBlock,
+    init_weights,
+)
 
 
 def _check_images(x: Tensor, channels: int, min_size: int, what: str) -> None:
@@ -88,8 +96,7 @@ class Decoder(nn.Module):
         self.attention = nn.Sequential(*[SelfAttention(dim, spectral=sn) for _ in range(attention)])
         up: list[nn.Module] = []
         for _ in range(cfg.n_downsample):
-            up += [nn.Upsample(scale_factor=2, mode="nearest"),
-                   ConvBlock(dim, dim // 2, 5, norm="ln", act=act, pad_type=pad, spectral=sn)]
+            up.append(UpBlock(dim, dim // 2, act=act, pad_type=pad, spectral=sn))
             dim //= 2
         up.append(ConvBlock(dim, channels, 7, act="tanh", pad_type=pad, spectral=sn))
         self.up = nn.Sequential(*up)

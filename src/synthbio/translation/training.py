@@ -35,7 +35,11 @@ from synthbio.training.distributed import DistInfo
 from synthbio.translation.checkpoint import save_translator
 from synthbio.translation.data import DomainConfig, DomainDataset, uint8_to_float
 from synthbio.translation.identity import build_identity_loss
-from synthbio.translation.train_config import TranslationPlan, TranslationTrainConfig, resolve_plan
+from synthbio.translation.train_config import (
+    TranslationPlan,
+    TranslationTrainConfig,
+    resolve_plan,
+)
 from synthbio.translation.trainer import TranslationTrainer
 from synthbio.utils.devices import resolve_device
 
