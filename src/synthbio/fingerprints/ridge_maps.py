@@ -47,7 +47,7 @@ def gaussian_taps(size: int, sigma: float, *, device: torch.device, dtype: torch
 
 def gaussian_smooth(x: Tensor, sigma: float) -> Tensor:
     """Separable Gaussian of every channel of [N, C, H, W] (radius 3 sigma, replicate borders)."""
-    radius = max(1, int(math.ceil(3 * sigma)))
+    radius = max(1, math.ceil(3 * sigma))
     k = 2 * radius + 1
     taps = gaussian_taps(k, sigma, device=x.device, dtype=x.dtype)
     c = x.shape[1]

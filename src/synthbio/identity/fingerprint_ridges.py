@@ -30,8 +30,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.errors import InputError
-from synthbio.fingerprints.ridge_maps import DEFAULT_PERIOD_PX, orientation_field, ridge_pattern
-from synthbio.identity.models import VectorIdentityModel, check_images
+from synthbio.fingerprints.ridge_maps import (
+    DEFAULT_PERIOD_PX,
+    orientation_field,
+    ridge_pattern,
+)
+from synthbio.identity.protocol import VectorIdentityModel, check_images
 
 FOREGROUND_CONTRAST = 0.05  # local RMS of the band-passed print (grey units of [-1, 1]) counted as fully visible
 
