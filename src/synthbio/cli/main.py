@@ -33,6 +33,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "project_database",
     "plots",
     "serve",
+    "translate",
 )
 
 
