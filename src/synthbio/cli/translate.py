@@ -179,6 +179,7 @@ def evaluate_command(
     inception_weights: Annotated[str | None, typer.Option("--inception-weights", help="FID Inception weights (file or registry name).")] = None,
     identity_model: Annotated[str, typer.Option("--identity-model", help="nbis-bozorth3 | dlib-resnet | arcface-r100 | adaface-ir101 | fingerprint-ridges | none.")] = "nbis-bozorth3",
     identity_weights: Annotated[str | None, typer.Option("--identity-weights", help="Recogniser weights (ArcFace/AdaFace).")] = None,
+    identity_alignment: Annotated[str, typer.Option("--identity-alignment", help="model (aligned inputs) | detect (dlib landmarks; a translation is cropped by its source's face).")] = "model",
     gallery: Annotated[str | None, typer.Option("--gallery", help="Identity folders to match against instead of the sources.")] = None,
     ground_truth: Annotated[str | None, typer.Option("--ground-truth", help="Pixel-aligned counterparts of the sources (same paths).")] = None,
     target_fmr: Annotated[float, typer.Option("--target-fmr", help="Operating point (false match rate).")] = 0.001,
@@ -197,8 +198,8 @@ def evaluate_command(
     cfg = TranslateEvaluateConfig(
         translations=translations, target=target, extractor=extractor, inception_weights=inception_weights,
         identity_model=None if identity_model == "none" else identity_model, identity_weights=identity_weights,
-        gallery=gallery, ground_truth=ground_truth, target_fmr=target_fmr, examples=examples, outdir=outdir,
-        device=device)
+        identity_alignment=identity_alignment, gallery=gallery, ground_truth=ground_truth, target_fmr=target_fmr,
+        examples=examples, outdir=outdir, device=device)
     metrics = evaluate_translations(cfg, log=True)
     if as_json:
         typer.echo(json.dumps(json_safe(metrics)))

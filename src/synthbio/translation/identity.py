@@ -54,25 +54,39 @@ def _face_template(model: object) -> tuple[str, int, Callable[[int], np.ndarray]
                      f"not {getattr(model, 'name', type(model).__name__)!r}")
 
 
-def landmark_alignment(model: object) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """(translated, source) -> both warped to the recogniser's template by the source's landmarks."""
-    from synthbio.faces.alignment import crop_matrix, warp_affine
+def face_crop_matrices(model: object, anchors: Tensor) -> tuple[Tensor, int]:
+    """Output->input maps [N, 2, 3] to the recogniser's template from each anchor image's landmarks, and its side.
+
+    anchors: [N, 1|3, H, W] in [-1, 1], the images whose faces decide the
+    crops (the sources, for translations). A face that dlib does not find
+    gets the fixed crop of an FFHQ-aligned square.
+    """
+    from synthbio.faces.alignment import crop_matrix
     from synthbio.faces.detection import detect_faces
 
     style, side, fallback = _face_template(model)
+    images = ((to_rgb(anchors.detach().float()).permute(0, 2, 3, 1).cpu() + 1) * 127.5).round().clamp(0, 255)
+    mats = []
+    for img in images.to(torch.uint8).numpy():
+        faces = detect_faces(img)
+        mats.append(crop_matrix(faces[0].landmarks, style=style, size=side)[0] if faces else fallback(img.shape[0]))
+    return torch.from_numpy(np.stack(mats)), side
+
+
+def embed_with_crops(model: object, images: Tensor, matrices: Tensor, side: int) -> Tensor:
+    """Embeddings [N, D] of images warped by `matrices` to the recogniser's template (differentiable)."""
+    from synthbio.faces.alignment import warp_affine
+
+    return model.network(warp_affine(to_rgb(images), matrices, side))  # type: ignore[attr-defined]
+
+
+def landmark_alignment(model: object) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """(translated, source) -> both warped to the recogniser's template by the source's landmarks."""
+    from synthbio.faces.alignment import warp_affine
 
     def align(translated: Tensor, source: Tensor) -> tuple[Tensor, Tensor]:
-        src = to_rgb(source.detach().float())
-        images = ((src.permute(0, 2, 3, 1).cpu() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
-        mats = []
-        for img in images:
-            faces = detect_faces(img)
-            if faces:
-                mats.append(crop_matrix(faces[0].landmarks, style=style, size=side)[0])
-            else:
-                mats.append(fallback(img.shape[0]))
-        m = torch.from_numpy(np.stack(mats))
-        return warp_affine(to_rgb(translated), m, side), warp_affine(src, m, side)
+        m, side = face_crop_matrices(model, source)
+        return warp_affine(to_rgb(translated), m, side), warp_affine(to_rgb(source.detach().float()), m, side)
 
     return align
 

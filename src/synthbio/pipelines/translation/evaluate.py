@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from synthbio.errors import InputError
+from synthbio.identity.protocol import to_rgb
 from synthbio.metrics.verification import threshold_at_fmr
 from synthbio.pipelines.translation.layout import (
     Pairs,
@@ -47,6 +48,7 @@ from synthbio.pipelines.translation.layout import (
 )
 from synthbio.pipelines.translation.report import write_report
 from synthbio.translation.data import DomainConfig, DomainDataset
+from synthbio.translation.identity import embed_with_crops, face_crop_matrices
 
 REPORT_SUFFIX = "_evaluate"
 
@@ -60,6 +62,8 @@ class TranslateEvaluateConfig:
     extractor: FD/KID features: 'inception' (weights: inception_weights) or 'fingerprint'.
     identity_model: recogniser for identity preservation (None = skip); identity_weights
         for the IResNet models; ridge_period for 'fingerprint-ridges'.
+    identity_alignment: 'model' (the model's own preprocessing) or 'detect' (face
+        recognisers: dlib landmarks; a translation is cropped by its source's face).
     gallery: identity-labelled images (same identity folders) to match against
         instead of the sources, e.g. real images of the target domain.
     ground_truth: pixel-aligned counterparts of the sources (same relative
@@ -76,6 +80,7 @@ class TranslateEvaluateConfig:
     kid: bool = True
     identity_model: str | None = "nbis-bozorth3"
     identity_weights: str | None = None
+    identity_alignment: str = "model"
     ridge_period: float = 9.0
     gallery: str | None = None
     ground_truth: str | None = None
@@ -93,6 +98,8 @@ class TranslateEvaluateConfig:
                 object.__setattr__(self, name, os.fspath(value))
         if not 0 < self.target_fmr < 1:
             raise InputError(f"--target-fmr must be in (0, 1), got {self.target_fmr}")
+        if self.identity_alignment not in ("model", "detect"):
+            raise InputError(f"--identity-alignment must be model or detect, got {self.identity_alignment!r}")
         if self.examples < 0 or self.batch_size < 1:
             raise InputError("--examples must be >= 0 and --batch-size >= 1")
 
@@ -111,12 +118,28 @@ class TranslateEvaluateConfig:
 
 
 class Scorer:
-    """Embeds images once each (by path) and scores probe x gallery pairs under one IdentityModel."""
+    """Embeds images once each (by path) and scores probe x gallery pairs under one IdentityModel.
 
-    def __init__(self, model: Any, *, batch_size: int) -> None:
+    anchors: with face alignment 'detect', the image whose landmarks crop each
+    path (a translation's source; by default the image itself).
+    """
+
+    def __init__(self, model: Any, *, batch_size: int, alignment: str = "model",
+                 anchors: dict[str, Path] | None = None) -> None:
         self.model = model
         self.batch_size = batch_size
+        self.alignment = alignment
+        self.anchors = anchors or {}
         self._cache: dict[str, Any] = {}
+
+    def _embed_batch(self, names: list[str], x: torch.Tensor) -> Any:
+        device = _device_of(self.model)
+        with torch.no_grad():
+            if self.alignment != "detect":
+                return self.model.embed(x.to(device))
+            anchors = torch.cat([to_rgb(load_image(Path(self.anchors.get(n, n)))) for n in names])
+            matrices, side = face_crop_matrices(self.model, anchors)
+            return embed_with_crops(self.model, x.to(device), matrices, side)
 
     def embed(self, paths: list[Path]) -> None:
         todo = [p for p in dict.fromkeys(str(p) for p in paths) if p not in self._cache]
@@ -124,13 +147,13 @@ class Scorer:
             chunk = todo[start:start + self.batch_size]
             images = [load_image(Path(p)) for p in chunk]
             sizes = {tuple(x.shape) for x in images}
-            if len(sizes) == 1:
+            anchor_sizes = {tuple(load_image(Path(self.anchors[p])).shape[-2:]) for p in chunk if p in self.anchors}
+            if len(sizes) == 1 and len(anchor_sizes) <= 1:
                 groups = [(chunk, torch.cat(images))]
             else:
                 groups = [([p], x) for p, x in zip(chunk, images)]
             for names, x in groups:
-                with torch.no_grad():
-                    emb = self.model.embed(x.to(_device_of(self.model)))
+                emb = self._embed_batch(names, x)
                 for k, name in enumerate(names):
                     self._cache[name] = emb[k:k + 1].cpu() if isinstance(emb, torch.Tensor) else [emb[k]]
 
@@ -214,7 +237,9 @@ def evaluate_identity(config: TranslateEvaluateConfig, pairs: Pairs, *, log: boo
     assert config.identity_model is not None
     model = build_translation_identity_model(config.identity_model, weights=config.identity_weights,
                                              ridge_period=config.ridge_period, device=resolve_device(config.device))
-    scorer = Scorer(model, batch_size=config.batch_size)
+    sources = [pairs.source_root / s for s in pairs.sources]
+    anchors = {str(pairs.translations / o): src for src, outs in zip(sources, pairs.outputs) for o in outs}
+    scorer = Scorer(model, batch_size=config.batch_size, alignment=config.identity_alignment, anchors=anchors)
     gallery = None
     if config.gallery is not None:
         ds = DomainDataset(DomainConfig(path=config.gallery, crop=0, mirror=False), what="gallery")
@@ -224,7 +249,6 @@ def evaluate_identity(config: TranslateEvaluateConfig, pairs: Pairs, *, log: boo
         _log(f"translate evaluate: {sum(len(v) for v in sets.values())} identity comparisons under "
              f"{config.identity_model}")
     scores = {k: scorer.scores(v) for k, v in sets.items()}
-    sources = [pairs.source_root / s for s in pairs.sources]
     self_pairs = [(pairs.translations / o, s) for s, outs in zip(sources, pairs.outputs) for o in outs]
     vs_source = scorer.scores(self_pairs)
     fallback = float(getattr(model, "threshold", 0.0))
