@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from translation_helpers import tiny_train_kwargs, write_folder
@@ -83,3 +84,12 @@ def test_plan_follows_the_reference_and_refuses_small_crops() -> None:
         resolve_plan(TranslationTrainConfig(**base, crop=32), channels_a=3, channels_b=3)
     with pytest.raises(InputError, match="does not split"):
         resolve_plan(TranslationTrainConfig(**base, batch=3), channels_a=3, channels_b=3, world_size=2)
+
+
+def test_bf16_autocast_trains_with_finite_losses(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, "bf16", precision="bf16", steps=2, snap=2, tick=1, grid=0, identity_model=None)
+    result = train_translator(cfg, log=False)
+    lines = [json.loads(line) for line in (tmp_path / "bf16" / "stats.jsonl").read_text().splitlines()]
+    assert result.step == 2 and all(np.isfinite(v) for r in lines for k, v in r.items() if k.startswith("Loss/"))
+    assert json.loads((tmp_path / "bf16" / "config.json").read_text())["plan"]["precision"] == "bf16"
+    assert all(v.dtype == torch.float32 for v in result.trainer.G.state_dict().values())  # weights stay fp32

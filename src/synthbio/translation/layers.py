@@ -66,7 +66,8 @@ class SpectralNorm(nn.Module):
             with torch.no_grad():
                 self._power_step(mat.detach())
         u, v = self.u.clone(), self.v.clone()  # the autograd graph must not see the next in-place update
-        sigma = torch.dot(u, mat @ v)
+        with torch.autocast(device_type=weight.device.type, enabled=False):  # sigma in the weights' precision
+            sigma = torch.dot(u, mat @ v)
         return weight / sigma
 
 
