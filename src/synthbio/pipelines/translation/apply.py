@@ -167,7 +167,7 @@ def output_names(source_name: str, count: int) -> list[str]:
 
 def _run_meta(config: TranslateConfig, translator: Translator) -> dict[str, Any]:
     weights = translator.path / "model.safetensors" if translator.path is not None else None
-    return {"translate": config.to_dict(), "model": {
+    return {"translate": config.to_dict(), "input_resolved": str(Path(config.input).resolve()), "model": {
         "path": str(translator.path), "domains": translator.domains,
         "weights_sha256": sha256_file(weights) if weights is not None and weights.is_file() else None}}
 

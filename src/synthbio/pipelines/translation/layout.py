@@ -39,7 +39,7 @@ def read_translation_run(folder: str | os.PathLike[str]) -> Pairs:
     records = read_manifest(root / MANIFEST_NAME).records
     if not records:
         raise InputError(f"{root / MANIFEST_NAME}: no translated images listed")
-    source_root = Path(settings["input"])
+    source_root = Path(meta.get("input_resolved") or settings["input"])  # absolute: evaluate may run elsewhere
     if source_root.is_file():
         source_root = source_root.parent
     if not source_root.is_dir():
