@@ -220,7 +220,7 @@ class DomainStream:
                 img = img[top:top + cfg.crop, left:left + cfg.crop]
             if cfg.mirror and rng.random() < 0.5:
                 img = img[:, ::-1]
-            out.append(torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))))
+            out.append(torch.from_numpy(img.transpose(2, 0, 1).copy()))
         return uint8_to_float(torch.stack(out))
 
     def __next__(self) -> Tensor:
