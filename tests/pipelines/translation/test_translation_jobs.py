@@ -133,3 +133,21 @@ def test_evaluate_report(testbed: Path, model: Path, tmp_path: Path) -> None:
     assert "Identity preservation" in html and "scores_identity.png" in html
     with pytest.raises(InputError, match="not a folder written by `synthbio translate apply`"):
         evaluate_translations(TranslateEvaluateConfig(translations=testbed / "test/A", identity_model=None))
+
+
+def test_branches_testbed_pairs_two_outputs_of_one_seed(tmp_path: Path) -> None:
+    from synthbio.checkpoints import save_generator
+    from synthbio.nn.config import GeneratorConfig
+    from synthbio.pipelines.images import build_demo_generator
+
+    cfg = GeneratorConfig(img_resolution=16, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=2,
+                          branches=(("rgb", 3), ("nir", 1)))
+    save_generator(build_demo_generator(cfg, noise_strength=0.3), tmp_path / "g")
+    tb = tmp_path / "tb"
+    make_testbed(TranslationTestbedConfig(outdir=tb, kind="branches", model=str(tmp_path / "g"), train_identities=2,
+                                          test_identities=1, samples=4))
+    rel = sorted(p.relative_to(tb).as_posix() for p in tb.rglob("*.png"))
+    assert rel == ["test/A/00002/00.png", "test/B/00002/00.png", "train/A/00000/00.png", "train/B/00001/00.png"]
+    assert read_png(tb / "test/A/00002/00.png").shape == (16, 16, 3) and read_png(tb / "test/B/00002/00.png").shape == (16, 16)
+    with pytest.raises(InputError, match="needs a multi-branch generator"):
+        TranslationTestbedConfig(outdir=tmp_path / "x", kind="branches")
