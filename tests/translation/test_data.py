@@ -59,3 +59,16 @@ def test_stream_batches_are_pure_functions_of_their_position(tmp_path: Path) -> 
     assert torch.equal(next(s2), batches[2]) and torch.equal(next(s2), batches[3])
     other = DomainStream(ds, batch_size=2, seed=1, domain=1)
     assert not torch.equal(next(other), batches[0])  # each domain has its own order and crops
+
+
+def test_a_synthbio_dataset_gives_the_samples_its_manifest_lists(tmp_path: Path) -> None:
+    from synthbio.io.manifest import ManifestWriter
+
+    root = tmp_path / "fp"
+    write_folder(root / "00000", 2)
+    write_folder(root / "report", 1)  # an evaluation report inside the dataset: not a sample
+    with ManifestWriter(root / "manifest.jsonl") as m:
+        m.append({"finger": 0, "impressions": [{"files": {"png": {"path": "00000/img00.png"}, "json": {"path": "x.json"}}},
+                                               {"files": {"png": {"path": "00000/img01.png"}}}]})
+    ds = DomainDataset(DomainConfig(path=root, crop=16))
+    assert ds.names == ["00000/img00.png", "00000/img01.png"] and ds.labels == ["00000", "00000"]

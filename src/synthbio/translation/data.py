@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError
+from synthbio.io.manifest import MANIFEST_NAME, read_manifest
 from synthbio.training.data import InfiniteLoader
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -42,10 +43,34 @@ def _listing(title: str, items: Sequence[str]) -> str:
     return f"{title}: {', '.join(items[:_MAX_LISTED])}{more}"
 
 
+def _paths_in(value: object) -> list[str]:
+    """Every string under a "path" key of a JSON value (manifest records nest their files)."""
+    if isinstance(value, dict):
+        found = [value["path"]] if isinstance(value.get("path"), str) else []
+        return found + [p for v in value.values() for p in _paths_in(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in _paths_in(v)]
+    return []
+
+
+def manifest_images(root: Path) -> list[Path] | None:
+    """The images a synthbio manifest.jsonl at `root` lists (its samples), or None without one.
+
+    A synthbio dataset folder also holds reports, grids and ground-truth files;
+    its manifest says which files are the samples.
+    """
+    if not (root / MANIFEST_NAME).is_file():
+        return None
+    paths = {p for r in read_manifest(root / MANIFEST_NAME).records for p in _paths_in(r)}
+    files = [root / p for p in paths if Path(p).suffix.lower() in IMAGE_SUFFIXES and (root / p).is_file()]
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix()) or None
+
+
 def list_domain_images(folder: str | os.PathLike[str], *, what: str = "domain") -> list[Path]:
     """Image files under `folder`, sorted by relative path (hidden files and top-level grids skipped).
 
-    A path to one image file gives that file alone.
+    A path to one image file gives that file alone; a synthbio dataset (a
+    folder with manifest.jsonl) gives the images its manifest lists.
     """
     root = Path(folder)
     if root.is_file():
@@ -54,6 +79,9 @@ def list_domain_images(folder: str | os.PathLike[str], *, what: str = "domain") 
         return [root]
     if not root.is_dir():
         raise InputError(f"{what} folder {os.fspath(folder)!r} does not exist or is not a folder")
+    listed = manifest_images(root)
+    if listed is not None:
+        return listed
     files = []
     for path in root.rglob("*"):
         rel = path.relative_to(root)
