@@ -16,7 +16,7 @@ import torch
 
 from synthbio.training.snapshots import load_training_state
 
-STEPS = 12  # snapshots every 3 steps
+STEPS = 8  # snapshots every 2 steps
 
 
 def _write(folder: Path, n: int, channels: int, seed: int) -> Path:
@@ -31,7 +31,7 @@ def _write(folder: Path, n: int, channels: int, seed: int) -> Path:
 def _command(a: Path, b: Path, outdir: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "synthbio.cli.main", "translate", "train", str(a), str(b), "-o", str(outdir),
             "--crop", "32", "--dim", "8", "--style-dim", "4", "--n-res", "1", "--mlp-dim", "16", "--d-dim", "8",
-            "--d-layers", "2", "--d-scales", "2", "--steps", str(STEPS), "--snap", "3", "--tick", "3", "--grid", "2",
+            "--d-layers", "2", "--d-scales", "2", "--steps", str(STEPS), "--snap", "2", "--tick", "2", "--grid", "2",
             "--identity-model", "pixel-random", "--device", "cpu", "--seed", "5", *extra]
 
 
@@ -70,7 +70,7 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path: Path) -> None:
     assert (run_a / "latest" / "model.safetensors").read_bytes() == (run_b / "latest" / "model.safetensors").read_bytes()
     lines_a = [json.loads(x)["step"] for x in (run_a / "stats.jsonl").read_text().splitlines()]
     lines_b = [json.loads(x)["step"] for x in (run_b / "stats.jsonl").read_text().splitlines()]
-    assert lines_a == lines_b == [3, 6, 9, 12]  # the killed run's stats past its snapshot were dropped
+    assert lines_a == lines_b == [2, 4, 6, 8]  # the killed run's stats past its snapshot were dropped
 
 
 def test_cli_bad_inputs_exit_2(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
