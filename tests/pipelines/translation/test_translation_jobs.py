@@ -123,7 +123,7 @@ def test_evaluate_report(testbed: Path, model: Path, tmp_path: Path) -> None:
     assert {p.name for p in report.iterdir()} >= {"metrics.json", "scores_identity.png", "examples.png"}
     op = metrics["identity"]["vs_identity"]
     # 3 fingers x 2 impressions: each probe has 1 mate and 2 other fingers
-    assert op["n_genuine_source"] == 6 and op["n_impostor_source"] == 12 and "model's threshold" in op["threshold_from"]
+    assert op["n_genuine_source"] == 6 and op["n_impostor_source"] == 12 and "model's own threshold" in op["threshold_from"]
     assert 0 <= op["gar_translated"] <= 1 and op["n_genuine_translated"] == 6
     assert metrics["realism"]["translated"]["num_fake"] == 6
     assert metrics["pixels"]["source"]["n"] == 6 and metrics["pixels"]["translated"]["psnr_db"] > 0

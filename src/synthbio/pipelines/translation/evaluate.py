@@ -188,10 +188,12 @@ def operating_point(genuine: dict[str, np.ndarray], impostor: dict[str, np.ndarr
     needed = int(np.ceil(1 / target_fmr))
     base_imp = impostor["source"]
     if base_imp.size >= needed and genuine["source"].size:
-        threshold, how = threshold_at_fmr(genuine["source"], base_imp, target_fmr), f"FMR {100 * target_fmr:g}%"
+        threshold = threshold_at_fmr(genuine["source"], base_imp, target_fmr)
+        how = f"FMR {100 * target_fmr:g}% of the {base_imp.size} untranslated impostor scores"
     else:
-        threshold, how = fallback, (f"the model's threshold ({base_imp.size} impostor scores; FMR "
-                                    f"{100 * target_fmr:g}% needs {needed})")
+        threshold = fallback
+        how = (f"the model's own threshold (only {base_imp.size} untranslated impostor scores; FMR "
+               f"{100 * target_fmr:g}% needs {needed})")
     out: dict[str, Any] = {"threshold": float(threshold), "threshold_from": how, "n_impostor_source": int(base_imp.size)}
     for name, g in genuine.items():
         i = impostor.get(name, np.zeros(0))

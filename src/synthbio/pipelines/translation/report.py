@@ -80,8 +80,8 @@ def _identity_section(metrics: dict[str, Any], scores: dict[str, np.ndarray], ou
         ["untranslated sources (baseline)", _pct(op.get("gar_source")), _pct(op.get("fmr_source")),
          op.get("n_genuine_source"), op.get("n_impostor_source")],
     ]
-    parts = [(f"<p>Identity model <code>{esc(ident['model'])}</code>; threshold {fmt_number(op['threshold'])} "
-             f"from {esc(op['threshold_from'])} of the untranslated impostor scores.</p>"),
+    parts = [(f"<p>Identity model <code>{esc(ident['model'])}</code>; threshold {fmt_number(op['threshold'])}: "
+              f"{esc(op['threshold_from'])}.</p>"),
              table(["probes", "genuine accepted", "impostors accepted", "genuine pairs", "impostor pairs"], rows),
              (f"<p>Translated / untranslated genuine acceptance: <b>{fmt_number(op.get('gar_ratio'))}</b>. "
              f"Each translation against its own source: {_pct(src.get('accepted'))} accepted "
