@@ -110,3 +110,13 @@ def test_self_attention_matches_the_sagan_formula() -> None:
     torch.testing.assert_close(self_attention(x, q, k, v, gamma), x + gamma * o, atol=1e-5, rtol=1e-5)
     block = SelfAttention(16, spectral=True)
     torch.testing.assert_close(block(x), x)  # gamma starts at 0: the block starts as the identity
+
+
+def test_fused_attention_path_matches_the_plain_one() -> None:
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 16, 48, 48, generator=gen)  # 2304 positions: the fused (padded) path
+    q, k = torch.randn(1, 2, 48, 48, generator=gen), torch.randn(1, 2, 48, 48, generator=gen)
+    v = torch.randn(1, 16, 48, 48, generator=gen)
+    beta = F.softmax(torch.einsum("ncj,nci->nji", q.flatten(2), k.flatten(2)), dim=-1)
+    o = torch.einsum("nji,nci->ncj", beta, v.flatten(2)).reshape(x.shape)
+    torch.testing.assert_close(self_attention(x, q, k, v, torch.tensor(1.0)), x + o, atol=1e-4, rtol=1e-4)
