@@ -1,4 +1,5 @@
-"""`synthbio translate`: SIGKILL mid-training then --resume equals an uninterrupted run; CLI errors exit 2."""
+"""`synthbio translate`: SIGKILL mid-training then --resume equals an uninterrupted run, whose model the CLI
+then applies and evaluates; CLI errors exit 2."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def _env() -> dict[str, str]:
     return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # same reductions in every process
 
 
-def test_sigkill_then_resume_is_bit_identical(tmp_path: Path) -> None:
+def test_sigkill_then_resume_is_bit_identical_then_apply_and_evaluate(  # type: ignore[no-untyped-def]
+        run_cli, tmp_path: Path) -> None:
     a, b = _write(tmp_path / "A", 4, 1, 0), _write(tmp_path / "B", 5, 3, 1)
     run_a, run_b = tmp_path / "full", tmp_path / "killed"
     proc_a = subprocess.Popen(_command(a, b, run_a), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -71,6 +73,18 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path: Path) -> None:
     lines_a = [json.loads(x)["step"] for x in (run_a / "stats.jsonl").read_text().splitlines()]
     lines_b = [json.loads(x)["step"] for x in (run_b / "stats.jsonl").read_text().splitlines()]
     assert lines_a == lines_b == [2, 4, 6, 8]  # the killed run's stats past its snapshot were dropped
+
+    # train -> apply -> evaluate, all from the command line (the resumed run's model).
+    code, out, err = run_cli("translate", "apply", str(a), "-m", str(run_b), "-o", str(tmp_path / "a2b"), "--styles",
+                             "2", "--device", "cpu", "--json")
+    assert code == 0, err
+    assert json.loads(out)["outputs"] == 8 and len(list((tmp_path / "a2b").glob("*_s0[01].png"))) == 8
+    code, out, err = run_cli("translate", "evaluate", str(tmp_path / "a2b"), "--identity-model", "pixel-random",
+                             "--device", "cpu", "--json")
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["outputs"] == 8 and metrics["identity"]["vs_source"]["n"] == 8
+    assert (tmp_path / "a2b_evaluate" / "index.html").is_file()
 
 
 def test_cli_bad_inputs_exit_2(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -88,6 +88,7 @@ def train_command(
 ) -> None:
     """Train a translator between two unpaired image folders; resumable exactly, DDP under torchrun."""
     from synthbio.errors import InputError
+    from synthbio.training.distributed import env_world
     from synthbio.translation.train_config import TranslationTrainConfig
     from synthbio.translation.training import describe, train_translator
 
@@ -111,8 +112,9 @@ def train_command(
         typer.echo(json.dumps(describe(cfg), indent=2))
         return
     result = train_translator(cfg)
-    state = "stopped at the time limit" if result.stopped_early else "done"
-    typer.echo(f"{state}: {result.step} steps; latest snapshot {result.outdir / 'latest'}", err=True)
+    if env_world().is_main:  # under torchrun every rank returns here; one line is enough
+        state = "stopped at the time limit" if result.stopped_early else "done"
+        typer.echo(f"{state}: {result.step} steps; latest snapshot {result.outdir / 'latest'}", err=True)
 
 
 @translate_app.command("apply")
