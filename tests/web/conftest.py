@@ -50,7 +50,7 @@ def synthesize_identity_dataset(outdir: Path, identities: int, samples: int, *, 
 
 @pytest.fixture(scope="session")
 def web_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One served folder: a fingerprint set, a generate run, a mix run, mated impressions, an identity dataset."""
+    """One served folder: fingerprints, a generate run, a mix run, mated impressions, identities, a translator."""
     import torch
 
     from synthbio.checkpoints import save_generator
@@ -74,6 +74,14 @@ def web_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
                             device="cpu"))
     finally:
         torch.set_num_threads(threads)
+    from synthbio.translation.checkpoint import save_translator
+    from synthbio.translation.config import TranslatorConfig
+    from synthbio.translation.networks import build_generators
+
+    tcfg = TranslatorConfig(channels_a=1, channels_b=3, dim=8, style_dim=4, n_res=1, mlp_dim=16, d_dim=8, d_layers=2,
+                            d_scales=2)  # a training run's latest/ snapshot (the translation page lists it)
+    save_translator(root / "translator" / "latest", tcfg, build_generators(tcfg, seed=3),
+                    domains={"a": "grey", "b": "colour"})
     mated = root / "mated"
     mated.mkdir()
     for k in range(2):  # an image folder with ground-truth templates beside the images, and a mask

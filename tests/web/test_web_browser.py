@@ -94,7 +94,8 @@ def test_pages_run_under_the_apps_content_security_policy(browser: Any, server: 
     for url, ready in (("", "[data-testid=dataset-link]"), ("#/ds?ds=demo_out/fingerprints", "[data-testid=tile] img"),
                        ("#/item?ds=demo_out/fingerprints&key=00000", "[data-testid=toggle-truth]"),
                        ("#/editor?ds=demo_out/gan&seed=1", "[data-testid=render]"),
-                       ("#/tool/reconstruct", "[data-testid=run-tool]")):
+                       ("#/tool/reconstruct", "[data-testid=run-tool]"),
+                       ("#/tool/translate", "[data-testid=run-tool]")):
         pg.goto(server + url)
         pg.wait_for_selector(ready)
     pg.close()
@@ -193,3 +194,17 @@ def test_editor_draws_the_eg3d_camera_controls(page: Any, server3d: str) -> None
     page.wait_for_selector("[data-testid=render][data-branch=depth]")
     page.click("[data-testid=export-command]")
     page.wait_for_function("document.querySelector('[data-testid=commands]').textContent.includes('--yaw=30')")
+def test_translation_page_shows_the_source_and_one_output_per_style(page: Any, server: str) -> None:
+    _open(page, server + "#/tool/translate")
+    assert "demo_out/translator/latest" in page.locator("[data-testid=translator]").inner_text()
+    page.fill("[data-testid=styles]", "2")
+    page.fill("[data-testid=pick]", "demo_out/fingerprints/00000/00.png")
+    page.click("[data-testid=run-tool]")
+    page.wait_for_selector("[data-testid=translations]")
+    assert page.locator("[data-testid=translations]").get_attribute("data-count") == "2"
+    page.wait_for_function("[...document.querySelectorAll('[data-testid=translations] img')]"
+                           ".every(i => i.complete && i.naturalWidth === 192)")
+    assert page.locator("[data-testid=translations] img").count() == 3
+    page.fill("[data-testid=pick]", "")  # no image chosen: said on the page, nothing sent
+    page.click("[data-testid=run-tool]")
+    page.wait_for_selector("[data-testid=tool-result] [data-testid=error]")

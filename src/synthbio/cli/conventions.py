@@ -88,6 +88,7 @@ ALIASES: dict[str, dict[str, str]] = {
     "convert": {"--force": "--overwrite"},
     "demo": {"--num-seeds": "--samples"},
     "train": {"--batch": "--batch-size"},
+    "translate train": {"--batch": "--batch-size"},
     "train-encoder": {"--generator": "--model", "-g": "--model", "--batch": "--batch-size",
                       "--identity": "--identity-model"},
     "invert": {"--generator": "--model", "-g": "--model"},

@@ -38,6 +38,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "info",
     "masks",
+    "translate",
 )
 
 

@@ -3,8 +3,8 @@
 Every recogniser that dataset generation, inversion or evaluation uses is an
 `IdentityModel`:
 
-- vector kinds ("dlib-resnet", "arcface-r100", "adaface-ir101", "pixel-random")
-  map images to embeddings [N, D]; `similarity` is the cosine of embeddings,
+- vector kinds ("dlib-resnet", "arcface-r100", "adaface-ir101", "fingerprint-ridges",
+  "pixel-random") map images to embeddings [N, D]; `similarity` is the cosine of embeddings,
   and the angle distance of references/variations is
   `angle = arccos(clamp(cosine, -1, 1))` (`angle_distance`).
 - template kinds ("nbis-bozorth3") map images to minutiae templates;
@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from synthbio.errors import InputError, ModelNotFoundError
 from synthbio.identity.face_models import DlibResNetModel, load_iresnet_model
+from synthbio.identity.fingerprint_ridges import FingerprintRidgeModel
 from synthbio.identity.protocol import (
     IdentityModel,
     ModelKind,
@@ -57,7 +58,8 @@ __all__ = [
     "to_rgb",
 ]
 
-IDENTITY_MODELS: tuple[str, ...] = ("dlib-resnet", "arcface-r100", "adaface-ir101", "nbis-bozorth3", "pixel-random")
+IDENTITY_MODELS: tuple[str, ...] = ("dlib-resnet", "arcface-r100", "adaface-ir101", "nbis-bozorth3", "fingerprint-ridges",
+                                    "pixel-random")
 
 
 # --- pixel-random -------------------------------------------------------------------------
@@ -173,11 +175,15 @@ def build_identity_model(
     there: ArcFace/AdaFace weights are supplied by the user); for
     "dlib-resnet" an alternative `.dat` file (default: the one shipped by the
     `face-recognition-models` package). Ignored by the others.
+    "fingerprint-ridges" compares pixel-aligned prints at 500 dpi (see
+    synthbio.identity.fingerprint_ridges for other ridge periods).
     """
     if name == "pixel-random":
         return PixelRandomModel().to(device)
     if name == "nbis-bozorth3":
         return Bozorth3Model()
+    if name == "fingerprint-ridges":
+        return FingerprintRidgeModel().to(device)
     if name == "dlib-resnet":
         return DlibResNetModel.from_dat(weights).to(device)
     if name in ("arcface-r100", "adaface-ir101"):

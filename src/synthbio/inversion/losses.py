@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthbio.errors import InputError
+from synthbio.fingerprints.ridge_maps import orientation_field
 from synthbio.nn.vgg import LPIPSHeads, VGG16Features
 
 # MS-SSIM constants of Wang et al. 2003: per-scale exponents, window, stabilisers.
@@ -308,51 +309,8 @@ class IdentityLoss(ReconstructionLoss):
 
 
 # --- fingerprint orientation ----------------------------------------------------------------
-
-
-def _grayscale(images: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] -> [N, 1, H, W]: channel mean (fingerprints are grayscale; RGB is averaged)."""
-    return images.mean(dim=1, keepdim=True)
-
-
-def _sobel(gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sobel derivatives d/dx, d/dy per pixel ([1,2,1] smoothing, /8 so a unit ramp gives 1)."""
-    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=gray.device,
-                      dtype=gray.dtype) / 8
-    padded = F.pad(gray, (1, 1, 1, 1), mode="replicate")
-    with _no_autocast(padded):
-        gx = F.conv2d(padded, kx.view(1, 1, 3, 3))
-        gy = F.conv2d(padded, kx.t().contiguous().view(1, 1, 3, 3))
-    return gx, gy
-
-
-def _gaussian_smooth(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian (radius 3 sigma, replicate borders) of [N, C, H, W]."""
-    radius = max(1, int(math.ceil(3 * sigma)))
-    taps = _gaussian_taps(2 * radius + 1, sigma, device=x.device, dtype=x.dtype)
-    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")
-    return _filter_valid(x, taps)
-
-
-def orientation_field(images: torch.Tensor, *, sigma: float = 4.0, eps: float = 1e-4
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Doubled-angle orientation field of images [N, C, H, W] in [-1, 1].
-
-    Structure tensor (Kass & Witkin 1987; Bazen & Gerez 2002): with Sobel
-    gradients gx, gy and Gaussian smoothing S of width `sigma` (about a ridge
-    period), v = (S(gx^2 - gy^2), S(2 gx gy)) points along the doubled gradient
-    angle 2*phi; ridges run at phi + 90 degrees, which changes v's sign only.
-    Returns (u [N, 2, H, W], coherence [N, 1, H, W]): u = v / sqrt(|v|^2 + eps^2)
-    (about unit where there is structure, shrinking to 0 on flat areas, so
-    gradients stay finite), coherence = |v| / S(gx^2 + gy^2) in [0, 1].
-    `eps` is in squared-gradient units (pixel values per pixel, squared).
-    """
-    gx, gy = _sobel(_grayscale(images))
-    smooth = _gaussian_smooth(torch.cat([gx * gx - gy * gy, 2 * gx * gy, gx * gx + gy * gy], dim=1), sigma)
-    v, energy = smooth[:, :2], smooth[:, 2:]
-    norm = (v.square().sum(dim=1, keepdim=True) + eps**2).sqrt()
-    coherence = (norm - eps) / (energy + eps)  # |v| <= energy (Cauchy-Schwarz): in [0, 1)
-    return v / norm, coherence.clamp(0, 1)
+# `orientation_field` (the doubled-angle structure-tensor field) lives in
+# synthbio.fingerprints.ridge_maps, shared with the translation identity model.
 
 
 def ridge_orientation(images: torch.Tensor, *, sigma: float = 4.0) -> tuple[torch.Tensor, torch.Tensor]:

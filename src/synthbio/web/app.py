@@ -28,10 +28,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from synthbio.errors import InputError, SynthbioError
 from synthbio.fingerprints.minutiae import read_template
 from synthbio.io.images import encode_png
+from synthbio.translation.apply import parse_direction
 from synthbio.web.config import ServeConfig
 from synthbio.web.editor import EditorState, RenderGate, StaleRender, command_lines, export_latents, render_timed
 from synthbio.web.fingerprint_tools import extracted_overlay, read_uploaded_template, reconstruct, truth_overlay
 from synthbio.web.safety import (
+    IMAGE_TYPES,
     TEMPLATE_TYPES,
     TOKEN_COOKIE,
     AccessError,
@@ -39,11 +41,13 @@ from synthbio.web.safety import (
     allowed_hosts,
     check_content_type,
     host_allowed,
+    image_kind,
     template_kind,
     token_matches,
 )
 from synthbio.web.thumbs import colorize_mask, thumbnail
 from synthbio.web.tools import available_tools
+from synthbio.web.translate_tool import TranslatorCache, decode_image, find_translators, translate_image
 from synthbio.web.workspace import Workspace
 
 # The UI's own pages: scripts and styles from this server only, images also as data:/blob: URLs.
@@ -180,6 +184,7 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
     ws = workspace or Workspace.open(config)
     gate = RenderGate()
     body_limit = 256 << 10  # JSON requests of the editor are small
+    translators = TranslatorCache(device=config.device)
 
     async def overview(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(ws.overview))
@@ -296,6 +301,34 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
             template = await run_in_threadpool(lambda: read_uploaded_template(data, kind, xyt_width=w, xyt_height=h))
         return JSONResponse(await run_in_threadpool(reconstruct, template))
 
+    async def translators_route(request: Request) -> Response:
+        return JSONResponse({"translators": await run_in_threadpool(find_translators, ws.roots)})
+
+    async def translate_route(request: Request) -> Response:
+        folder = ws.roots.resolve(_param(request, "model"))
+        direction = request.query_params.get("direction", "a2b")
+        styles, style_seed = _int(request, "styles", 1), _int(request, "style_seed", 0)
+        picked = request.query_params.get("f")
+        if picked:
+            path = ws.roots.resolve(picked)
+            if not path.is_file():
+                raise AccessError(f"{picked!r} does not exist as a file")
+            data = await run_in_threadpool(path.read_bytes)
+        else:
+            check_content_type(request.headers.get("content-type"), IMAGE_TYPES)
+            data = await read_body(request, config.max_upload_bytes)
+            image_kind(data)
+
+        def work() -> dict[str, Any]:
+            translator = translators.get(folder)
+            src, _ = parse_direction(direction)
+            pixels = decode_image(data, channels=translator.config.channels(src),
+                                  what=repr(picked) if picked else "the upload")
+            result = translate_image(translator, pixels, direction=direction, styles=styles, style_seed=style_seed)
+            return {"model": ws.roots.ref_of(translator.path or folder), **result}
+
+        return JSONResponse(await run_in_threadpool(work))
+
     async def index(request: Request) -> Response:
         return FileResponse(static_dir() / "index.html", headers={"cache-control": "no-cache"})
 
@@ -317,6 +350,8 @@ def create_app(config: ServeConfig, *, workspace: Workspace | None = None) -> St
         Route("/api/editor/latents", guarded(editor_latents), methods=["POST"]),
         Route("/api/tools", guarded(tools)),
         Route("/api/tools/reconstruct", guarded(reconstruct_route), methods=["POST"]),
+        Route("/api/tools/translate/models", guarded(translators_route)),
+        Route("/api/tools/translate", guarded(translate_route), methods=["POST"]),
         Route("/files/{ref:path}", guarded(files)),
         Mount("/static", StaticFiles(directory=static_dir()), name="static"),
     ]

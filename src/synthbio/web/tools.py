@@ -1,12 +1,12 @@
 """The tool pages: upload (or pick) an input, see what a synthbio job makes of it.
 
 A tool is listed with what it takes and the API route that runs it; the
-browser draws one page per tool from this list. `reconstruct` (a minutiae
+browser draws one page per tool from this list: `reconstruct` (a minutiae
 template -> the print it describes, `synthbio.fingerprints.ridge_reconstruction`)
-is there now. Translation (`synthbio translate`, on its own branch) plugs in
-the same way once it is on main: a `Tool` entry taking an image
-(`accepts="image"`, checked by `synthbio.web.safety.image_kind`) and a route
-in `synthbio.web.app` that runs its apply function on the upload.
+and `translate` (an image -> its translations by a translator under the served
+folders, `synthbio.web.translate_tool`; `accepts="image"`, checked by
+`synthbio.web.safety.image_kind`). A new tool is a `Tool` entry here and a
+route in `synthbio.web.app`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,11 @@ TOOLS: list[Tool] = [
          description="Grows ridges from a minutiae template (ISO 19794-2, ANSI 378, NIST .xyt or synthbio JSON) and "
                      "draws the template's minutiae over the result, as `synthbio fingerprints reconstruct` does.",
          pick_suffixes=(".iso", ".json", ".xyt", ".ansi")),
+    Tool(name="translate", title="Translation between domains", accepts="image", route="/api/tools/translate",
+         description="Translates an image (PNG or JPEG) with a translator trained by `synthbio translate train` "
+                     "under the served folders, one output per style code (style k from seed style seed + k), "
+                     "as `synthbio translate apply --styles N` writes them.",
+         pick_suffixes=(".png", ".jpg", ".jpeg")),
 ]
 
 

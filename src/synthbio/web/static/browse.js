@@ -24,7 +24,8 @@ Browse.home = async function (view) {
   }
   view.append(S.el("h2", { text: "Tools" }), S.el("ul", {},
     S.el("li", {}, S.el("a", { href: "#/editor" }, "latent editor"), " — seeds, truncation, style mixing, direction sliders"),
-    S.el("li", {}, S.el("a", { href: "#/tool/reconstruct" }, "reconstruction from minutiae"), " — upload or pick a template")));
+    S.el("li", {}, S.el("a", { href: "#/tool/reconstruct" }, "reconstruction from minutiae"), " — upload or pick a template"),
+    S.el("li", {}, S.el("a", { href: "#/tool/translate" }, "translation between domains"), " — an image through a trained translator")));
 };
 
 Browse.dataset = async function (view, p) {
