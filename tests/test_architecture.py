@@ -189,3 +189,16 @@ def test_the_checker_sees_upward_imports_even_inside_functions(tmp_path: Path, s
     monkeypatch.setattr(sys.modules[__name__], "SRC", fake_src)
     problems = _layer_violations()
     assert len(problems) == 1 and expected in problems[0] and "fingerprints/bad.py" in problems[0]
+
+
+def test_test_modules_have_unique_names() -> None:
+    """Test folders are not packages, so pytest imports each test module by its file name: two
+    `test_x.py` in different folders stop the whole suite at collection."""
+    tests = Path(__file__).resolve().parent
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted(tests.rglob("test_*.py")):
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(tests)} and {path.relative_to(tests)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, "rename one of each pair: " + "; ".join(clashes)
