@@ -22,9 +22,11 @@ spin-waits to it).
 
 The MUNIT checkout is NVlabs/MUNIT at any commit; it imports torchvision,
 tensorboardX and the long-removed `torch.utils.serialization` at module
-level and calls `.cuda()`, so SYNTHBIO_REF_MUNIT_STANDINS names a folder
-(outside this repository) holding stand-in modules and a `munit_cpu`
-module that keeps everything on the CPU.
+level and calls `.cuda()`. The bench writes empty stand-ins for those
+imports and a `munit_cpu` module that keeps everything on the CPU into a
+temporary folder (`STANDINS`; none of it is MUNIT's code), so a plain clone
+of NVlabs/MUNIT is all it needs; SYNTHBIO_REF_MUNIT_STANDINS may name a
+folder of your own stand-ins instead.
 """
 
 from __future__ import annotations
@@ -81,15 +83,40 @@ def munit_config(cycle_weight: float) -> dict:
                     "num_scales": 3, "pad_type": "reflect"}}
 
 
-def reference_step(data: dict[str, Path], cycle_weight: float) -> Callable[[], None] | None:
+# Stand-ins that let MUNIT's modules import on a CPU-only machine with current PyTorch (file -> text).
+STANDINS = {
+    "munit_cpu.py": (
+        '"""Import before MUNIT: provides the removed torch.utils.serialization and makes .cuda() a no-op."""\n'
+        "import sys\nimport types\n\nimport torch\n\n"
+        'serialization = types.ModuleType("torch.utils.serialization")\n'
+        "serialization.load_lua = None\n"
+        'sys.modules.setdefault("torch.utils.serialization", serialization)\n'
+        "torch.Tensor.cuda = lambda self, *args, **kwargs: self\n"
+        "torch.nn.Module.cuda = lambda self, *args, **kwargs: self\n"),
+    "tensorboardX.py": '"""Empty stand-in: only MUNIT\'s train.py logs to TensorBoard."""\n',
+    "torchvision/__init__.py": ('"""Empty stand-in: the bench feeds tensors to MUNIT_Trainer, not its loaders or grids."""\n'
+                                "from . import transforms, utils  # noqa: F401\n"),
+    "torchvision/transforms.py": '"""Empty stand-in."""\n',
+    "torchvision/utils.py": '"""Empty stand-in."""\n',
+}
+
+
+def write_standins(folder: Path) -> Path:
+    for name, text in STANDINS.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def reference_step(data: dict[str, Path], cycle_weight: float, scratch: Path) -> Callable[[], None] | None:
     """One MUNIT training step as a closure, or None when no checkout is given."""
     root = os.environ.get("SYNTHBIO_REF_MUNIT")
     if not root:
         return None
-    standins = os.environ.get("SYNTHBIO_REF_MUNIT_STANDINS", "")
     if not os.path.isfile(os.path.join(root, "trainer.py")):
         sys.exit(f"SYNTHBIO_REF_MUNIT={root} holds no trainer.py: not a MUNIT checkout")
-    sys.path[:0] = [p for p in (standins, root) if p]
+    standins = os.environ.get("SYNTHBIO_REF_MUNIT_STANDINS") or str(write_standins(scratch / "munit_standins"))
+    sys.path[:0] = [standins, root]
     import munit_cpu  # noqa: F401  (stand-ins: CPU instead of .cuda(), removed torch modules)
     from trainer import MUNIT_Trainer
 
@@ -147,7 +174,7 @@ def main() -> None:
         variants: dict[str, Callable[[], None]] = {}
         for v in chosen:
             if v == "munit":
-                ref = reference_step(data, args.cycle_weight)
+                ref = reference_step(data, args.cycle_weight, Path(tmp))
                 if ref is not None:
                     variants[LABELS[v]] = ref
                 continue

@@ -97,10 +97,19 @@ def test_cli_bad_inputs_exit_2(run_cli, tmp_path: Path) -> None:  # type: ignore
     assert code == 2 and "smaller than 64x64 px" in err
     code, _, err = run_cli("translate", "train", str(a), str(a), "-o", str(tmp_path / "r"), "--ttur", "maybe")
     assert code == 2 and "--ttur takes on or off" in err
+    code, _, err = run_cli("translate", "train", str(a), str(a), "-o", str(tmp_path / "r"), "--precision", "half")
+    assert code == 2 and "--precision 'half': use auto, float32 or bfloat16" in err
     code, out, _ = run_cli("translate", "train", str(a), str(a), "-o", str(tmp_path / "r"), "--crop", "16",
                            "--d-scales", "1", "--d-layers", "2", "--reference", "munit", "--dry-run")
     assert code == 0
     plan = json.loads(out)["plan"]
     assert plan["gan_loss"] == "lsgan" and plan["network"]["g_attention"] == [] and plan["lr_d"] == 1e-4
+    code, out, _ = run_cli("translate", "train", str(a), str(a), "-o", str(tmp_path / "r"), "--crop", "16",
+                           "--d-scales", "1", "--d-layers", "2", "--precision", "float32", "--batch-size", "2",
+                           "--dry-run")
+    assert code == 0 and json.loads(out)["plan"]["precision"] == "fp32"
+    assert json.loads(out)["plan"]["batch_per_rank"] == 2
+    code, _, err = run_cli("translate", "apply", str(a), "-m", str(a), "-o", str(tmp_path / "o"))
+    assert code == 2 and "holds neither model.safetensors nor latest/model.safetensors" in err
     code, _, err = run_cli("translate", "apply", str(a), "-m", str(tmp_path / "nowhere"), "-o", str(tmp_path / "o"))
     assert code == 2 and "no such folder" in err

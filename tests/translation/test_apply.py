@@ -70,3 +70,48 @@ def test_translate_errors(saved: Path, tmp_path: Path) -> None:
     (saved / "config.json").write_text(json.dumps({"format": "synthbio.generator"}))
     with pytest.raises(CheckpointError, match="not a synthbio translator"):
         load_translator(saved)
+
+
+def _edit_config(folder: Path, **changes: object) -> None:
+    meta = json.loads((folder / "config.json").read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(meta.get(key), dict):
+            meta[key].update(value)
+        else:
+            meta[key] = value
+    (folder / "config.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"config": {"dim": "abc"}}, r"dim must be an integer in 1\.\.4096, got 'abc'"),
+    ({"config": {"dim": 1.5}}, r"dim must be an integer"),
+    ({"config": {"dim": True}}, r"dim must be an integer"),
+    ({"config": {"channels_a": 1.0}}, r"channels_a must be 1 \(grayscale\) or 3"),
+    ({"config": {"dim": 10**9}}, r"dim must be an integer in 1\.\.4096"),
+    ({"config": {"n_res": 10**6}}, r"n_res must be an integer in 0\.\.64"),  # no million-layer build first
+    ({"config": {"dim": 4096, "n_downsample": 8}}, r"larger than the 1,000,000,000"),
+    ({"config": {"g_attention": 5}}, r"g_attention must be a list"),
+    ({"config": {"d_attention": "yes"}}, r"d_attention must be true or false"),
+    ({"config": None}, r"a translator config is a JSON object, got NoneType"),
+    ({"config": [1, 2]}, r"a translator config is a JSON object, got list"),
+    ({"domains": "xyz"}, r"'domains' must map a and b to names"),
+    ({"domains": {"c": "x"}}, r"'domains' must map a and b to names"),
+    ({"provenance": 5}, r"'provenance' must be a JSON object"),
+    ({"weights_sha256": 5}, r"weights_sha256 is not a string"),
+    ({"weights_sha256": "0" * 64}, r"sha256 does not match weights_sha256"),
+    ({"config": {"dim": 16}}, r"weights do not fit the config"),
+])
+def test_hostile_config_json_is_one_clear_error(saved: Path, changes: dict, message: str) -> None:
+    _edit_config(saved, **changes)
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_translator(saved)
+    assert "config.json" in str(info.value) or "model.safetensors" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", ["garbage{", '{"format": "synthbio.translator", "format_version": 1, "x": NaN}',
+                                  "[" * 100_000 + "]" * 100_000])
+def test_unreadable_config_json(saved: Path, text: str) -> None:
+    (saved / "config.json").write_text(text)
+    with pytest.raises(CheckpointError, match="not a readable JSON config"):
+        load_translator(saved)

@@ -75,6 +75,16 @@ def test_config_checks_and_round_trip() -> None:
         TranslatorConfig.from_dict({"dim": 8, "depth": 3})
 
 
+@pytest.mark.parametrize("overrides", [{}, {"channels_a": 1, "n_downsample": 3, "style_downsample": 5},
+                                       {"g_attention": (), "d_attention": False, "attention_blocks": 3}])
+def test_parameter_count_bounds_the_real_networks(overrides: dict) -> None:
+    """The size check counts the weight tensors of both G and D to within a few percent (never under)."""
+    cfg = TranslatorConfig(**{"dim": 16, "mlp_dim": 32, "d_dim": 16, **overrides})
+    real = sum(p.numel() for nets in (build_generators(cfg), build_discriminators(cfg))
+               for p in nets.parameters() if p.ndim > 1)
+    assert real <= cfg.parameter_count() <= 1.05 * real
+
+
 def test_spectral_norm_reaches_unit_largest_singular_value() -> None:
     gen = torch.Generator().manual_seed(0)
     conv = torch.nn.Conv2d(6, 5, 3)

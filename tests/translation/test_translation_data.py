@@ -72,3 +72,16 @@ def test_a_synthbio_dataset_gives_the_samples_its_manifest_lists(tmp_path: Path)
                                                {"files": {"png": {"path": "00000/img01.png"}}}]})
     ds = DomainDataset(DomainConfig(path=root, crop=16))
     assert ds.names == ["00000/img00.png", "00000/img01.png"] and ds.labels == ["00000", "00000"]
+
+
+def test_symlinked_identity_folders_are_followed_once(tmp_path: Path) -> None:
+    """A train/test split made of links to identity folders lists their images; a link loop ends."""
+    write_folder(tmp_path / "store/id0", 2)
+    write_folder(tmp_path / "store/id1", 3)
+    split = tmp_path / "split"
+    split.mkdir()
+    (split / "id1").symlink_to(tmp_path / "store/id1", target_is_directory=True)
+    (split / "id1" / "loop").symlink_to(split, target_is_directory=True)  # points back up: must not recurse forever
+    ds = DomainDataset(DomainConfig(path=split, crop=0, mirror=False))
+    assert [f.relative_to(split).as_posix() for f in ds.files] == [f"id1/img{i:02d}.png" for i in range(3)]
+    assert ds.labels == ["id1"] * 3

@@ -17,6 +17,8 @@ translate_app = typer.Typer(
 _DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps.")
 _MODEL = typer.Option("--model", "-m", help="Translator folder, or a training run (its latest/ snapshot).")
 _DIRECTION = typer.Option("--direction", help="a2b | b2a (the model's domains A and B).")
+# --precision as the command line spells it -> the trainer's names (the short spellings are still read).
+_PRECISIONS = {"auto": "auto", "float32": "fp32", "bfloat16": "bf16", "fp32": "fp32", "bf16": "bf16"}
 
 
 def _bool_or_none(value: str | None, flag: str) -> bool | None:
@@ -92,7 +94,9 @@ def train_command(
     from synthbio.translation.train_config import TranslationTrainConfig
     from synthbio.translation.training import describe, train_translator
 
-    precision = {"float32": "fp32", "bfloat16": "bf16"}.get(precision, precision)  # the trainer's own names
+    if precision not in _PRECISIONS:
+        raise InputError(f"--precision {precision!r}: use auto, float32 or bfloat16")
+    precision = _PRECISIONS[precision]
     name_list = tuple(n.strip() for n in names.split(","))
     if len(name_list) != 2:
         raise InputError(f"--names takes two names, got {names!r}")

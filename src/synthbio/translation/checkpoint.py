@@ -25,10 +25,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import synthbio
-from synthbio.errors import CheckpointError, InputError
+from synthbio.errors import CheckpointError, InputError, library_message
 from synthbio.translation.config import TranslatorConfig
 from synthbio.translation.networks import build_discriminators, build_generators
 from synthbio.utils.hashing import atomic_write, sha256_file
+from synthbio.utils.jsonio import read_json_file
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -82,24 +83,39 @@ def save_translator(directory: str | Path, config: TranslatorConfig, G: nn.Modul
 def _read_meta(directory: Path, fmt: str) -> dict[str, Any]:
     path = directory / CONFIG_FILE
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = read_json_file(path)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing (a translator folder holds {CONFIG_FILE} and {WEIGHTS_FILE}; "
                               "a training run keeps it in latest/ and snapshot-*/)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not a readable JSON config: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable JSON config: {library_message(exc)}") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise CheckpointError(f"{path}: not a synthbio translator (format {found!r}, expected {fmt!r})")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: format_version {meta.get('format_version')!r} is not supported")
+    domains = meta.get("domains", {"a": "a", "b": "b"})
+    if (not isinstance(domains, dict) or set(domains) != {"a", "b"}
+            or not all(isinstance(v, str) and 0 < len(v) <= 100 for v in domains.values())):
+        raise CheckpointError(f"{path}: 'domains' must map a and b to names, got {str(domains)[:80]}")
+    if not isinstance(meta.get("provenance", {}), dict):
+        raise CheckpointError(f"{path}: 'provenance' must be a JSON object")
+    if not isinstance(meta.get("weights_sha256", ""), str):
+        raise CheckpointError(f"{path}: weights_sha256 is not a string")
+    try:
+        meta["config"] = TranslatorConfig.from_dict(meta.get("config"))
+    except InputError as exc:
+        raise CheckpointError(f"{path}: invalid translator config: {exc}") from None
     return meta
 
 
-def _load_state(directory: Path, module: nn.Module) -> None:
+def _load_state(directory: Path, module: nn.Module, expected_sha256: str | None) -> None:
     path = directory / WEIGHTS_FILE
     if not path.is_file():
         raise CheckpointError(f"{path}: missing weights file")
+    if expected_sha256 and sha256_file(path) != expected_sha256.lower():
+        raise CheckpointError(f"{path}: sha256 does not match weights_sha256 in {CONFIG_FILE} (the weights were "
+                              "altered, damaged or come from another translator)")
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -130,21 +146,18 @@ def load_translator(path: str | Path, *, device: torch.device | str = "cpu") -> 
     """A translator folder (or a training run's OUTDIR) -> Translator in eval mode on `device`."""
     directory = resolve_translator_dir(path)
     meta = _read_meta(directory, TRANSLATOR_FORMAT)
-    try:
-        config = TranslatorConfig.from_dict(meta["config"])
-    except (InputError, TypeError, KeyError) as exc:
-        raise CheckpointError(f"{directory / CONFIG_FILE}: invalid translator config: {exc}") from None
+    config: TranslatorConfig = meta["config"]
     G = build_generators(config)
-    _load_state(directory, G)
-    domains = meta.get("domains") or {"a": "a", "b": "b"}
+    _load_state(directory, G, meta.get("weights_sha256"))
+    domains = meta.get("domains", {"a": "a", "b": "b"})
     return Translator(config=config, G=G.eval().requires_grad_(False).to(device), domains=dict(domains),
-                      provenance=dict(meta.get("provenance") or {}), path=directory)
+                      provenance=dict(meta.get("provenance", {})), path=directory)
 
 
 def load_discriminators(path: str | Path) -> nn.ModuleDict:
     """Both discriminators of a translator folder saved with them."""
     directory = resolve_translator_dir(path) / DISCRIMINATOR_DIR
     meta = _read_meta(directory, DISCRIMINATOR_FORMAT)
-    D = build_discriminators(TranslatorConfig.from_dict(meta["config"]))
-    _load_state(directory, D)
+    D = build_discriminators(meta["config"])
+    _load_state(directory, D, meta.get("weights_sha256"))
     return D.eval()

@@ -12,14 +12,21 @@ scale's last layer, and spectral normalisation (Miyato et al. 2018) in D.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
 from synthbio.errors import InputError
+from synthbio.nn.config import MAX_PARAMETERS, check_int
 
 ACTIVATIONS = ("relu", "lrelu")
 PAD_TYPES = ("reflect", "zero")
 G_ATTENTION_PLACES = ("content", "decoder")
+#: Upper bounds of the integer fields (a config.json is read from files users hand over: a bound keeps a
+#: hostile one from building millions of layers before its weights are checked). MUNIT uses a tenth or less.
+LIMITS = {"dim": 4096, "style_dim": 4096, "n_downsample": 8, "n_res": 64, "style_downsample": 12,
+          "mlp_dim": 16384, "mlp_layers": 64, "attention_blocks": 16, "d_dim": 4096, "d_layers": 12, "d_scales": 8}
+_FLAGS = ("g_spectral_norm", "d_attention", "d_spectral_norm")
 
 
 @dataclass(frozen=True)
@@ -68,16 +75,20 @@ class TranslatorConfig:
     d_spectral_norm: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.g_attention, str) or not isinstance(self.g_attention, (list, tuple)):
+            raise InputError(f"g_attention must be a list of places among {G_ATTENTION_PLACES}, "
+                             f"got {self.g_attention!r}")
         object.__setattr__(self, "g_attention", tuple(self.g_attention))
         for name in ("channels_a", "channels_b"):
-            if getattr(self, name) not in (1, 3):
-                raise InputError(f"{name} must be 1 (grayscale) or 3 (RGB), got {getattr(self, name)}")
-        positive = ("dim", "style_dim", "mlp_dim", "d_dim", "d_layers", "d_scales", "attention_blocks")
-        for name in positive:
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.n_downsample < 0 or self.n_res < 0:
-            raise InputError(f"n_downsample and n_res must be >= 0, got {self.n_downsample}, {self.n_res}")
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value not in (1, 3):
+                raise InputError(f"{name} must be 1 (grayscale) or 3 (RGB), got {value!r}")
+        for name, high in LIMITS.items():
+            low = 0 if name in ("n_downsample", "n_res") else 1
+            check_int(name, getattr(self, name), low, high)
+        for name in _FLAGS:
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.style_downsample < 2:
             raise InputError(f"style_downsample must be >= 2 (two channel-doubling layers), got {self.style_downsample}")
         if self.mlp_layers < 2:
@@ -89,6 +100,34 @@ class TranslatorConfig:
         unknown = [p for p in self.g_attention if p not in G_ATTENTION_PLACES]
         if unknown or len(set(self.g_attention)) != len(self.g_attention):
             raise InputError(f"g_attention must be distinct places among {G_ATTENTION_PLACES}, got {self.g_attention}")
+        if self.parameter_count() > MAX_PARAMETERS:
+            raise InputError(f"a translator of {self.parameter_count():,} weights is larger than the "
+                             f"{MAX_PARAMETERS:,} this synthbio builds (dim {self.dim}, n_downsample "
+                             f"{self.n_downsample}, d_dim {self.d_dim}, d_layers {self.d_layers})")
+
+    def parameter_count(self) -> int:
+        """Convolution and linear weights of both domains' G and D (biases and norms left out): a size check."""
+        cc = self.content_channels
+        sagan = 3 * cc * cc // 4 + cc * cc  # query and key at C/8... counted generously, value C x C
+        total = 0
+        for ch in (self.channels_a, self.channels_b):
+            enc = 49 * ch * self.dim + sum(32 * (self.dim << k) ** 2 for k in range(self.n_downsample))
+            enc += self.n_res * 18 * cc * cc
+            style, width = 49 * ch * self.dim, self.dim
+            for i in range(self.style_downsample):
+                out = 2 * width if i < 2 else width
+                style, width = style + 16 * width * out, out
+            style += width * self.style_dim
+            dec = self.n_res * 18 * cc * cc + sum(25 * (cc >> k) * (cc >> (k + 1)) for k in range(self.n_downsample))
+            dec += 49 * (cc >> self.n_downsample) * ch
+            adain = 4 * cc * self.n_res
+            mlp = self.style_dim * self.mlp_dim + (self.mlp_layers - 2) * self.mlp_dim ** 2 + self.mlp_dim * adain
+            attention = sagan * self.attention_blocks * len(self.g_attention)
+            d_top = self.d_dim << (self.d_layers - 1)
+            scale = 16 * ch * self.d_dim + sum(32 * (self.d_dim << i) ** 2 for i in range(self.d_layers - 1))
+            scale += d_top + (7 * d_top * d_top // 4) * self.attention_blocks * self.d_attention
+            total += enc + style + dec + mlp + attention + self.d_scales * scale
+        return total
 
     # -- derived sizes ---------------------------------------------------------
 
@@ -125,12 +164,12 @@ class TranslatorConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TranslatorConfig:
+    def from_dict(cls, data: Any) -> TranslatorConfig:
+        """A config.json 'config' object -> TranslatorConfig; InputError (one line) for anything else."""
+        if not isinstance(data, dict):
+            raise InputError(f"a translator config is a JSON object, got {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(str(k) for k in set(data) - names)
         if unknown:
-            raise InputError(f"unknown translator config fields: {', '.join(unknown)}")
-        kwargs = dict(data)
-        if "g_attention" in kwargs:
-            kwargs["g_attention"] = tuple(kwargs["g_attention"])
-        return cls(**kwargs)
+            raise InputError(f"unknown translator config fields: {', '.join(unknown[:8])}")
+        return cls(**data)

@@ -20,7 +20,7 @@ uninterrupted one would have.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +83,7 @@ def list_domain_images(folder: str | os.PathLike[str], *, what: str = "domain") 
     if listed is not None:
         return listed
     files = []
-    for path in root.rglob("*"):
+    for path in _walk(root):
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
@@ -94,6 +94,20 @@ def list_domain_images(folder: str | os.PathLike[str], *, what: str = "domain") 
     if not files:
         raise InputError(f"{what} folder {os.fspath(folder)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file under root, following symlinked folders (identity folders are often linked into a
+    train/test split), each real folder once (a link loop ends)."""
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames.sort()
+        yield from (Path(dirpath) / f for f in filenames)
 
 
 def _is_gray(mode: str) -> bool:

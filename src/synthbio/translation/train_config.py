@@ -206,7 +206,7 @@ def resolve_plan(config: TranslationTrainConfig, *, channels_a: int, channels_b:
     lr_d = config.lr_d if config.lr_d is not None else (4e-4 if ttur else 1e-4)
     betas = config.betas if config.betas is not None else ((0.0, 0.9) if ttur else (0.5, 0.999))
     if config.batch % world_size:
-        raise InputError(f"--batch {config.batch} does not split over {world_size} processes")
+        raise InputError(f"--batch-size {config.batch} does not split over {world_size} processes")
     if config.crop and config.crop < network.min_train_size:
         raise InputError(f"--crop {config.crop} is too small for this discriminator ({network.d_scales} scales of "
                          f"{network.d_layers} layers need at least {network.min_train_size} px)")

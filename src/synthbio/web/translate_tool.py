@@ -38,6 +38,7 @@ from synthbio.translation.checkpoint import (
     resolve_translator_dir,
 )
 from synthbio.translation.data import image_to_uint8, uint8_to_float
+from synthbio.utils.devices import resolve_device
 from synthbio.web.safety import Roots, UploadError
 
 MAX_SIDE = 1024  # px: a larger image is refused (CPU time and memory of one request)
@@ -111,7 +112,7 @@ class TranslatorCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        translator = load_translator(directory, device=self.device)
+        translator = load_translator(directory, device=resolve_device(self.device))  # 'auto' is no torch device
         with self._lock:
             self._items[key] = translator
             while len(self._items) > self.size:
