@@ -196,7 +196,7 @@ def evaluate_command(
     examples: Annotated[int, typer.Option("--examples", help="Rows of the example grid.")] = 8,
     outdir: Annotated[str | None, typer.Option("--outdir", "-o", help="Report folder (default: TRANSLATIONS_evaluate).")] = None,
     device: Annotated[str, _DEVICE] = "auto",
-    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics (metrics.json) as JSON on stdout.")] = False,
 ) -> None:
     """FD/KID against the target domain and identity preservation (genuine rate at FMR 0.1%) in an HTML report."""
     from synthbio.pipelines.translation.evaluate import (
