@@ -484,13 +484,14 @@ def compute_fid(config: FidConfig, *, extractor: Any | None = None,
 
     _check_config(config)
     device = resolve_device(config.device)
+    list_images(config.real)  # a missing or empty folder is named before any weights are looked for
+    fake_files = list_images(config.fake) if config.fake is not None else []
     if extractor is None:
         from synthbio.metrics.feature_extractors import make_extractor
 
         extractor = make_extractor(config.extractor, inception_weights=config.inception_weights, device=device,
                                    fingerprint_size=config.fingerprint_size)
     if config.fake is not None:
-        fake_files = list_images(config.fake)
         fake_batches, num_fake = folder_batches(fake_files, batch_size=config.batch_size), len(fake_files)
     else:
         from synthbio.checkpoints.loading import load_generator

@@ -104,8 +104,8 @@ class TranslationTestbedConfig:
         if self.kind not in KINDS:
             raise InputError(f"--kind must be one of {KINDS}, got {self.kind!r}")
         if self.train_identities < 2 or self.test_identities < 1:
-            raise InputError(f"need >= 2 training and >= 1 test identities, got {self.train_identities}, "
-                             f"{self.test_identities}")
+            raise InputError(f"--train-identities must be >= 2 and --test-identities >= 1, got "
+                             f"{self.train_identities} and {self.test_identities}")
         if not 1 <= self.samples <= 100:
             raise InputError(f"--samples must be in 1..100, got {self.samples}")
         if self.width < 64 or self.height < 64:
