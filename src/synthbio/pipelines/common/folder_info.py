@@ -123,7 +123,8 @@ def _sample_job(path: Path, config: dict[str, Any], command: str) -> dict[str, A
             out["annotated"] = _painted(path, records)
         return out
     if command == "translate apply":
-        return _progress(len(records), config.get("inputs"), "inputs", resume="the same `synthbio translate apply` command")
+        return _progress(len(records), config.get("inputs"), "inputs",
+                         resume="the same `synthbio translate apply` command")
     if command == "translate testbed":
         wanted = int(cfg.get("train_identities", 0)) + int(cfg.get("test_identities", 0))
         return _progress(len(records), wanted or None, "identities",
@@ -241,7 +242,8 @@ def info_text(info: dict[str, Any]) -> str:
     for key in ("classes", "dropped", "annotated", "generator", "trained_on"):
         if info.get(key) not in (None, [], ""):
             value = info[key]
-            lines.append(f"  {key.replace('_', ' ')}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            lines.append(f"  {key.replace('_', ' ')}: {shown}")
     if info.get("continue_with"):
         lines.append(f"  continue with: {info['continue_with']}")
     elif "resumable" in info and not info.get("complete"):
