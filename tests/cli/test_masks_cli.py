@@ -63,6 +63,10 @@ def test_export_paint_train_generate_evaluate(model, tmp_path, run_cli, one_thre
     assert gen_info["holds"] == {"images": 3 * branches, "mask previews": 3, "masks": 3, "latent files": 1,
                                  "grids": 1, "derived (not data) folders": 1}
     assert (ann_info["command"], ann_info["annotated"]) == ("masks export", 3)
+    from synthbio.pipelines.common.folder_info import describe_folder
+
+    dropped = describe_folder(tmp_path / "gen" / "dropped")
+    assert (dropped["kind"], dropped["files"]) == ("set-aside samples", 2 + branches)  # mask, preview, images
     assert (clf_info["kind"], clf_info["classes"], clf_info["trained_on"]) == ("mask classifier", ["bg", "a", "b"], 3)
     from synthbio.metrics.fid import list_images
     from synthbio.training.data import DatasetConfig, ImageDataset

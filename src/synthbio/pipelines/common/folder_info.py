@@ -59,7 +59,7 @@ def _progress(done: int, wanted: int | None, unit: str, *, resume: str) -> dict[
 def _file_role(rel: Path) -> str | None:
     """What one file of a job's folder is, for the `holds` counts (None: bookkeeping, not counted)."""
     name, suffix, stem = rel.name, rel.suffix.lower(), rel.stem
-    if name in ("samples.h5", "projection.safetensors") or name.endswith("_ws.npy"):
+    if name in ("samples.h5", "projection.safetensors", "latents.safetensors") or name.endswith("_ws.npy"):
         return "latent files"
     if suffix in _IMAGE_SUFFIXES or (suffix == ".npy" and stem.endswith("_depth")):
         if len(rel.parts) == 1 and (stem == "grid" or stem.startswith("grid_")):
@@ -189,8 +189,11 @@ def describe_folder(folder: str | os.PathLike[str]) -> dict[str, Any]:
     config = _json(path / CONFIG_NAME)
     config = config if isinstance(config, dict) else None
     if marker is not None:
-        info.update(kind="report", command=marker.get("command"), source=marker.get("source"),
-                    files=[p.name for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")])
+        set_aside = str(marker.get("command", "")).endswith("--drop-uncertain")  # masks generate's dropped/
+        files = [p.name for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")]
+        info.update(kind="set-aside samples" if set_aside else "report", command=marker.get("command"),
+                    source=marker.get("source"),
+                    files=files or sum(1 for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")))
         return info
     if config is not None and config.get("format") in _MODEL_KINDS:
         info.update(kind=_MODEL_KINDS[config["format"]], format=config["format"],
@@ -253,7 +256,7 @@ def info_text(info: dict[str, Any]) -> str:
     if isinstance(info.get("config"), dict):
         shown = {k: v for k, v in info["config"].items() if v not in (None, "", [], {})}
         lines.append("  config: " + json.dumps(shown, sort_keys=True, default=str))
-    if info.get("files") is not None and info["kind"] in ("folder", "report"):
+    if info.get("files") is not None and info["kind"] in ("folder", "report", "set-aside samples"):
         files = info["files"]
         lines.append(f"  files: {files if isinstance(files, int) else ', '.join(files[:12])}")
     if info.get("note"):
