@@ -70,8 +70,9 @@ def manifest_images(root: Path) -> list[Path] | None:
 def list_domain_images(folder: str | os.PathLike[str], *, what: str = "domain") -> list[Path]:
     """Image files under `folder`, sorted by relative path.
 
-    Hidden files, reports and caches, masks and depth maps beside the samples
-    and top-level grids are skipped (`synthbio.io.derived`).
+    Symlinked folders are followed (each real folder once). Hidden files,
+    reports and caches, masks and depth maps beside the samples and top-level
+    grids are skipped (`synthbio.io.derived`).
 
     A path to one image file gives that file alone; a synthbio dataset (a
     folder with manifest.jsonl) gives the images its manifest lists.
