@@ -201,3 +201,16 @@ def test_readme_links_the_reference() -> None:
 def test_global_aliases_rewrite_in_any_command(argv: list[str]) -> None:
     out = rewrite_aliases(app_command(), argv, warn=lambda text: None)
     assert "--force" not in out and "--class" not in out and ("--overwrite" in out or "--class-idx" in out)
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["demo", "--samples", "0", "-o", "{tmp}/d"], "--samples must be >= 1"),
+    (["metrics", "fid", "--real", "{tmp}/missing", "--fake", "{tmp}/missing"], "missing' does not exist"),  # before weights
+    (["translate", "testbed", "-o", "{tmp}/t", "--train-identities", "0"], "--train-identities must be >= 2"),
+    (["masks", "generate", "{tmp}/nothing", "--seeds", "0", "-o", "{tmp}/g"], "nothing"),
+    (["info", "{tmp}/missing"], "missing"),
+])
+def test_bad_input_is_one_line_naming_the_flag_or_file(run_cli, tmp_path: Path, argv: list[str], named: str) -> None:  # noqa: ANN001
+    code, out, err = run_cli(*(a.format(tmp=tmp_path) for a in argv))
+    assert code == 2 and named in err and err.startswith("error:") and err.count("error:") == 1, err
+    assert "Traceback" not in err and out == ""

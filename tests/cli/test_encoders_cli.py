@@ -58,6 +58,9 @@ def test_train_resume_and_invert(run_cli, gen_dir: Path, tmp_path: Path) -> None
     np.testing.assert_allclose(samples[1].w_plus, expected, rtol=1e-5, atol=1e-5)
     code, stdout, err = run_cli("invert", "--encoder", str(run / "latest"), "--outdir", str(out), str(imgs))
     assert code == 2 and "--overwrite" in err
+    code, stdout, err = run_cli("info", str(out), "--json")
+    info = json.loads(stdout)[0]
+    assert (info["command"], info["holds"]) == ("invert", {"images": 3, "latent files": 1})
 
 
 @pytest.mark.parametrize("args, message", [

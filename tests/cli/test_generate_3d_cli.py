@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,10 @@ def test_pose_sweep_with_depth(run_cli, models, tmp_path: Path) -> None:
     assert code == 0, err
     assert len(list(tmp_path.glob("seed*_yaw*_pitch+5.png"))) == 6
     assert len(list(tmp_path.glob("seed*_depth.npy"))) == 6
+    code, out, err = run_cli("info", str(tmp_path), "--json")
+    info = json.loads(out)[0]
+    assert (info["command"], info["done"], info["wanted"]) == ("generate", 2, 2)
+    assert (info["holds"]["images"], info["holds"]["depth maps"]) == (6, 6)
 
 
 def test_stylegan3_transform_and_bad_flags(run_cli, models, tmp_path: Path) -> None:

@@ -56,6 +56,10 @@ def test_writes_latents_images_config_and_resumes(files, tmp_path, run_cli):
     assert np.isnan(samples[0].z).all()  # projection finds no z
     saved = load_file(out / "projection.safetensors")
     assert saved["ws"].shape == (2, 6, 16) and np.allclose(saved["ws"][1].numpy(), samples[1].w_plus)
+    code, stdout, err = run_cli("info", str(out), "--json")
+    info = json.loads(stdout)[0]
+    assert (info["command"], info["done"], info["wanted"], info["complete"]) == ("project", 2, 2, True)
+    assert info["holds"]["latent files"] == 2  # samples.h5 and projection.safetensors
     # Same command again: every batch's checkpoint is finished, so the results are read back unchanged.
     code, stdout, err = run_cli(*_args(files, out, "--space", "wplus", "--strip", "--batch-size", "1"))
     assert code == 0, err

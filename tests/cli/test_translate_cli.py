@@ -15,6 +15,7 @@ import numpy as np
 import PIL.Image
 import torch
 
+from synthbio.io.derived import derived_info
 from synthbio.training.snapshots import load_training_state
 
 STEPS = 8  # snapshots every 2 steps
@@ -85,6 +86,15 @@ def test_sigkill_then_resume_is_bit_identical_then_apply_and_evaluate(  # type: 
     metrics = json.loads(out)
     assert metrics["outputs"] == 8 and metrics["identity"]["vs_source"]["n"] == 8
     assert (tmp_path / "a2b_evaluate" / "index.html").is_file()
+    assert derived_info(tmp_path / "a2b_evaluate")["command"] == "translate evaluate"  # a report, never data
+    # `synthbio info` names the job of each folder, how far it got and what it holds
+    code, out, err = run_cli("info", str(run_b), str(tmp_path / "a2b"), "--json")
+    assert code == 0, err
+    run_info, apply_info = json.loads(out)
+    assert (run_info["command"], run_info["done"], run_info["wanted"], run_info["complete"]) == (
+        "translate train", STEPS, STEPS, True)
+    assert (apply_info["command"], apply_info["done"], apply_info["wanted"], apply_info["holds"]["images"]) == (
+        "translate apply", 4, 4, 8)
 
 
 def test_cli_bad_inputs_exit_2(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -55,3 +55,35 @@ def test_sibling_folder(tmp_path: Path) -> None:
     assert sibling_folder("runs/fp", "report") == Path("runs/fp_report")
     assert sibling_folder("fp/", "attack") == Path("fp_attack")
     assert sibling_folder(tmp_path, "report") == tmp_path.with_name(tmp_path.name + "_report")
+
+
+def test_every_image_reader_skips_masks_depth_maps_grids_and_set_aside_samples(tmp_path: Path) -> None:
+    """A `masks generate` / `dataset generate --masks` / `generate --save-depth png16` folder: only samples count."""
+    import numpy as np
+
+    from synthbio.identity.privacy import image_files
+    from synthbio.io.databases.builders import _images_under
+    from synthbio.io.derived import is_sample_image
+    from synthbio.io.images import write_png
+    from synthbio.metrics.fid import list_images
+    from synthbio.training.data import DatasetConfig, ImageDataset
+    from synthbio.translation.data import list_domain_images
+
+    samples = ["00000/reference.png", "00000/var01.png", "rgb/seed0010.png"]
+    beside = ["00000/reference_mask.png", "00000/var01_mask_color.png", "masks/seed0010_mask.png",
+              "seed0003_annotation.png", "seed0000_yaw+0_pitch+0_depth.png", "grid.png", "grid_rgb.png",
+              "dropped/rgb/seed0011.png"]
+    for rel in samples + beside:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_png(tmp_path / rel, np.zeros((8, 8), np.uint8))
+    mark_derived(tmp_path / "dropped", command="masks generate --drop-uncertain", source=tmp_path)
+    assert is_sample_image("sub/grid.png", (".png",)) and not is_sample_image("x_mask.jpg", (".jpg",))
+
+    def rel(paths: list[Path]) -> list[str]:
+        return [p.relative_to(tmp_path).as_posix() for p in paths]
+
+    assert ImageDataset(DatasetConfig(path=str(tmp_path))).keys == samples
+    assert rel(list_images(tmp_path)) == samples
+    assert rel(list_domain_images(tmp_path)) == samples
+    assert rel(image_files(tmp_path)) == samples
+    assert rel(_images_under(tmp_path)) == samples

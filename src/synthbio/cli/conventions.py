@@ -68,6 +68,8 @@ MEANINGS: dict[str, tuple[str, ...]] = {
     "--device": ("auto", "cpu", "cuda", "mps"),
     "--noise-mode": ("const", "random", "none"),
     "--precision": ("float32", "bfloat16"),
+    "--dry-run": ("JSON",),  # the resolved config, as JSON on stdout
+    "--json": ("JSON",),
 }
 DEFAULTS: dict[str, object] = {"--device": "auto"}
 # Spellings no visible option may use (the convention's word is on the right).

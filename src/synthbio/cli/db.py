@@ -40,7 +40,7 @@ def build_command(
 def info_command(
     index: Annotated[str, typer.Argument(help="Index file written by `synthbio db build`.")],
     db_root: DbRootOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable summary on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Samples, identities, protocols with their groups, attributes and pairs of an index."""
     from synthbio.io.databases import open_database

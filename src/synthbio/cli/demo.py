@@ -15,8 +15,11 @@ def demo_command(
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps (auto: cuda, then mps, then cpu).")] = "auto",  # noqa: E501
 ) -> None:
     """Build a small two-branch (RGB + NIR) generator, save it, and generate a dataset with it."""
+    from synthbio.errors import InputError
     from synthbio.pipelines.images.demo import run_demo
 
+    if samples < 1:
+        raise InputError(f"--samples must be >= 1, got {samples}")
     res = run_demo(outdir, num_seeds=samples, device=device, progress=True)
     gen = res.generation
     result("\n".join([

@@ -121,6 +121,14 @@ def invert_command(
                             identities=[s.identity_index for s in samples] if from_db else None,
                             sample_attrs=[{**s.attributes, "key": s.key, "identity": s.identity} for s in samples]
                             if from_db else None)
+    import synthbio
+    from synthbio.utils.hashing import atomic_write_json
+
+    # after the results: names the job for `synthbio info` (its inputs, encoder and generator)
+    atomic_write_json(Path(outdir) / "config.json", {
+        "command": "invert", "config": {"images": list(images), "encoder": encoder, "model": gen_name,
+                                        "protocol": protocol, "group": group, "where": where, "db_root": db_root},
+        "inverted": len(written), "synthbio_version": synthbio.__version__})
     typer.echo(f"{len(written)} images inverted into {outdir}")
 
 

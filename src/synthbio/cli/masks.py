@@ -7,6 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from synthbio.cli.output import json_safe, note, result, result_json
+
 masks_app = typer.Typer(
     name="masks",
     help="Semantic masks for synthetic images from a few annotations (DatasetGAN-style pixel classifier).",
@@ -30,14 +32,15 @@ _VOTE = typer.Option("--vote", help="mean (argmax of the mean probability) | maj
 
 
 def _log(message: str) -> None:
-    typer.echo(message, err=True)
+    note(message)
 
 
 def _emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    """The result on stdout: JSON with --json, else plain lines."""
     if as_json:
-        typer.echo(json.dumps(data, indent=2, default=str))
+        result_json(json_safe(data))  # strict JSON: an infinite threshold (nothing dropped) is null
     else:
-        typer.echo(text, err=True)
+        result(text)
 
 
 @masks_app.command("export")
@@ -54,6 +57,7 @@ def export_command(
     device: Annotated[str, _DEVICE] = "auto",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another export in --outdir (never painted annotations).")] = False,  # noqa: E501
     dry_run: Annotated[bool, _DRY] = False,
+    as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Samples to annotate: every branch's image, their ws and a blank annotation file each (see OUTDIR/README.txt)."""
     from synthbio.pipelines.masks.export import ExportConfig, describe, export_annotations
@@ -66,11 +70,12 @@ def export_command(
     if dry_run:
         typer.echo(json.dumps(describe(config), indent=2))
         return
-    result = export_annotations(config)
-    _log(f"{len(result.exported)} samples exported, {len(result.kept)} already there, {len(result.painted)} "
-         f"annotated, in {result.outdir}\n"
-         f"paint the seedNNNN_annotation.png files (see {result.outdir / 'README.txt'}), "
-         f"then: synthbio masks train {result.outdir} --outdir CLASSIFIER")
+    r = export_annotations(config, progress=True)
+    _log(f"paint the seedNNNN_annotation.png files (see {r.outdir / 'README.txt'}), "
+         f"then: synthbio masks train {r.outdir} --outdir CLASSIFIER")
+    _emit(as_json, {"outdir": str(r.outdir), "exported": r.exported, "kept": r.kept, "painted": r.painted,
+                    "annotations": [str(p) for p in r.annotations]},
+          f"{len(r.exported)} samples exported, {len(r.kept)} already there, {len(r.painted)} annotated, in {r.outdir}")
 
 
 @masks_app.command("train")
@@ -161,9 +166,9 @@ def generate_command(
     if dry_run:
         typer.echo(json.dumps(describe(config), indent=2))
         return
-    r = generate_masks(config, log=_log)
+    r = generate_masks(config, log=_log, progress=True)
     text = f"{len(r.generated)} samples generated, {len(r.kept)} already done, in {r.outdir}"
-    if r.threshold is not None:
+    if r.dropped:
         text += f"\n{len(r.dropped)} most uncertain moved to {r.outdir / 'dropped'}"
     _emit(as_json, {"outdir": str(r.outdir), "generated": r.generated, "kept": r.kept, "redone": r.redone,
                     "dropped": r.dropped, "threshold": r.threshold}, text)
@@ -175,12 +180,15 @@ def merge_command(
     outdir: Annotated[str, _OUTDIR],
     drop_uncertain: Annotated[Optional[float], typer.Option("--drop-uncertain", help="Share of the most uncertain samples to drop (default: the run's).")] = None,  # noqa: UP007,E501
     device: Annotated[str, _DEVICE] = "auto",
+    as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Join complete shards into one folder, then drop the most uncertain samples over the whole run."""
     from synthbio.pipelines.masks.merge import merge_mask_shards
 
     r = merge_mask_shards(shards, outdir, drop_fraction=drop_uncertain, device=device)
-    _log(f"merged {len(shards)} shards: {len(r.kept)} samples in {r.outdir}, {len(r.dropped)} dropped as uncertain")
+    _emit(as_json, {"outdir": str(r.outdir), "shards": list(shards), "kept": r.kept, "dropped": r.dropped,
+                    "threshold": r.threshold},
+          f"merged {len(shards)} shards: {len(r.kept)} samples in {r.outdir}, {len(r.dropped)} dropped as uncertain")
 
 
 @masks_app.command("evaluate")
@@ -201,7 +209,7 @@ def evaluate_command(
     config = MasksEvaluateConfig(classifier=classifier, annotations=annotations, outdir=outdir,
                                  annotation_dir=annotation_dir, model=model, tolerance=tolerance, vote=vote,
                                  device=device)
-    r = evaluate_masks(config, log=_log)
+    r = evaluate_masks(config, log=_log, progress=True)
     m = r.metrics
     per = ", ".join(f"{k} {'n/a' if x is None else f'{x:.3f}'}" for k, x in m["iou"].items())
     miou = "n/a" if m["miou"] is None else f"{m['miou']:.3f}"

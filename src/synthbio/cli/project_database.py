@@ -32,8 +32,8 @@ def project_database_command(  # noqa: PLR0913 (one option per config field)
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | mps.")] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="float32 | bfloat16 (loss network in bf16).")] = "float32",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run in --outdir (the same command resumes).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and the sample count; write nothing.")] = False,  # noqa: E501
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable result on stdout.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config and the sample count as JSON; write nothing.")] = False,  # noqa: E501
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Project every sample of a database protocol / group into W or W+ (resumable, shardable); latents and
     the samples' attributes go to OUTDIR/samples.h5."""

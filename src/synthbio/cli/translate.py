@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from synthbio.cli.output import json_safe, result, result_json
+
 translate_app = typer.Typer(
     name="translate",
     help="Unpaired image translation (MUNIT with SATNet's additions) with an identity loss, and its evaluation.",
@@ -14,7 +16,9 @@ translate_app = typer.Typer(
     add_completion=False,
 )
 
-_DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps.")
+_DEVICE = typer.Option("--device", help="auto | cpu | cuda | mps (auto: cuda, then mps, then cpu).")
+_JSON = typer.Option("--json", help="Print the result as JSON on stdout.")
+_DRY = typer.Option("--dry-run", help="Print the resolved config as JSON and exit.")
 _MODEL = typer.Option("--model", "-m", help="Translator folder, or a training run (its latest/ snapshot).")
 _DIRECTION = typer.Option("--direction", help="a2b | b2a (the model's domains A and B).")
 # --precision as the command line spells it -> the trainer's names (the short spellings are still read).
@@ -86,7 +90,7 @@ def train_command(
     device: Annotated[str, _DEVICE] = "auto",
     precision: Annotated[str, typer.Option("--precision", help="auto | float32 | bfloat16 (auto: bfloat16 on CUDA that has it).")] = "auto",
     max_minutes: Annotated[float | None, typer.Option("--max-minutes", help="Snapshot and stop after this long.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config (JSON) and exit.")] = False,
+    dry_run: Annotated[bool, _DRY] = False,
 ) -> None:
     """Train a translator between two unpaired image folders; resumable exactly, DDP under torchrun."""
     from synthbio.errors import InputError
@@ -116,10 +120,10 @@ def train_command(
     if dry_run:
         typer.echo(json.dumps(describe(cfg), indent=2))
         return
-    result = train_translator(cfg)
+    res = train_translator(cfg)
     if env_world().is_main:  # under torchrun every rank returns here; one line is enough
-        state = "stopped at the time limit" if result.stopped_early else "done"
-        typer.echo(f"{state}: {result.step} steps; latest snapshot {result.outdir / 'latest'}", err=True)
+        state = "stopped at the time limit" if res.stopped_early else "done"
+        result(f"{state}: {res.step} steps; latest snapshot {res.outdir / 'latest'}")
 
 
 @translate_app.command("apply")
@@ -135,8 +139,8 @@ def apply_command(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per forward pass.")] = 8,
     device: Annotated[str, _DEVICE] = "auto",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace another run's output folder.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config (JSON) and exit.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    dry_run: Annotated[bool, _DRY] = False,
+    as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Translate every image of INPUT; writes PNGs, manifest.jsonl and config.json. Resumable."""
     from synthbio.pipelines.translation.apply import TranslateConfig, translate_folder
@@ -147,14 +151,13 @@ def apply_command(
     if dry_run:
         typer.echo(json.dumps(cfg.to_dict(), indent=2))
         return
-    result = translate_folder(cfg, log=True)
-    summary = {"outdir": str(result.outdir), "translated": result.translated, "already_done": result.kept,
-               "outputs": result.outputs, "manifest": str(result.manifest)}
+    res = translate_folder(cfg, log=True)
+    summary = {"outdir": str(res.outdir), "translated": res.translated, "already_done": res.kept,
+               "outputs": res.outputs, "manifest": str(res.manifest)}
     if as_json:
-        typer.echo(json.dumps(summary))
+        result_json(summary)
     else:
-        typer.echo(f"{result.translated} images translated, {result.kept} already done; {result.outputs} outputs "
-                   f"in {result.outdir}")
+        result(f"{res.translated} images translated, {res.kept} already done; {res.outputs} outputs in {res.outdir}")
 
 
 @translate_app.command("sample")
@@ -175,7 +178,7 @@ def sample_command(
 
     cfg = SampleConfig(input=input_path, model=model, output=output, direction=direction, styles=styles,
                        style_seed=style_seed, reference=reference, rows=rows, channels=channels, device=device)
-    typer.echo(str(sample_grid(cfg)))
+    result(str(sample_grid(cfg)))
 
 
 @translate_app.command("evaluate")
@@ -193,10 +196,9 @@ def evaluate_command(
     examples: Annotated[int, typer.Option("--examples", help="Rows of the example grid.")] = 8,
     outdir: Annotated[str | None, typer.Option("--outdir", "-o", help="Report folder (default: TRANSLATIONS_evaluate).")] = None,
     device: Annotated[str, _DEVICE] = "auto",
-    as_json: Annotated[bool, typer.Option("--json", help="Print metrics.json on stdout.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics (metrics.json) as JSON on stdout.")] = False,
 ) -> None:
     """FD/KID against the target domain and identity preservation (genuine rate at FMR 0.1%) in an HTML report."""
-    from synthbio.pipelines.common.report_html import json_safe
     from synthbio.pipelines.translation.evaluate import (
         TranslateEvaluateConfig,
         evaluate_translations,
@@ -209,7 +211,7 @@ def evaluate_command(
         examples=examples, outdir=outdir, device=device)
     metrics = evaluate_translations(cfg, log=True)
     if as_json:
-        typer.echo(json.dumps(json_safe(metrics)))
+        result_json(json_safe(metrics))
         return
     lines = [f"report: {cfg.report_dir / 'index.html'}"]
     op = metrics.get("identity", {}).get("vs_identity")
@@ -219,7 +221,7 @@ def evaluate_command(
     if "realism" in metrics:
         r = metrics["realism"]
         lines.append(f"FD: translated {r['translated']['fd']:.3f}, untranslated {r['source']['fd']:.3f}")
-    typer.echo("\n".join(lines))
+    result("\n".join(lines))
 
 
 @translate_app.command("testbed")
@@ -233,7 +235,9 @@ def testbed_command(
     size: Annotated[int, typer.Option("--size", help="Fingerprint image side in pixels at 500 dpi.")] = 256,
     model: Annotated[str | None, typer.Option("--model", "-m", help="--kind branches: a multi-branch generator.")] = None,
     branches: Annotated[str | None, typer.Option("--branches", help="--kind branches: the two outputs, e.g. rgb,nir.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the resolved config (JSON) and exit.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a test bed made with other settings in --outdir (only its files); the same command resumes.")] = False,
+    dry_run: Annotated[bool, _DRY] = False,
+    as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Two domains with identity ground truth (train/A, train/B unpaired; test/A, test/B aligned). Resumable."""
     from synthbio.pipelines.translation.testbed import (
@@ -245,12 +249,15 @@ def testbed_command(
     chosen = _csv(branches)
     cfg = TranslationTestbedConfig(outdir=outdir, kind=kind, train_identities=train_identities, test_identities=test_identities,
                         samples=samples, seed=seed, width=size, height=size, model=model,
-                        branches=chosen if chosen else None)  # type: ignore[arg-type]
+                        branches=chosen if chosen else None, overwrite=overwrite)  # type: ignore[arg-type]
     if dry_run:
         typer.echo(json.dumps(describe(cfg), indent=2))
         return
-    result = make_testbed(cfg, log=True)
-    typer.echo(f"{result.made} identities made, {result.kept} already done, in {result.outdir}")
+    res = make_testbed(cfg, log=True)
+    if as_json:
+        result_json({"outdir": str(res.outdir), "made": res.made, "kept": res.kept})
+        return
+    result(f"{res.made} identities made, {res.kept} already done, in {res.outdir}")
 
 
 def register(app: typer.Typer) -> None:

@@ -209,7 +209,9 @@ def parse_styles(spec: Sequence[int], num_ws: int) -> list[int]:
     """Validate style-layer indices for mixing against the model's num_ws."""
     bad = [i for i in spec if not 0 <= i < num_ws]
     if bad or not spec:
-        raise InputError(f"style layers {list(spec)} must be non-empty and within 0-{num_ws - 1} (the model's layers)")
+        shown = f"{bad[:5]}{' ...' if len(bad) > 5 else ''}" if bad else "none"
+        raise InputError(f"--styles: style layers must be within 0-{num_ws - 1} (the model's {num_ws} ws layers); "
+                         f"out of range: {shown}")
     return list(spec)
 
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from synthbio.errors import InputError
-from synthbio.io.derived import walk_files
+from synthbio.io.derived import is_sample_image, walk_files
 from synthbio.io.images import read_image
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ def image_files(folder: str | os.PathLike[str]) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise InputError(f"image folder {os.fspath(folder)!r} does not exist or is not a directory")
-    files = sorted(p for p in walk_files(root) if p.suffix.lower() in IMAGE_SUFFIXES)  # reports / caches skipped
+    # reports / caches, masks and depth maps beside samples, sample grids skipped (synthbio.io.derived)
+    files = sorted(p for p in walk_files(root) if is_sample_image(p.relative_to(root).as_posix(), IMAGE_SUFFIXES))
     if not files:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {os.fspath(folder)!r}")
     return files

@@ -16,6 +16,14 @@ So a report written inside a dataset folder (`--outdir fp/report`) still
 never counts as training images, and a dataset copied with its reports stays
 the same dataset. `walk_files` and `keep_data_names` apply the rule to a
 folder and to a list of archive member names.
+
+Ground truth that synthbio writes beside a sample as an image is part of the
+sample, not another sample: `<stem>_mask.png` / `<stem>_mask_color.png`
+(`masks generate`, `dataset generate --masks`), `<stem>_annotation.png`
+(`masks export`), `<stem>_depth.png` (`generate --save-depth png16`), and the
+sample grids at the top of a folder (`grid.png`, `grid_<branch>.png`).
+`is_sample_image` is the rule every reader of images applies (training data,
+FID, translation domains, privacy references, database folders).
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 DERIVED_MARKER = ".synthbio-derived.json"
+#: Stem endings of the ground-truth images written beside a sample (see the module docstring).
+COMPANION_STEM_ENDINGS = ("_mask", "_mask_color", "_annotation", "_depth")
 
 
 def mark_derived(folder: str | os.PathLike[str], *, command: str, source: str | os.PathLike[str]) -> Path:
@@ -84,3 +94,16 @@ def keep_data_names(names: Iterable[str]) -> list[str]:
         return not any("/".join(parts[:i]) in derived for i in range(1, len(parts)))
 
     return [n for n in names if keep(n)]
+
+
+def is_sample_image(relpath: str | os.PathLike[str], suffixes: Iterable[str]) -> bool:
+    """True when `relpath` (relative to the dataset root) is a sample image, not a mask, depth map or grid.
+
+    suffixes: the image file suffixes the reader accepts (lower case, with the dot).
+    """
+    rel = PurePosixPath(os.fspath(relpath).replace("\\", "/"))
+    if rel.suffix.lower() not in set(suffixes):
+        return False
+    if rel.stem.endswith(COMPANION_STEM_ENDINGS):
+        return False
+    return not (len(rel.parts) == 1 and (rel.stem == "grid" or rel.stem.startswith("grid_")))

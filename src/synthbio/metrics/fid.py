@@ -40,7 +40,7 @@ import torch
 
 from synthbio.errors import InputError, library_message
 from synthbio.io.arrays import read_npz
-from synthbio.io.derived import walk_files
+from synthbio.io.derived import is_sample_image, walk_files
 from synthbio.utils.jsonio import loads_strict
 
 FD_METHODS = ("sqrtm", "eigh")
@@ -295,13 +295,8 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
         raise InputError(f"image folder {os.fspath(folder)!r} does not exist or is not a folder")
     files = []
     for path in walk_files(root):  # hidden files and reports / caches (synthbio.io.derived) skipped
-        rel = path.relative_to(root)
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        if len(rel.parts) == 1 and (rel.stem == "grid" or rel.stem.startswith("grid_")):
-            continue
-        if rel.stem.endswith(("_mask", "_mask_color")):
-            continue
+        if not is_sample_image(path.relative_to(root).as_posix(), IMAGE_SUFFIXES):
+            continue  # masks, annotations and depth maps beside samples, sample grids
         if path.is_file():
             files.append(path)
     if not files:
@@ -489,13 +484,14 @@ def compute_fid(config: FidConfig, *, extractor: Any | None = None,
 
     _check_config(config)
     device = resolve_device(config.device)
+    list_images(config.real)  # a missing or empty folder is named before any weights are looked for
+    fake_files = list_images(config.fake) if config.fake is not None else []
     if extractor is None:
         from synthbio.metrics.feature_extractors import make_extractor
 
         extractor = make_extractor(config.extractor, inception_weights=config.inception_weights, device=device,
                                    fingerprint_size=config.fingerprint_size)
     if config.fake is not None:
-        fake_files = list_images(config.fake)
         fake_batches, num_fake = folder_batches(fake_files, batch_size=config.batch_size), len(fake_files)
     else:
         from synthbio.checkpoints.loading import load_generator

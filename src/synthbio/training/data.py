@@ -44,7 +44,7 @@ from synthbio.utils.jsonio import loads_strict
 
 #: Largest conditioning label: the generator's c_dim is bounded the same way (synthbio.nn.config.MAX_DIM).
 MAX_CLASSES = MAX_DIM
-from synthbio.io.derived import keep_data_names, walk_files
+from synthbio.io.derived import is_sample_image, keep_data_names, walk_files
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 RESIZE_MODES = ("none", "resize", "center-crop")
@@ -169,7 +169,8 @@ class _Source:
 
 
 def _is_image(name: str) -> bool:
-    return PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
+    """A training image: not a mask, annotation or depth map beside one, not a sample grid (io.derived)."""
+    return is_sample_image(name, IMAGE_EXTENSIONS)
 
 
 def _header(source: _Source, name: str) -> tuple[tuple[int, int], str]:

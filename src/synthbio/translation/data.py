@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from synthbio.errors import InputError
+from synthbio.io.derived import is_derived, is_sample_image
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest
 from synthbio.training.data import InfiniteLoader
 
@@ -62,12 +63,16 @@ def manifest_images(root: Path) -> list[Path] | None:
     if not (root / MANIFEST_NAME).is_file():
         return None
     paths = {p for r in read_manifest(root / MANIFEST_NAME).records for p in _paths_in(r)}
-    files = [root / p for p in paths if Path(p).suffix.lower() in IMAGE_SUFFIXES and (root / p).is_file()]
+    files = [root / p for p in paths if is_sample_image(p, IMAGE_SUFFIXES) and (root / p).is_file()]
     return sorted(files, key=lambda p: p.relative_to(root).as_posix()) or None
 
 
 def list_domain_images(folder: str | os.PathLike[str], *, what: str = "domain") -> list[Path]:
-    """Image files under `folder`, sorted by relative path (hidden files and top-level grids skipped).
+    """Image files under `folder`, sorted by relative path.
+
+    Symlinked folders are followed (each real folder once). Hidden files,
+    reports and caches, masks and depth maps beside the samples and top-level
+    grids are skipped (`synthbio.io.derived`).
 
     A path to one image file gives that file alone; a synthbio dataset (a
     folder with manifest.jsonl) gives the images its manifest lists.
@@ -84,10 +89,7 @@ def list_domain_images(folder: str | os.PathLike[str], *, what: str = "domain") 
         return listed
     files = []
     for path in _walk(root):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        if len(rel.parts) == 1 and (rel.stem == "grid" or rel.stem.startswith("grid_")):
+        if not is_sample_image(path.relative_to(root).as_posix(), IMAGE_SUFFIXES):
             continue
         if path.is_file():
             files.append(path)
@@ -106,8 +108,9 @@ def _walk(root: Path) -> Iterator[Path]:
             dirnames[:] = []
             continue
         seen.add(real)
-        dirnames.sort()
-        yield from (Path(dirpath) / f for f in filenames)
+        # hidden folders (interrupted writes) and reports / caches (synthbio.io.derived) are no data
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not is_derived(Path(dirpath) / d))
+        yield from (Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
 
 
 def _is_gray(mode: str) -> bool:

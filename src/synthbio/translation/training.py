@@ -199,7 +199,8 @@ def _run(t: TranslationTrainer, outdir: Path, *, log: bool) -> TranslationTrainR
     grids = None
     stats = None
     if main:
-        snaps.write_json_atomic(outdir / "config.json", {"train": config.to_dict(), "plan": plan.to_dict()})
+        snaps.write_json_atomic(outdir / "config.json", {"command": "translate train", "train": config.to_dict(),
+                                                         "plan": plan.to_dict()})
         stats = snaps.StatsLog(outdir / "stats.jsonl", keep_until_step=start_step if resumed else None)
         if config.grid:
             grids = {d: grid_images(t.data[d], config.grid, config.crop) for d in ("a", "b")}

@@ -22,7 +22,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     text = (name or "auto").strip().lower()
     kind = text.split(":", 1)[0]
     if kind not in DEVICE_CHOICES:
-        raise InputError(f"unknown device {name!r}: use one of {', '.join(DEVICE_CHOICES)}")
+        raise InputError(f"--device: unknown device {name!r}: use one of {', '.join(DEVICE_CHOICES)}")
     if kind == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -417,3 +417,19 @@ def test_procedural_fingerprints_carry_their_ground_truth(tmp_path: Path) -> Non
     assert len(read_template(out / "00001" / "variation_0.iso").minutiae) == min(255, len(truth.minutiae))
     arrays = decode_arrays(out / "00001" / "latents.safetensors")
     assert arrays["finger_seed"].tolist() == [seed, seed] and arrays["impression"].tolist() == [0, 1]
+
+
+def test_privacy_reference_without_identities_names_the_flags(tmp_path: Path) -> None:
+    """A flat folder of real images gives no genuine pairs: the error names the folder and the flags to change."""
+    from synthbio.identity.models import build_identity_model
+    from synthbio.io.images import write_png
+    from synthbio.pipelines.dataset.engines import embed_real_folder
+
+    (tmp_path / "flat").mkdir()
+    for i in range(3):
+        write_png(tmp_path / "flat" / f"{i}.png", np.full((16, 16, 3), 40 * i, np.uint8))
+    model = build_identity_model("pixel-random")
+    with pytest.raises(InputError, match=r"--privacy-reference .*flat.*subfolder per identity.*--privacy-threshold"):
+        embed_real_folder(model, tmp_path / "flat", batch_size=2, device="cpu", derive=True)
+    real, threshold = embed_real_folder(model, tmp_path / "flat", batch_size=2, device="cpu", derive=False)
+    assert len(real) == 3 and threshold is None  # with --privacy-threshold no pairs are needed

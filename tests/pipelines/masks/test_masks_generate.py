@@ -145,7 +145,7 @@ def test_sigkill_then_resume_loses_and_doubles_nothing(tmp_path):
 
     rerun = subprocess.run([*cmd, "--batch-size", "4"], capture_output=True, text=True, timeout=600, env=env)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{len(seeds) - done_before} samples generated, {done_before} already done" in " ".join(rerun.stderr.split())
+    assert f"{len(seeds) - done_before} samples generated, {done_before} already done" in rerun.stdout  # the result
     records = read_manifest(out / "manifest.jsonl").records
     assert sorted(r["seed"] for r in records) == seeds  # each seed exactly once
     for r in records:

@@ -60,9 +60,21 @@ def test_testbed_layout_pairs_and_resume(testbed: Path) -> None:
     again = make_testbed(TranslationTestbedConfig(outdir=testbed, train_identities=2, test_identities=3, samples=2,
                                        width=96, height=96))
     assert (again.made, again.kept) == (1, len(records) - 1) and (testbed / "test/B/00004/00.png").is_file()
-    with pytest.raises(OutputDirError, match="other settings"):
+    with pytest.raises(OutputDirError, match="other settings.*--overwrite"):
         make_testbed(TranslationTestbedConfig(outdir=testbed, train_identities=2, test_identities=3, samples=3,
                                    width=96, height=96))
+
+
+def test_testbed_overwrite_replaces_only_its_own_files(tmp_path: Path) -> None:
+    out = tmp_path / "tb"
+    make_testbed(TranslationTestbedConfig(outdir=out, train_identities=2, test_identities=1, samples=1, width=64,
+                                          height=64))
+    (out / "notes.txt").write_text("mine")
+    made = make_testbed(TranslationTestbedConfig(outdir=out, train_identities=2, test_identities=1, samples=2,
+                                                 width=64, height=64, overwrite=True))
+    assert made.made == 3 and (out / "notes.txt").read_text() == "mine"  # one test bed, the user's file kept
+    assert json.loads((out / "config.json").read_text())["config"]["samples"] == 2
+    assert sorted(p.name for p in (out / "test" / "A" / "00002").iterdir()) == ["00.png", "01.png"]
 
 
 def test_apply_keeps_layout_names_and_labels_and_resumes(testbed: Path, model: Path, tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from synthbio.errors import InputError
-from synthbio.io.derived import walk_files
+from synthbio.io.derived import is_sample_image, walk_files
 from synthbio.io.databases.index import IndexContent, coerce_value, parse_group
 from synthbio.io.databases.multipie import build_multipie
 
@@ -51,7 +51,8 @@ ALL = "all"
 
 def _images_under(folder: Path) -> list[Path]:
     """Images under `folder`, sorted; hidden entries and report / cache folders skipped (synthbio.io.derived)."""
-    return sorted(p for p in walk_files(folder) if p.suffix.lower() in IMAGE_SUFFIXES)
+    root = Path(folder)  # masks, depth maps and grids beside samples are not samples (synthbio.io.derived)
+    return sorted(p for p in walk_files(root) if is_sample_image(p.relative_to(root).as_posix(), IMAGE_SUFFIXES))
 
 
 def _require_dir(root: Path, what: str) -> None:

@@ -153,6 +153,10 @@ def embed_real_folder(model: Any, folder: Any, *, batch_size: int, device: Any, 
     if not derive:
         return real, None
     labels = [s.identity for s in samples]
+    if len(set(labels)) == len(labels):  # the threshold comes from pairs of one identity: say which flags fix it
+        raise InputError(f"--privacy-reference {selection.source!r}: no identity has two or more images, so the privacy "
+                         "threshold cannot be derived; give one subfolder per identity (an ImageFolder) or "
+                         "--privacy-threshold")
     if model.kind == "vector":
         return real, derive_threshold(genuine_similarities(real, labels))
     scores: list[float] = []

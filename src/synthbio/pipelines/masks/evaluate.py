@@ -3,7 +3,8 @@
 Reads a classifier folder and an export folder whose annotations are painted
 (samples of the same generator, annotated but not used for training), predicts
 every annotated sample's mask from its exported ws, and writes a report
-outside the annotation folder (default `<ANNOTATIONS>_report`):
+outside the annotation folder (default `<ANNOTATIONS>_report`), marked as derived
+(`synthbio.io.derived`: no reader of the annotations counts it, wherever it is):
 
     REPORT/index.html        summary, per-class IoU, figures, settings
     REPORT/metrics.json      mIoU, per-class IoU, pixel accuracy, confusion matrix,
@@ -29,6 +30,7 @@ import numpy as np
 import synthbio
 from synthbio.checkpoints import load_generator, model_hash
 from synthbio.errors import InputError
+from synthbio.io.derived import mark_derived, sibling_folder
 from synthbio.io.images import make_grid, to_uint8, write_png
 from synthbio.metrics.segmentation import pixel_accuracy
 from synthbio.pipelines.common import report_html as R
@@ -40,6 +42,7 @@ from synthbio.segmentation.training import score_masks
 from synthbio.segmentation.uncertainty import image_uncertainty
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_json
+from synthbio.utils.progress import Progress
 
 OVERLAY_MAX = 16
 
@@ -68,7 +71,7 @@ class MasksEvaluateConfig:
 
     @property
     def report_dir(self) -> Path:
-        return Path(self.outdir) if self.outdir else Path(os.fspath(self.annotations).rstrip("/\\") + "_report")
+        return Path(self.outdir) if self.outdir else sibling_folder(self.annotations, "report")
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,12 @@ def _error_map(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     return out
 
 
-def evaluate_masks(config: MasksEvaluateConfig, *, log: Callable[[str], None] | None = None) -> MasksEvaluation:
-    """Score the classifier on the annotated samples and write the report (see module docstring)."""
+def evaluate_masks(config: MasksEvaluateConfig, *, log: Callable[[str], None] | None = None,
+                   progress: bool = False) -> MasksEvaluation:
+    """Score the classifier on the annotated samples and write the report (see module docstring).
+
+    progress: report the scored samples on stderr (a bar on a terminal, periodic lines otherwise).
+    """
     t0 = time.monotonic()
     device = resolve_device(config.device)
     model, meta = load_pixel_classifier(config.classifier, device=device)
@@ -121,6 +128,8 @@ def evaluate_masks(config: MasksEvaluateConfig, *, log: Callable[[str], None] | 
     preds, uncertainty = [], []
     first_branch = G.branch_names[0]
     images = []
+    bar = Progress(progress).start()
+    task = bar.add_task("samples scored", total=len(samples))
     for i, s in enumerate(samples):
         imgs, pred = synthesize_with_masks(G, model, s.ws[None].to(device), seeds=[s.seed],
                                            noise_mode=folder.run["noise_mode"], vote=config.vote)
@@ -129,8 +138,8 @@ def evaluate_masks(config: MasksEvaluateConfig, *, log: Callable[[str], None] | 
         if i < OVERLAY_MAX:
             img = to_uint8(imgs[first_branch])[0]
             images.append(img[:, :, 0] if img.shape[2] == 1 else img[:, :, :3])
-        if log and (i + 1) % 50 == 0:
-            log(f"{i + 1}/{len(samples)} samples scored")
+        bar.advance(task)
+    bar.stop()
     scores = score_masks(preds, [s.labels for s in samples], len(classes))
     names = [c.name for c in classes]
     metrics = R.json_safe({
@@ -142,8 +151,7 @@ def evaluate_masks(config: MasksEvaluateConfig, *, log: Callable[[str], None] | 
         "synthbio_version": synthbio.__version__,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     })
-    out = config.report_dir
-    out.mkdir(parents=True, exist_ok=True)
+    out = mark_derived(config.report_dir, command="masks evaluate", source=config.annotations)
     figures = _figures(out, images, samples, preds, scores, uncertainty, classes)
     atomic_write_json(out / "metrics.json", metrics)
     html = R.write_text(out / "index.html", _render(metrics, classes, figures))

@@ -42,6 +42,7 @@ from synthbio.segmentation.classes import CLASSES_NAME, MaskClass, read_classes,
 from synthbio.segmentation.features import feature_modules
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write, atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from synthbio.utils.progress import Progress
 from synthbio.utils.seeds import check_seed
 
 
@@ -160,15 +161,17 @@ def _check_classes(outdir: Path, classes: Sequence[MaskClass], records: list[dic
         _check_no_painted_work(outdir, records)
 
 
-def export_annotations(config: ExportConfig, *, on_sample: Callable[[int], None] | None = None) -> ExportResult:
+def export_annotations(config: ExportConfig, *, on_sample: Callable[[int], None] | None = None,
+                       progress: bool = False) -> ExportResult:
     """Load the generator and export `config.seeds` into `config.outdir` (resumable)."""
     device = resolve_device(config.device)
     G = load_generator(config.model, device=device).eval().requires_grad_(False)
-    return export_with(G, config, on_sample=on_sample)
+    return export_with(G, config, on_sample=on_sample, progress=progress)
 
 
-def export_with(G: Any, config: ExportConfig, *, on_sample: Callable[[int], None] | None = None) -> ExportResult:
-    """Export with an already loaded generator (see module docstring)."""
+def export_with(G: Any, config: ExportConfig, *, on_sample: Callable[[int], None] | None = None,
+                progress: bool = False) -> ExportResult:
+    """Export with an already loaded generator (see module docstring); progress: report on stderr."""
     if len(config.classes) < 2:
         raise InputError("masks need at least 2 classes (--classes)")
     feature_modules(G)  # a generator without tappable features cannot be annotated for masks
@@ -205,7 +208,8 @@ def export_with(G: Any, config: ExportConfig, *, on_sample: Callable[[int], None
     atomic_write_bytes(outdir / README_NAME, readme.encode("utf-8"))
     blank = np.zeros([G.img_resolution, G.img_resolution], dtype=np.uint8)
     todo = [s for s in config.seeds if s not in kept]
-    with ManifestWriter(outdir / MANIFEST_NAME) as manifest:
+    with ManifestWriter(outdir / MANIFEST_NAME) as manifest, Progress(progress and bool(todo)) as bar:
+        task = bar.add_task("samples to annotate", total=len(todo))
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start:start + config.batch_size]
             _, ws = map_seeds(G, batch, class_idx=config.class_idx, truncation_psi=config.truncation_psi,
@@ -229,6 +233,7 @@ def export_with(G: Any, config: ExportConfig, *, on_sample: Callable[[int], None
                                  "annotation": {"path": annotation_relpath(seed), "blank_sha256": blank_sha}})
                 if on_sample is not None:
                     on_sample(seed)
+            bar.advance(task, len(batch))
     records = {r["seed"]: r for r in read_manifest(outdir / MANIFEST_NAME).records}
     painted = [s for s in config.seeds
                if painted_annotation(outdir, s, records[s]["annotation"]["blank_sha256"]) is not None]

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,24 +70,26 @@ from synthbio.segmentation.predict import synthesize_with_masks
 from synthbio.segmentation.uncertainty import image_uncertainty
 from synthbio.utils.devices import resolve_device
 from synthbio.utils.hashing import atomic_write_json
-
-_LOG_EVERY_S = 10.0
-
+from synthbio.utils.progress import Progress
 
 # --- the job ------------------------------------------------------------------------------------
 
 
 def generate_masks(config: MasksGenerateConfig, *, log: Callable[[str], None] | None = None,
-                   on_sample: Callable[[int], None] | None = None) -> MasksGenerateResult:
-    """Make (or complete) the dataset, or this shard of it; see the module docstring."""
+                   on_sample: Callable[[int], None] | None = None, progress: bool = False) -> MasksGenerateResult:
+    """Make (or complete) the dataset, or this shard of it; see the module docstring.
+
+    progress: report the samples on stderr (a bar on a terminal, periodic lines otherwise).
+    """
     if config.backend == "ray":
         return _generate_with_ray(config, log=log)
     loaded = load_run(config)
-    return generate_masks_with(loaded, config, log=log, on_sample=on_sample)
+    return generate_masks_with(loaded, config, log=log, on_sample=on_sample, progress=progress)
 
 
 def generate_masks_with(loaded: LoadedRun, config: MasksGenerateConfig, *, log: Callable[[str], None] | None = None,
-                        on_sample: Callable[[int], None] | None = None) -> MasksGenerateResult:
+                        on_sample: Callable[[int], None] | None = None, progress: bool = False
+                        ) -> MasksGenerateResult:
     G, run = loaded.G, loaded.run
     outdir = Path(config.outdir)
     branches = [list(b) for b in G.config.branches]
@@ -109,7 +110,7 @@ def generate_masks_with(loaded: LoadedRun, config: MasksGenerateConfig, *, log: 
     })
     mine = shard_items(config.seeds, config.shard)
     todo = [s for s in mine if s not in kept]
-    done = _generate_seeds(loaded, config, todo, multi=multi, log=log, on_sample=on_sample)
+    done = _generate_seeds(loaded, config, todo, multi=multi, progress=progress, on_sample=on_sample)
     dropped: list[int] = []
     threshold = None
     if config.shard == "0/1":
@@ -120,12 +121,12 @@ def generate_masks_with(loaded: LoadedRun, config: MasksGenerateConfig, *, log: 
 
 
 def _generate_seeds(loaded: LoadedRun, config: MasksGenerateConfig, todo: list[int], *, multi: bool,
-                    log: Callable[[str], None] | None, on_sample: Callable[[int], None] | None) -> list[int]:
+                    progress: bool, on_sample: Callable[[int], None] | None) -> list[int]:
     G, run, outdir = loaded.G, loaded.run, Path(config.outdir)
     k = len(loaded.classes)
     done: list[int] = []
-    t0 = last = time.monotonic()
-    with ManifestWriter(outdir / MANIFEST_NAME) as manifest:
+    with ManifestWriter(outdir / MANIFEST_NAME) as manifest, Progress(progress and bool(todo)) as bar:
+        task = bar.add_task("samples with masks", total=len(todo))
         for start in range(0, len(todo), config.batch_size):
             batch = todo[start:start + config.batch_size]
             _, ws = map_seeds(G, batch, class_idx=run["class_idx"], truncation_psi=run["truncation_psi"],
@@ -152,10 +153,7 @@ def _generate_seeds(loaded: LoadedRun, config: MasksGenerateConfig, todo: list[i
                 done.append(seed)
                 if on_sample is not None:
                     on_sample(seed)
-            now = time.monotonic()
-            if log and (now - last > _LOG_EVERY_S or len(done) == len(todo)):
-                last = now
-                log(f"{len(done)}/{len(todo)} samples with masks, {len(done) / max(now - t0, 1e-9):.2f} samples/s")
+            bar.advance(task, len(batch))
     return done
 
 

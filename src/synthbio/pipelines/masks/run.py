@@ -19,6 +19,7 @@ import numpy as np
 from synthbio.checkpoints import load_generator, model_hash
 from synthbio.errors import InputError
 from synthbio.generation.sampling import check_noise_mode, check_truncation, class_vector
+from synthbio.io.derived import mark_derived
 from synthbio.io.images import make_grid, read_png, write_png
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest, rewrite_manifest
 from synthbio.io.samples import SAMPLES_NAME
@@ -201,7 +202,10 @@ def apply_uncertainty_filter(outdir: Path, records: list[dict[str, Any]], drop_f
     next run, which then filters again.
     """
     threshold = uncertainty_threshold([float(r["uncertainty"]) for r in records], drop_fraction)
-    out = [_move(outdir, r, to_dropped=float(r["uncertainty"]) > threshold) for r in records]
+    drop = [float(r["uncertainty"]) > threshold for r in records]
+    if any(drop):  # set aside, not data: training, FID and every other reader skip it (synthbio.io.derived)
+        mark_derived(outdir / DROPPED_DIR, command=f"{COMMAND} --drop-uncertain", source=outdir)
+    out = [_move(outdir, r, to_dropped=d) for r, d in zip(records, drop)]
     rewrite_manifest(outdir / MANIFEST_NAME, out)
     return out, [int(r["seed"]) for r in out if r["dropped"]], threshold
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -53,6 +52,7 @@ from synthbio.utils.hashing import (
     sha256_bytes,
     sha256_file,
 )
+from synthbio.utils.progress import Progress
 
 CONFIG_NAME = "config.json"
 
@@ -209,10 +209,6 @@ def _uint8_planes(images: torch.Tensor) -> list[np.ndarray]:
     return [a[:, :, 0] if a.shape[2] == 1 else a for a in arrays]
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def translate_folder(config: TranslateConfig, *, log: bool = False) -> TranslateResult:
     """Translate every input image as configured (see the module docstring); resumable."""
     device = resolve_device(config.device)
@@ -222,7 +218,8 @@ def translate_folder(config: TranslateConfig, *, log: bool = False) -> Translate
     _check_channels(sources, translator, src, "input")
     styles = _styles(config, translator)
     count = styles.shape[0]
-    meta = _run_meta(config, translator)
+    # the command and the input count are for `synthbio info` (which job, how far it got)
+    meta = {"command": "translate apply", **_run_meta(config, translator), "inputs": len(sources)}
     outdir = _prepare_outdir(config, meta)
     manifest_path = outdir / MANIFEST_NAME
     contents = read_manifest(manifest_path)
@@ -232,7 +229,8 @@ def translate_folder(config: TranslateConfig, *, log: bool = False) -> Translate
     done = {r["source"] for r in kept}
     todo = [i for i in range(len(sources)) if sources.name(i) not in done]
     written = 0
-    with ManifestWriter(manifest_path) as manifest:
+    with ManifestWriter(manifest_path) as manifest, Progress(log and bool(todo)) as bar:
+        task = bar.add_task("images translated", total=len(sources), completed=len(sources) - len(todo))
         for start in range(0, len(todo), config.batch_size):
             chunk = todo[start:start + config.batch_size]
             groups: dict[tuple[int, ...], list[int]] = {}
@@ -253,8 +251,7 @@ def translate_folder(config: TranslateConfig, *, log: bool = False) -> Translate
                     manifest.append({"source": sources.name(i), "label": sources.label(i),
                                      "direction": config.direction, "outputs": outputs})
                     written += 1
-            if log:
-                _log(f"translate apply: {len(done) + written}/{len(sources)} images")
+            bar.advance(task, len(chunk))
     return TranslateResult(outdir=outdir, translated=written, kept=len(done), outputs=(written + len(done)) * count,
                            manifest=manifest_path)
 

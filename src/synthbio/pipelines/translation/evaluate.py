@@ -23,7 +23,8 @@ the report gives the genuine acceptance rates of T and S, their ratio
 the translations' impostors (translation must not make identities alike).
 
 Report: OUT/index.html, OUT/metrics.json, score histograms and example grids,
-written to the sibling folder `<translations>_evaluate` unless -o is given.
+written to the sibling folder `<translations>_evaluate` unless -o is given, and
+marked as derived (`synthbio.io.derived`): no reader of a dataset counts it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ import torch
 
 from synthbio.errors import InputError
 from synthbio.identity.protocol import to_rgb
+from synthbio.io.derived import mark_derived
 from synthbio.metrics.verification import threshold_at_fmr
 from synthbio.pipelines.translation.layout import (
     Pairs,
@@ -49,6 +52,7 @@ from synthbio.pipelines.translation.layout import (
 from synthbio.pipelines.translation.report import write_report
 from synthbio.translation.data import DomainConfig, DomainDataset
 from synthbio.translation.identity import embed_with_crops, face_crop_matrices
+from synthbio.utils.progress import Progress
 
 REPORT_SUFFIX = "_evaluate"
 
@@ -125,7 +129,8 @@ class Scorer:
     """
 
     def __init__(self, model: Any, *, batch_size: int, alignment: str = "model",
-                 anchors: dict[str, Path] | None = None) -> None:
+                 anchors: dict[str, Path] | None = None, on_embedded: Callable[[int], None] | None = None) -> None:
+        self.on_embedded = on_embedded  # called with the number of images embedded by each batch (progress)
         self.model = model
         self.batch_size = batch_size
         self.alignment = alignment
@@ -156,6 +161,8 @@ class Scorer:
                 emb = self._embed_batch(names, x)
                 for k, name in enumerate(names):
                     self._cache[name] = emb[k:k + 1].cpu() if isinstance(emb, torch.Tensor) else [emb[k]]
+            if self.on_embedded is not None:
+                self.on_embedded(len(chunk))
 
     def scores(self, pairs: list[tuple[Path, Path]]) -> np.ndarray:
         """Similarity of each (probe, gallery) pair: float64 [P]."""
@@ -241,7 +248,10 @@ def evaluate_identity(config: TranslateEvaluateConfig, pairs: Pairs, *, log: boo
                                              ridge_period=config.ridge_period, device=resolve_device(config.device))
     sources = [pairs.source_root / s for s in pairs.sources]
     anchors = {str(pairs.translations / o): src for src, outs in zip(sources, pairs.outputs) for o in outs}
-    scorer = Scorer(model, batch_size=config.batch_size, alignment=config.identity_alignment, anchors=anchors)
+    bar = Progress(log).start()
+    task = bar.add_task("images embedded")
+    scorer = Scorer(model, batch_size=config.batch_size, alignment=config.identity_alignment, anchors=anchors,
+                    on_embedded=lambda n: bar.advance(task, n))
     gallery = None
     if config.gallery is not None:
         ds = DomainDataset(DomainConfig(path=config.gallery, crop=0, mirror=False), what="gallery")
@@ -250,9 +260,14 @@ def evaluate_identity(config: TranslateEvaluateConfig, pairs: Pairs, *, log: boo
     if log:
         _log(f"translate evaluate: {sum(len(v) for v in sets.values())} identity comparisons under "
              f"{config.identity_model}")
-    scores = {k: scorer.scores(v) for k, v in sets.items()}
     self_pairs = [(pairs.translations / o, s) for s, outs in zip(sources, pairs.outputs) for o in outs]
-    vs_source = scorer.scores(self_pairs)
+    every = {str(p) for v in [*sets.values(), self_pairs] for pair in v for p in pair}
+    bar.update(task, total=len(every))
+    try:
+        scores = {k: scorer.scores(v) for k, v in sets.items()}
+        vs_source = scorer.scores(self_pairs)
+    finally:
+        bar.stop()
     fallback = float(getattr(model, "threshold", 0.0))
     result: dict[str, Any] = {"model": config.identity_model, "scores": {
         "vs_source": vs_source, "genuine_translated": scores["gen_t"], "impostor_translated": scores["imp_t"],
@@ -329,6 +344,6 @@ def evaluate_translations(config: TranslateEvaluateConfig, *, log: bool = False)
         metrics["identity"] = {k: v for k, v in identity.items() if k != "scores"}
     if config.ground_truth is not None:
         metrics["pixels"] = pixel_errors(config, pairs)
-    outdir.mkdir(parents=True, exist_ok=True)
+    mark_derived(outdir, command="translate evaluate", source=config.translations)
     write_report(outdir, config, pairs, metrics, identity["scores"] if identity else None)
     return metrics

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from synthbio.utils.hashing import (
     sha256_bytes,
     sha256_file,
 )
+from synthbio.utils.progress import Progress
 
 KINDS = ("fingerprints", "branches")
 CONFIG_NAME = "config.json"
@@ -83,6 +83,7 @@ class TranslationTestbedConfig:
     model, branches: 'branches' only: a multi-branch generator and the two
         outputs used as A and B (default: its first two).
     truncation_psi: 'branches' only.
+    overwrite: replace a test bed made with other settings in outdir (only the files it wrote).
     """
 
     outdir: str
@@ -96,14 +97,15 @@ class TranslationTestbedConfig:
     model: str | None = None
     branches: tuple[str, str] | None = None
     truncation_psi: float = 0.7
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "outdir", os.fspath(self.outdir))
         if self.kind not in KINDS:
             raise InputError(f"--kind must be one of {KINDS}, got {self.kind!r}")
         if self.train_identities < 2 or self.test_identities < 1:
-            raise InputError(f"need >= 2 training and >= 1 test identities, got {self.train_identities}, "
-                             f"{self.test_identities}")
+            raise InputError(f"--train-identities must be >= 2 and --test-identities >= 1, got "
+                             f"{self.train_identities} and {self.test_identities}")
         if not 1 <= self.samples <= 100:
             raise InputError(f"--samples must be in 1..100, got {self.samples}")
         if self.width < 64 or self.height < 64:
@@ -120,7 +122,10 @@ class TranslationTestbedConfig:
                 raise InputError(f"--branches must name two different outputs, got {self.branches}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings that decide the content (overwrite is how a run starts, not what it makes)."""
+        d = dataclasses.asdict(self)
+        d.pop("overwrite")
+        return d
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,8 @@ def _jsonable(obj: Any) -> Any:
 
 def describe(config: TranslationTestbedConfig) -> dict[str, Any]:
     source = _FingerprintSource(config) if config.kind == "fingerprints" else _BranchSource(config)
-    return {"config": config.to_dict(), "source": source.describe(), "synthbio_version": synthbio.__version__}
+    return {"command": "translate testbed", "config": config.to_dict(), "source": source.describe(),
+            "synthbio_version": synthbio.__version__}
 
 
 def _intact(outdir: Path, record: dict[str, Any]) -> bool:
@@ -216,6 +222,21 @@ def _intact(outdir: Path, record: dict[str, Any]) -> bool:
                    for f in record["files"])
     except (KeyError, TypeError, OSError):
         return False
+
+
+def _clear_testbed(outdir: Path) -> None:
+    """Delete what an earlier test bed wrote there (the files its manifest lists, manifest, config), nothing else."""
+    parents: set[Path] = set()
+    for rec in read_manifest(outdir / MANIFEST_NAME).records:
+        for f in rec.get("files", []) if isinstance(rec.get("files"), list) else []:
+            if isinstance(f, dict) and isinstance(f.get("path"), str):
+                (outdir / f["path"]).unlink(missing_ok=True)
+                parents.update((outdir / f["path"]).parents)
+    (outdir / MANIFEST_NAME).unlink(missing_ok=True)
+    (outdir / CONFIG_NAME).unlink(missing_ok=True)
+    for folder in sorted((p for p in parents if outdir in p.parents), key=lambda p: len(p.parts), reverse=True):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def make_testbed(config: TranslationTestbedConfig, *, log: bool = False) -> TranslationTestbedResult:
@@ -228,10 +249,13 @@ def make_testbed(config: TranslationTestbedConfig, *, log: bool = False) -> Tran
 
         saved = json.loads(config_path.read_text(encoding="utf-8"))
         if saved.get("config") != _jsonable(meta["config"]) or saved.get("source") != meta["source"]:
-            raise OutputDirError(f"--outdir {str(outdir)!r} holds a test bed made with other settings; "
-                                 "choose another folder")
-    elif outdir.exists() and any(outdir.iterdir()):
-        raise OutputDirError(f"--outdir {str(outdir)!r} is not empty and holds no test bed")
+            if not config.overwrite:
+                raise OutputDirError(f"--outdir {str(outdir)!r} holds a test bed made with other settings; "
+                                     "choose another folder or pass --overwrite")
+            _clear_testbed(outdir)
+    elif outdir.exists() and any(outdir.iterdir()) and not config.overwrite:
+        raise OutputDirError(f"--outdir {str(outdir)!r} is not empty and holds no test bed; choose another folder "
+                             "or pass --overwrite (only a test bed's own files are ever deleted)")
     outdir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(config_path, meta)
     source = _FingerprintSource(config) if config.kind == "fingerprints" else _BranchSource(config)
@@ -242,8 +266,9 @@ def make_testbed(config: TranslationTestbedConfig, *, log: bool = False) -> Tran
     done = {r["identity"] for r in kept}
     plan = _plan(config)
     made = 0
-    with ManifestWriter(outdir / MANIFEST_NAME) as manifest:
-        for n, (index, split, domains) in enumerate(plan):
+    with ManifestWriter(outdir / MANIFEST_NAME) as manifest, Progress(log) as bar:
+        task = bar.add_task("test bed identities", total=len(plan), completed=sum(1 for p in plan if p[0] in done))
+        for index, split, domains in plan:
             if index in done:
                 continue
             files = []
@@ -256,6 +281,5 @@ def make_testbed(config: TranslationTestbedConfig, *, log: bool = False) -> Tran
                     files.append({"path": rel, "sha256": sha256_bytes(data)})
             manifest.append({"identity": index, "split": split, "files": files})
             made += 1
-            if log and (made % 10 == 0 or n == len(plan) - 1):
-                print(f"translate testbed: {n + 1}/{len(plan)} identities", file=sys.stderr, flush=True)
+            bar.advance(task)
     return TranslationTestbedResult(outdir=outdir, made=made, kept=len(done))
