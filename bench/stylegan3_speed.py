@@ -9,8 +9,11 @@ filters) with the same random weights (loaded into synthbio from the official
 module's state dict). One image per call, under no_grad, float32. Runs are
 interleaved (ours, official, ours, official, ...) because other jobs on a
 shared machine swing single runs; the script prints the median and best
-seconds per image of each, the ratio of medians and of bests, and the load
-average before and after. The outputs are compared too (max |delta|).
+seconds per image of each, the ratio of medians and of bests, the median
+CPU seconds of the process per image (on a machine shared with other jobs
+the wall time is mostly waiting; with 1 thread CPU time is the figure to
+read) and the load average before and after. The outputs are compared too
+(max |delta|).
 """
 
 from __future__ import annotations
@@ -52,10 +55,11 @@ def load_reference() -> types.ModuleType:
     return importlib.import_module("training.networks_stylegan3")
 
 
-def timed(fn, *args) -> float:  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
+def timed(fn, *args) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """(wall seconds, CPU seconds of this process, all threads) of one call."""
+    start, cpu = time.perf_counter(), time.process_time()
     fn(*args)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> None:
@@ -69,7 +73,7 @@ def main() -> None:
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average before {os.getloadavg()}")
     print(f"{'config':6s} {'threads':>7s} {'ours median/best s':>19s} {'official median/best s':>23s} "
-          f"{'speed-up (medians)':>18s} {'(bests)':>8s} {'max|d|':>9s}")
+          f"{'speed-up (medians)':>18s} {'(bests)':>8s} {'CPU s ours/official':>20s} {'(ratio)':>8s} {'max|d|':>9s}")
     for name in args.configs:
         kw = CONFIGS[name]
         ref = net3.Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=args.resolution, img_channels=3,
@@ -81,13 +85,16 @@ def main() -> None:
             torch.set_num_threads(threads)
             with torch.no_grad():
                 diff = float((ours.synthesis(ws) - ref.synthesis(ws)).abs().max())  # also warms both up
-                t_ours, t_ref = [], []
+                runs_ours, runs_ref = [], []
                 for _ in range(args.repeats):
-                    t_ours.append(timed(ours.synthesis, ws))
-                    t_ref.append(timed(ref.synthesis, ws))
+                    runs_ours.append(timed(ours.synthesis, ws))
+                    runs_ref.append(timed(ref.synthesis, ws))
+            t_ours, t_ref = [w for w, _ in runs_ours], [w for w, _ in runs_ref]
             mo, mr = statistics.median(t_ours), statistics.median(t_ref)
+            co, cr = statistics.median(c for _, c in runs_ours), statistics.median(c for _, c in runs_ref)
             print(f"{name:6s} {threads:7d} {mo:9.2f} / {min(t_ours):7.2f} {mr:12.2f} / {min(t_ref):8.2f} "
-                  f"{mr / mo:17.2f}x {min(t_ref) / min(t_ours):7.2f}x {diff:9.1e}", flush=True)
+                  f"{mr / mo:17.2f}x {min(t_ref) / min(t_ours):7.2f}x {co:9.2f} / {cr:8.2f} {cr / co:7.2f}x "
+                  f"{diff:9.1e}", flush=True)
     print(f"load average after {os.getloadavg()}")
 
 

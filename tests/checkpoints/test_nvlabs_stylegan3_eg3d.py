@@ -184,3 +184,26 @@ def test_other_plain_classes_are_refused_before_anything_runs(tmp_path: Path, mo
     path.write_bytes(data)
     with pytest.raises(CheckpointError, match=r"refusing to load global 'training\.triplane\.Gadget'"):
         load_generator(path)
+
+
+def test_stylegan3_parts_of_other_classes_are_refused(tmp_path: Path) -> None:
+    from ckpt_helpers import sg3_init_kwargs
+
+    G = sg3(1, c_dim=3)  # conditional: the mapping's `embed` is a FullyConnectedLayer too
+    kw = sg3_init_kwargs(G.config, dict)
+    assert load_generator(_sg3_pickle(tmp_path, G, kw)).config == G.config
+    fakes = _FakeModules(tmp_path / "marker")
+    try:  # a fork whose layer has the official weights but is another class (another forward)
+        layer = G.synthesis.layer_names[1]
+        modules = {k: fakes.persistent(v, class_name="SynthesisLayerV2" if k == layer else None)
+                   for k, v in G.synthesis._modules.items()}
+        synthesis = fakes.persistent(G.synthesis, modules=modules)
+        rec = fakes.persistent(G, kw, class_name="Generator",
+                               modules={"synthesis": synthesis, "mapping": fakes.persistent(G.mapping)})
+        path = tmp_path / "fork.pkl"
+        path.write_bytes(pickle.dumps(dict(G_ema=rec), protocol=4))
+    finally:
+        fakes.remove()
+    with pytest.raises(CheckpointError, match=f"fork.pkl: 'G_ema.synthesis.{layer}' is a 'SynthesisLayerV2', "
+                                              "not the official StyleGAN3 SynthesisLayer"):
+        load_generator(path)

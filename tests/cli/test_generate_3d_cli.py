@@ -42,4 +42,12 @@ def test_stylegan3_transform_and_bad_flags(run_cli, models, tmp_path: Path) -> N
     assert code == 2 and "--yaw 'left' must be" in err
     code, _, err = run_cli("generate", "-m", str(models["sg3"]), "--seeds", "3", "-o", str(tmp_path / "d"),
                            "--translate", "0.1")
-    assert code == 2 and "--translate takes two numbers" in err
+    assert code == 2 and "--translate takes two finite numbers 'x,y' in image widths, got '0.1'" in err
+    for bad in ("a,b", "inf,0", "0:1:3"):
+        code, _, err = run_cli("generate", "-m", str(models["sg3"]), "--seeds", "3", "-o", str(tmp_path / "d"),
+                               "--translate", bad)
+        assert code == 2 and f"--translate takes two finite numbers 'x,y' in image widths, got {bad!r}" in err
+    code, _, err = run_cli("generate", "-m", str(models["eg3d"]), "--seeds", "3", "-o", str(tmp_path / "e"),
+                           "--rotate", "5")
+    assert code == 2 and "--translate and --rotate need a StyleGAN3 model" in err
+    assert "this one is an EG3D generator" in err

@@ -29,6 +29,14 @@ _SYNTHESIS_KEYS = ("channel_base", "channel_max", "num_layers", "num_critical", 
                    "last_stopband_rel", "margin_size", "output_scale", "num_fp16_res", "conv_kernel", "filter_size",
                    "lrelu_upsampling", "use_radial_filters", "conv_clamp", "magnitude_ema_beta")
 _MAPPING_KEYS = {"num_layers": "mapping_layers", "lr_multiplier": "mapping_lr_multiplier", "w_avg_beta": "w_avg_beta"}
+# The official networks_stylegan3 classes a Generator is made of: class -> {child name: class of the child}
+# ("*": any other name, as the synthesis layers L0_36_512 ...).
+_PARTS = {"Generator": {"mapping": "MappingNetwork", "synthesis": "SynthesisNetwork"},
+          "MappingNetwork": {"embed": "FullyConnectedLayer", "*": "FullyConnectedLayer"},
+          "SynthesisNetwork": {"input": "SynthesisInput", "*": "SynthesisLayer"},
+          "SynthesisInput": {"affine": "FullyConnectedLayer"},
+          "SynthesisLayer": {"affine": "FullyConnectedLayer"},
+          "FullyConnectedLayer": {}}
 # Options of the official code that only matter for training, or have one meaning here.
 _IGNORED_KEYS = {"fused_modconv_default"}
 
@@ -82,12 +90,29 @@ def _check_geometry(config: StyleGAN3Config, rec: PersistentRecord, *, path: Pat
     if held != expected:
         raise CheckpointError(f"{path}: '{which}' has synthesis layers {held}, but its recorded options imply "
                               f"{expected}")
+    _check_classes(rec, path=path, name=which)
     inp = synthesis.child("input")
     assert inp is not None
     for attr, ours in (("sampling_rate", input_spec.sampling_rate), ("bandwidth", input_spec.bandwidth)):
         theirs = inp.state.get(attr)
         if theirs is not None and not math.isclose(float(theirs), ours, rel_tol=1e-9):
             raise CheckpointError(f"{path}: '{which}' input layer has {attr} {float(theirs)}, expected {ours}")
+
+
+def _check_classes(rec: PersistentRecord, *, path: Path, name: str) -> None:
+    """Every part must be the official class for its place: a fork's layer with the same weights but
+    another forward would otherwise load and render something else without a word."""
+    parts = _PARTS[rec.class_name]
+    for key, sub in rec.children().items():
+        if sub is None:
+            continue
+        expected = parts.get(key, parts.get("*"))
+        got = sub.class_name if isinstance(sub, PersistentRecord) else type(sub).__name__
+        if expected is None or got != expected:
+            what = f"not the official StyleGAN3 {expected}" if expected else \
+                f"not a part of an official {rec.class_name}"
+            raise CheckpointError(f"{path}: '{name}.{key}' is a {got!r}, {what}")
+        _check_classes(sub, path=path, name=f"{name}.{key}")  # type: ignore[arg-type]
 
 
 def load_stylegan3_record(rec: PersistentRecord, *, path: Path, which: str = "G_ema") -> StyleGAN3Generator:

@@ -43,19 +43,16 @@ def generate_command(
     rotate: Annotated[float, typer.Option("--rotate", help="StyleGAN3: rotate the image, degrees (as gen_images.py).")] = 0.0,  # noqa: E501
 ) -> None:
     """Generate one PNG per seed (and branch, and EG3D view), manifest.jsonl, samples.h5 and config.json. Resumable."""
-    from synthbio.errors import InputError
     from synthbio.pipelines.images.generate import GenerateConfig, describe, generate
     from synthbio.utils.seeds import parse_seeds, parse_sweep
 
-    shift = parse_sweep(translate, what="--translate")
-    if len(shift) != 2:
-        raise InputError(f"--translate takes two numbers 'x,y', got {translate!r}")
+    shift = _parse_translate(translate)
     config = GenerateConfig(
         model=model, outdir=outdir, seeds=tuple(parse_seeds(seeds, what="--seeds")), truncation_psi=truncation,
         truncation_cutoff=truncation_cutoff, class_idx=class_idx, noise_mode=noise_mode,
         batch_size=batch_size, device=device, grid=grid, overwrite=overwrite,
         yaw=tuple(parse_sweep(yaw, what="--yaw")), pitch=tuple(parse_sweep(pitch, what="--pitch")), fov=fov,
-        save_depth=save_depth, translate=(shift[0], shift[1]), rotate=rotate,
+        save_depth=save_depth, translate=shift, rotate=rotate,
     )
     if dry_run:
         result(json.dumps(describe(config), indent=2))
@@ -104,3 +101,19 @@ def mix_command(
 def register(app: typer.Typer) -> None:
     app.command("generate")(generate_command)
     app.command("mix")(mix_command)
+
+
+def _parse_translate(text: str) -> tuple[float, float]:
+    """'x,y' (image widths) -> (x, y); InputError naming --translate for anything else (a sweep, 'a,b', inf)."""
+    import math
+
+    from synthbio.errors import InputError
+
+    parts = text.split(",")
+    try:
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        x = y = math.nan
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise InputError(f"--translate takes two finite numbers 'x,y' in image widths, got {text!r}")
+    return x, y

@@ -26,7 +26,7 @@ from synthbio.errors import InputError
 
 MAX_RESOLUTION = 4096  # official StyleGAN2 networks go to 1024
 MAX_DIM = 16384  # z_dim, c_dim, w_dim, feature widths
-MAX_CHANNELS = 64  # image channels of one output branch
+MAX_CHANNELS = 256  # channels of one output branch (an EG3D backbone draws 3 planes x 32 channels)
 MAX_MAPPING_LAYERS = 64
 MAX_FILTER_TAPS = 16
 MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 weights; StyleGAN2 at 1024 px has 30 M

@@ -10,10 +10,24 @@ official `rendering_kwargs` (FFHQ values as defaults).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from synthbio.errors import InputError
+from synthbio.nn.config import (
+    MAX_CHANNELS,
+    MAX_DIM,
+    MAX_PARAMETERS,
+    MAX_RESOLUTION,
+    GeneratorConfig,
+    check_int,
+    check_real,
+    known_keys,
+)
+
+MAX_RAYS_PER_SIDE = 1024  # neural rendering resolution (official: 64 or 128)
+MAX_DEPTH_SAMPLES = 1024  # coarse or importance samples per ray (official: 48 + 48)
 
 #: Super-resolution modules of the official code: name -> (upsamples in block0, default channels,
 #: interpolate only when the input is smaller (not whenever it differs), registers `resample_filter`).
@@ -94,26 +108,78 @@ class EG3DConfig:
     avg_camera_pivot: tuple[float, float, float] = (0.0, 0.0, 0.2)
 
     def __post_init__(self) -> None:
-        if self.sr_kind not in SR_KINDS:
+        # Every field is checked before a network is built: a config.json or a pickle's values from
+        # elsewhere end in one InputError naming the field, not in a hang, a huge allocation or a traceback.
+        if not isinstance(self.sr_kind, str) or self.sr_kind not in SR_KINDS:
             raise InputError(f"unknown super-resolution module {self.sr_kind!r} (known: {', '.join(SR_KINDS)})")
-        for name in ("img_resolution", "backbone_resolution"):
+        for name, low in (("img_resolution", 8), ("backbone_resolution", 4)):
             res = getattr(self, name)
-            if res < 4 or res & (res - 1):
-                raise InputError(f"{name} must be a power of two >= 4, got {res}")
-        if self.img_resolution < 8:
-            raise InputError(f"img_resolution must be >= 8, got {self.img_resolution}")
-        if self.depth_resolution < 2 or self.depth_resolution_importance < 0:
-            raise InputError("depth_resolution must be >= 2 and depth_resolution_importance >= 0")
-        if not self.ray_start < self.ray_end or self.ray_start <= 0 and self.disparity_space_sampling:
-            raise InputError(f"need 0 < ray_start < ray_end, got {self.ray_start} and {self.ray_end}")
+            check_int(name, res, low, MAX_RESOLUTION)
+            if res & (res - 1):
+                raise InputError(f"{name} must be a power of two >= {low}, got {res}")
+        if self.img_channels != 3 or isinstance(self.img_channels, bool):  # the raw image is the features' RGB
+            raise InputError(f"img_channels must be 3 (EG3D renders RGB), got {self.img_channels!r}")
+        check_int("plane_channels", self.plane_channels, 1, MAX_CHANNELS // 3)
+        check_int("decoder_hidden", self.decoder_hidden, 1, MAX_DIM)
+        check_int("decoder_output_dim", self.decoder_output_dim, 3, MAX_DIM)  # RGB first
+        check_real("decoder_lr_multiplier", self.decoder_lr_multiplier, 0.0, 1e6, open_low=True)
+        if self.sr_channels is not None:
+            if (not isinstance(self.sr_channels, Sequence) or isinstance(self.sr_channels, str)
+                    or len(self.sr_channels) != 2):
+                raise InputError(f"sr_channels must be null or two channel counts, got {self.sr_channels!r}")
+            for i, c in enumerate(self.sr_channels):
+                check_int(f"sr_channels[{i}]", c, 1, MAX_DIM)
+            object.__setattr__(self, "sr_channels", tuple(int(c) for c in self.sr_channels))
+        check_int("sr_num_fp16_res", self.sr_num_fp16_res, 0, 16)
+        for name in ("sr_antialias", "white_back", "disparity_space_sampling", "c_gen_conditioning_zero"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        check_int("neural_rendering_resolution", self.neural_rendering_resolution, 1, MAX_RAYS_PER_SIDE)
+        check_int("depth_resolution", self.depth_resolution, 2, MAX_DEPTH_SAMPLES)
+        check_int("depth_resolution_importance", self.depth_resolution_importance, 0, MAX_DEPTH_SAMPLES)
+        check_real("ray_start", self.ray_start, 0.0, 1e6, open_low=self.disparity_space_sampling)
+        check_real("ray_end", self.ray_end, 0.0, 1e6)
+        if not self.ray_start < self.ray_end:
+            raise InputError(f"need ray_start < ray_end, got {self.ray_start} and {self.ray_end}")
+        check_real("box_warp", self.box_warp, 0.0, 1e6, open_low=True)
+        check_real("c_scale", self.c_scale, -1e6, 1e6)
+        check_real("density_noise", self.density_noise, 0.0, 1e6)
+        check_real("avg_camera_radius", self.avg_camera_radius, 0.0, 1e6, open_low=True)
         if self.superresolution_noise_mode not in ("random", "const", "none"):
             raise InputError(f"superresolution_noise_mode must be random, const or none, "
                              f"got {self.superresolution_noise_mode!r}")
-        if self.decoder_output_dim < 3 or self.plane_channels < 1:
-            raise InputError("decoder_output_dim must be >= 3 (RGB first) and plane_channels >= 1")
-        if self.sr_channels is not None:
-            object.__setattr__(self, "sr_channels", tuple(int(c) for c in self.sr_channels))
-        object.__setattr__(self, "avg_camera_pivot", tuple(float(v) for v in self.avg_camera_pivot))
+        pivot = self.avg_camera_pivot
+        if not isinstance(pivot, Sequence) or isinstance(pivot, str) or len(pivot) != 3:
+            raise InputError(f"avg_camera_pivot must be three numbers, got {pivot!r}")
+        for i, v in enumerate(pivot):
+            check_real(f"avg_camera_pivot[{i}]", v, -1e6, 1e6)
+        object.__setattr__(self, "avg_camera_pivot", tuple(float(v) for v in pivot))
+        # The StyleGAN2 backbone checks its own fields (z_dim ... w_avg_beta) and size.
+        backbone = self.backbone_config()
+        if self.parameter_count(backbone) > MAX_PARAMETERS:
+            raise InputError(f"this generator would have {self.parameter_count(backbone):,} weights; the limit is "
+                             f"{MAX_PARAMETERS:,}")
+
+    def backbone_config(self) -> GeneratorConfig:
+        """The StyleGAN2 generator that draws the three planes (3 * plane_channels channels)."""
+        try:
+            return GeneratorConfig(
+                z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim, img_resolution=self.backbone_resolution,
+                branches=(("img", 3 * self.plane_channels),), channel_base=self.channel_base,
+                channel_max=self.channel_max, num_fp16_res=self.num_fp16_res, conv_clamp=self.conv_clamp,
+                mapping_layers=self.mapping_layers, mapping_lr_multiplier=self.mapping_lr_multiplier,
+                w_avg_beta=self.w_avg_beta)
+        except InputError as exc:
+            raise InputError(f"tri-plane backbone: {exc}") from None
+
+    def parameter_count(self, backbone: GeneratorConfig | None = None) -> int:
+        """Approximate number of weights (backbone, decoder, super-resolution), computed without building it."""
+        total = (backbone or self.backbone_config()).parameter_count()
+        total += (self.plane_channels + 1) * self.decoder_hidden + (self.decoder_hidden + 1) * (self.decoder_output_dim + 1)
+        c0, c1 = self.sr_widths
+        for cin, cout in ((self.decoder_output_dim, c0), (c0, c0), (c0, c1), (c1, c1)):
+            total += cout * cin * 9 + (self.w_dim + 1) * cin + cout * self.img_channels
+        return total
 
     @property
     def num_ws(self) -> int:
@@ -143,13 +209,4 @@ class EG3DConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EG3DConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"unknown EG3D config keys: {sorted(unknown)}")
-        d = dict(d)
-        if d.get("sr_channels") is not None:
-            d["sr_channels"] = tuple(d["sr_channels"])
-        if "avg_camera_pivot" in d:
-            d["avg_camera_pivot"] = tuple(d["avg_camera_pivot"])
-        return cls(**d)
+        return cls(**known_keys(cls, d, "EG3D"))

@@ -22,7 +22,6 @@ from torch import Tensor
 
 from synthbio.errors import InputError
 from synthbio.nn._per_sample import runs_per_sample, sample_copy
-from synthbio.nn.config import GeneratorConfig
 from synthbio.nn.eg3d import rendering as rd
 from synthbio.nn.eg3d.camera import DEFAULT_FOV_DEG, camera, split_camera
 from synthbio.nn.eg3d.config import EG3DConfig
@@ -87,12 +86,7 @@ class EG3DGenerator(torch.nn.Module):
         self.img_channels = config.img_channels
         self.branch_names = ("image",)  # the key of the final image in the official output dict
         self.branches = (("image", config.img_channels),)
-        self.backbone = Generator(GeneratorConfig(
-            z_dim=config.z_dim, c_dim=config.c_dim, w_dim=config.w_dim, img_resolution=config.backbone_resolution,
-            branches=(("img", 3 * config.plane_channels),), channel_base=config.channel_base,
-            channel_max=config.channel_max, num_fp16_res=config.num_fp16_res, conv_clamp=config.conv_clamp,
-            mapping_layers=config.mapping_layers, mapping_lr_multiplier=config.mapping_lr_multiplier,
-            w_avg_beta=config.w_avg_beta))
+        self.backbone = Generator(config.backbone_config())
         self.superresolution = SuperResolution(config)
         self.decoder = rd.TriPlaneDecoder(config.plane_channels, hidden=config.decoder_hidden,
                                           out_features=config.decoder_output_dim,

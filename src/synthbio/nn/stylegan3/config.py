@@ -18,6 +18,22 @@ from typing import Any
 import numpy as np
 
 from synthbio.errors import InputError
+from synthbio.nn.config import (
+    MAX_CHANNELS,
+    MAX_DIM,
+    MAX_MAPPING_LAYERS,
+    MAX_PARAMETERS,
+    MAX_RESOLUTION,
+    check_int,
+    check_real,
+    known_keys,
+)
+
+MAX_LAYERS = 64  # synthesis layers (official: 14)
+MAX_MARGIN = 256  # pixels of margin around the internal feature maps (official: 10)
+MAX_FILTER_SIZE = 32  # taps per unit of the lower sampling rate (official: 6); radial filters are taps**2
+MAX_LRELU_UPSAMPLING = 8  # official: 2
+MAX_CONV_KERNEL = 15  # official: 3 (T) or 1 (R)
 
 
 @dataclass(frozen=True)
@@ -67,17 +83,63 @@ class StyleGAN3Config:
     w_avg_beta: float = 0.998
 
     def __post_init__(self) -> None:
-        if self.img_resolution < 4:
-            raise InputError(f"img_resolution must be >= 4, got {self.img_resolution}")
-        if self.z_dim < 0 or self.c_dim < 0 or self.w_dim < 1 or self.img_channels < 1:
-            raise InputError("z_dim and c_dim must be >= 0, w_dim and img_channels >= 1")
-        if self.num_layers < 1 or not 0 <= self.num_critical < self.num_layers:
-            raise InputError(f"need num_layers >= 1 and 0 <= num_critical < num_layers, got "
-                             f"{self.num_layers} and {self.num_critical}")
-        if self.conv_kernel < 1 or self.filter_size < 1 or self.lrelu_upsampling < 1:
-            raise InputError("conv_kernel, filter_size and lrelu_upsampling must be >= 1")
-        if self.mapping_layers < 1:
-            raise InputError(f"mapping_layers must be >= 1, got {self.mapping_layers}")
+        # Every field is checked before a network is built: a config.json or a pickle's init kwargs from
+        # elsewhere end in one InputError naming the field, not in a hang, a huge allocation or a traceback.
+        check_int("img_resolution", self.img_resolution, 4, MAX_RESOLUTION)
+        if self.img_resolution & (self.img_resolution - 1):
+            raise InputError(f"img_resolution must be a power of two >= 4, got {self.img_resolution}")
+        check_int("z_dim", self.z_dim, 0, MAX_DIM)
+        check_int("c_dim", self.c_dim, 0, MAX_DIM)
+        check_int("w_dim", self.w_dim, 1, MAX_DIM)
+        check_int("img_channels", self.img_channels, 1, MAX_CHANNELS)
+        check_int("channel_base", self.channel_base, 1, 1 << 24)
+        check_int("channel_max", self.channel_max, 1, MAX_DIM)
+        check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
+        check_int("num_critical", self.num_critical, 0, self.num_layers - 1)
+        check_real("first_cutoff", self.first_cutoff, 0.0, self.img_resolution / 2, open_low=True)
+        check_real("first_stopband", self.first_stopband, 0.0, float(self.img_resolution), open_low=True)
+        check_real("last_stopband_rel", self.last_stopband_rel, 0.0, 16.0, open_low=True)
+        check_int("margin_size", self.margin_size, 0, MAX_MARGIN)
+        check_real("output_scale", self.output_scale, -1e6, 1e6)
+        check_int("num_fp16_res", self.num_fp16_res, 0, 16)
+        check_int("conv_kernel", self.conv_kernel, 1, MAX_CONV_KERNEL)
+        check_int("filter_size", self.filter_size, 1, MAX_FILTER_SIZE)
+        check_int("lrelu_upsampling", self.lrelu_upsampling, 1, MAX_LRELU_UPSAMPLING)
+        if not isinstance(self.use_radial_filters, bool):
+            raise InputError(f"use_radial_filters must be true or false, got {self.use_radial_filters!r}")
+        check_real("conv_clamp", self.conv_clamp, 0.0, 1e9, optional=True, open_low=True)
+        check_real("magnitude_ema_beta", self.magnitude_ema_beta, 0.0, 1.0)
+        check_int("mapping_layers", self.mapping_layers, 1, MAX_MAPPING_LAYERS)
+        check_real("mapping_lr_multiplier", self.mapping_lr_multiplier, 0.0, 1e6, open_low=True)
+        check_real("w_avg_beta", self.w_avg_beta, 0.0, 1.0)
+        self._check_schedule()
+
+    def _check_schedule(self) -> None:
+        """The layers the fields imply: sampling rates of at least one sample per unit, a channel
+        everywhere, a positive transition band, and no more than MAX_PARAMETERS weights."""
+        inp, specs = layer_schedule(self)
+        if inp.channels < 1 or any(s.out_channels < 1 for s in specs):
+            raise InputError(f"channel_base {self.channel_base} gives a layer no channel (needs >= "
+                             f"{self.img_resolution} or so)")
+        for s in specs:
+            if s.out_sampling_rate < 1 or not s.out_half_width > 0:
+                raise InputError(f"first_cutoff {self.first_cutoff}, first_stopband {self.first_stopband} and "
+                                 f"last_stopband_rel {self.last_stopband_rel} give layer {s.name} sampling rate "
+                                 f"{s.out_sampling_rate} and transition half-width {s.out_half_width:g}")
+        if self.parameter_count() > MAX_PARAMETERS:
+            raise InputError(f"this generator would have {self.parameter_count():,} weights; the limit is "
+                             f"{MAX_PARAMETERS:,}")
+
+    def parameter_count(self) -> int:
+        """Approximate number of weights (mapping, input layer, synthesis layers), computed without building it."""
+        embed = self.w_dim if self.c_dim else 0
+        total = (self.z_dim + embed) * self.w_dim + self.c_dim * self.w_dim + self.mapping_layers * self.w_dim ** 2
+        inp, specs = layer_schedule(self)
+        total += inp.channels * (inp.channels + 2) + 4 * self.w_dim
+        for s in specs:
+            kernel = 1 if s.is_torgb else self.conv_kernel
+            total += s.out_channels * s.in_channels * kernel * kernel + (self.w_dim + 1) * s.in_channels
+        return total
 
     @property
     def num_ws(self) -> int:
@@ -94,11 +156,7 @@ class StyleGAN3Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> StyleGAN3Config:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise InputError(f"unknown StyleGAN3 config keys: {sorted(unknown)}")
-        return cls(**d)
+        return cls(**known_keys(cls, d, "StyleGAN3"))
 
 
 @dataclass(frozen=True)

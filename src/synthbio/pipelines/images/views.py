@@ -53,10 +53,17 @@ def check_view_options(G: Any, *, views: list[View], fov: float | None, save_dep
     eg3d = is_camera_conditioned(G)
     if not eg3d and (views != [View(0.0, 0.0)] or fov is not None or save_depth is not None):
         raise InputError("--yaw, --pitch, --fov and --save-depth need a camera-controlled (EG3D) model; "
-                         f"this one is a {getattr(G, 'architecture', 'stylegan2')} generator")
+                         f"this one is {_family(G)}")
     if not is_stylegan3(G) and (tuple(translate) != (0.0, 0.0) or rotate != 0.0):
         raise InputError("--translate and --rotate need a StyleGAN3 model (its input layer takes the transform); "
-                         f"this one is a {getattr(G, 'architecture', 'stylegan2')} generator")
+                         f"this one is {_family(G)}")
+
+
+def _family(G: Any) -> str:
+    """'a StyleGAN2 generator' / 'a StyleGAN3 generator' / 'an EG3D generator', for messages."""
+    name = getattr(G, "architecture", "stylegan2")
+    shown = {"stylegan2": "a StyleGAN2", "stylegan3": "a StyleGAN3", "eg3d": "an EG3D"}.get(name, f"a {name}")
+    return f"{shown} generator"
 
 
 def view_kwargs(G: Any, view: View, *, fov: float | None, n: int, device: torch.device) -> dict[str, Any]:
