@@ -218,9 +218,9 @@ def test_generate_when_the_disk_fills_while_samples_h5_is_written(inputs: dict[s
     assert leftovers(disk.path) == []
     assert manifest_is_intact(out) == 16  # every image was finished and listed before the disk filled
     disk.resize(4 << 20)  # room again: the same command finishes what is missing
-    code, _, err = cli_raw(*args, str(out))
+    code, result_out, err = cli_raw(*args, str(out))
     assert code == 0, err
-    assert "0 samples generated, 16 already done" in " ".join(err.split())
+    assert "0 samples generated, 16 already done" in " ".join(result_out.split())  # results go to stdout
     for png in sorted(ref.glob("seed*.png")):
         assert sha256_file(out / png.name) == sha256_file(png)
     assert (out / "samples.h5").is_file()
