@@ -10,13 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ckpt_helpers import _FakeModules, eg3d_persistent, rendering_kwargs, sg3_init_kwargs
+from ckpt_helpers import (
+    _FakeModules,
+    eg3d_persistent,
+    rendering_kwargs,
+    sg3_init_kwargs,
+)
 
 from synthbio.checkpoints.loading import load_generator
 from synthbio.errors import CheckpointError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tiny_generators import tiny_eg3d, tiny_sg3  # noqa: E402
+from tiny_generators import tiny_eg3d, tiny_sg3
 
 SG3 = tiny_sg3(1)
 EG3D = tiny_eg3d(1)

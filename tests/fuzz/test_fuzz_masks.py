@@ -15,13 +15,18 @@ import json
 
 import numpy as np
 import PIL.Image
+from fuzzing import JSON_VALUES, fuzz, mutated, scratch_dir
 from hypothesis import strategies as st
 from test_fuzz_images import PNG_HEADERS
 
-from fuzzing import JSON_VALUES, fuzz, mutated, scratch_dir
 from synthbio.errors import InputError
 from synthbio.segmentation.annotations import encode_annotation_png, read_annotation
-from synthbio.segmentation.classes import EYE_CLASSES, IGNORE_INDEX, MAX_CLASSES, read_classes
+from synthbio.segmentation.classes import (
+    EYE_CLASSES,
+    IGNORE_INDEX,
+    MAX_CLASSES,
+    read_classes,
+)
 
 _WORK = scratch_dir("synthbio-fuzz-masks-")
 H, W = 6, 8
