@@ -33,7 +33,7 @@ def _check_header(f: IO[bytes], size: int, name: str) -> None:
         shape, _, dtype = npy_format.read_array_header_1_0(f)
     else:
         shape, _, dtype = npy_format.read_array_header_2_0(f) if version == (2, 0) else \
-            npy_format._read_array_header(f, version)
+            npy_format._read_array_header(f, version)  # numpy's reader for format 3.0 (private)
     if dtype.hasobject:
         raise ValueError("it holds Python objects (an object array), which synthbio never loads")
     declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
