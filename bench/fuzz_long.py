@@ -41,6 +41,8 @@ FAMILIES: dict[str, tuple[str, str, int]] = {
     "label files": ("test_fuzz_labels.py", "", 3),
     "images": ("test_fuzz_images.py", "", 1),
     "numpy arrays": ("test_fuzz_arrays.py", "", 1),
+    "mask annotations": ("test_fuzz_masks.py", "annotations", 1),
+    "classes json": ("test_fuzz_masks.py", "classes_json", 1),
 }
 
 

@@ -150,8 +150,14 @@ def _hostile_args(cmd: Any, bad: Path, root: Path) -> list[str]:
 VARIANTS = ["garbage", "missing", *(pytest.param(v, marks=pytest.mark.slow) for v in ("empty-file", "folder"))]
 
 
+def _takes_input(cmd: Any) -> bool:
+    """A required parameter that is not an output place: something a hostile value can be given to
+    (a command whose only required parameter is its outdir, as `translate testbed`, would just run)."""
+    return any("out" not in p.name or _value_type(p) in (int, float) for p in _required(cmd))
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("path", sorted(p for p, c in COMMANDS.items() if _required(c)), ids=" ".join)
+@pytest.mark.parametrize("path", sorted(p for p, c in COMMANDS.items() if _takes_input(c)), ids=" ".join)
 def test_hostile_inputs_exit_2_with_one_line(cli: Callable[..., tuple[int, str, str]], tmp_path: Path,
                                              path: tuple[str, ...], variant: str) -> None:
     bad = HOSTILE[variant](tmp_path)

@@ -14,8 +14,11 @@ def leftovers(root: Path) -> list[Path]:
 
 
 def one_error_line(err: str) -> str:
-    """The single 'error: ...' line a refused command prints (asserts there is exactly one, no traceback)."""
-    lines = [line for line in err.splitlines() if line.strip()]
+    """The single 'error: ...' line a refused command prints (asserts there is exactly one, no traceback).
+
+    Progress lines (`[progress] ...`, stderr when not on a terminal) may come before it; they are not errors.
+    """
+    lines = [line for line in err.splitlines() if line.strip() and not line.startswith("[progress] ")]
     assert "Traceback" not in err, err
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     return lines[0]

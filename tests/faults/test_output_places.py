@@ -61,16 +61,16 @@ def commands(inp: dict[str, Path], out: Path) -> dict[str, list[str]]:
         "generate": ["generate", "-m", str(inp["G"]), "--seeds", "0-1", "-o", str(out), "--device", "cpu"],
         "mix": ["mix", "-m", str(inp["G"]), "--rows", "1", "--cols", "2", "--styles", "0-3", "-o", str(out),
                 "--device", "cpu"],
-        "demo": ["demo", "-o", str(out), "--num-seeds", "1"],
+        "demo": ["demo", "-o", str(out), "--samples", "1"],
         "convert": ["convert", str(inp["G"]), str(out)],
         "project": ["project", "-m", str(inp["G"]), str(inp["img"]), "-o", str(out), "--steps", "2", "--loss", "l2",
                     "--device", "cpu"],
         "invert": ["invert", "--encoder", str(inp["enc"]), "-o", str(out), str(inp["gray"])],
-        "faces embed": ["faces", "embed", str(inp["img"]), "--aligned", "-m", "pixel-random", "-o", str(out / "e.npy")],
+        "faces embed": ["faces", "embed", str(inp["img"]), "--aligned", "--identity-model", "pixel-random", "-o", str(out / "e.npy")],
         "fingerprints generate": ["fingerprints", "generate", "--fingers", "1", "--impressions", "1", "-o", str(out),
                                   "--workers", "1"],
         "fingerprints reconstruct": ["fingerprints", "reconstruct", str(inp["template"]), "-o", str(out / "r.png")],
-        "directions sefa": ["directions", "sefa", "-m", str(inp["G"]), "-o", str(out), "--num", "1"],
+        "directions sefa": ["directions", "sefa", "-m", str(inp["G"]), "-o", str(out), "--num-directions", "1"],
         "edit": ["edit", "-m", str(inp["G"]), "--seeds", "0", "-o", str(out), "--device", "cpu",
                  "--direction", str(inp["root"] / "d.direction.safetensors")],
     }
@@ -218,9 +218,9 @@ def test_generate_when_the_disk_fills_while_samples_h5_is_written(inputs: dict[s
     assert leftovers(disk.path) == []
     assert manifest_is_intact(out) == 16  # every image was finished and listed before the disk filled
     disk.resize(4 << 20)  # room again: the same command finishes what is missing
-    code, _, err = cli_raw(*args, str(out))
+    code, result_out, err = cli_raw(*args, str(out))
     assert code == 0, err
-    assert "0 samples generated, 16 already done" in " ".join(err.split())
+    assert "0 samples generated, 16 already done" in " ".join(result_out.split())  # results go to stdout
     for png in sorted(ref.glob("seed*.png")):
         assert sha256_file(out / png.name) == sha256_file(png)
     assert (out / "samples.h5").is_file()

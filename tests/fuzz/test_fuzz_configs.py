@@ -1,4 +1,5 @@
-"""Fuzzing native config.json: the strict JSON reader and every network config built from a dict.
+"""Fuzzing native config.json: the strict JSON reader and every network config built from a dict
+(StyleGAN2 G and D, encoders, StyleGAN3, EG3D, translators).
 
 A config.json either parses and gives a config inside the documented bounds
 (at most MAX_PARAMETERS weights) or is refused with ValueError (JSON) /
@@ -16,7 +17,10 @@ from hypothesis import strategies as st
 from fuzzing import JSON_VALUES, fuzz, mutate_text
 from synthbio.errors import InputError
 from synthbio.nn.config import MAX_PARAMETERS, DiscriminatorConfig, GeneratorConfig
+from synthbio.nn.eg3d import EG3DConfig
 from synthbio.nn.encoders import EncoderConfig
+from synthbio.nn.stylegan3 import StyleGAN3Config
+from synthbio.translation.config import TranslatorConfig
 from synthbio.utils.jsonio import loads_strict
 
 BASES: dict[str, dict[str, Any]] = {
@@ -25,13 +29,22 @@ BASES: dict[str, dict[str, Any]] = {
     "discriminator": DiscriminatorConfig(img_resolution=16, channel_base=128, channel_max=16).to_dict(),
     "encoder": EncoderConfig(resolution=16, num_ws=6, w_dim=8, channels=(4, 4, 4, 4), blocks=(1, 1, 1, 1),
                              head_channels=4).to_dict(),
+    "stylegan3": StyleGAN3Config(z_dim=8, w_dim=8, img_resolution=16, channel_base=256, channel_max=16, num_layers=4,
+                                 num_critical=1, margin_size=2).to_dict(),
+    "eg3d": EG3DConfig(z_dim=8, w_dim=8, img_resolution=32, backbone_resolution=16, plane_channels=4, channel_base=128,
+                       channel_max=16, decoder_hidden=8, decoder_output_dim=6, sr_kind="SuperresolutionHybrid4X",
+                       sr_channels=(8, 4), neural_rendering_resolution=8, depth_resolution=6,
+                       depth_resolution_importance=6).to_dict(),
+    "translator": TranslatorConfig(dim=8, style_dim=4, n_res=1, mlp_dim=16, d_dim=8, d_layers=2, d_scales=2).to_dict(),
 }
-CLASSES = {"generator": GeneratorConfig, "discriminator": DiscriminatorConfig, "encoder": EncoderConfig}
+CLASSES = {"generator": GeneratorConfig, "discriminator": DiscriminatorConfig, "encoder": EncoderConfig,
+           "stylegan3": StyleGAN3Config, "eg3d": EG3DConfig, "translator": TranslatorConfig}
 
 _FIELD_VALUES = st.one_of(
     JSON_VALUES,
     st.integers(-(2**70), 2**70),
-    st.sampled_from([0, -1, 1, 2, 3, 4096, 2**20, 2**31, 10**18, 0.5, 8.0, -0.0, True, False, None, "8", [], {},
+    st.sampled_from([0, -1, 1, 2, 3, 4096, 2**20, 2**31, 10**18, 0.5, 8.0, -0.0, 1e-300, 5e-324, 1e300, True, False,
+                     None, "8", [], {}, ["content"], ["decoder", "decoder"], [8, 4], [0.0, 0.0, 0.2], "reflect",
                      [1, 3, 3, 1], [1, -1], [0], [["img", 3]], [["img", 3], ["img", 1]], [["2x", 1]], [[None, None]]]),
 )
 
@@ -71,7 +84,7 @@ def test_fuzz_network_configs(case: tuple[str, Any]) -> None:
         config = CLASSES[kind].from_dict(d)
     except InputError:
         return
-    if kind != "encoder":
+    if kind not in ("encoder", "eg3d"):
         assert config.parameter_count() <= MAX_PARAMETERS  # type: ignore[union-attr]
     assert CLASSES[kind].from_dict(config.to_dict()) == config  # what was accepted survives its own round trip
 

@@ -111,7 +111,7 @@ def test_unknown_colours_are_listed_and_tolerance_snaps_them(tmp_path):
 
 def test_unreadable_and_missing_files(tmp_path):
     (tmp_path / "x.png").write_bytes(b"not a png")
-    with pytest.raises(InputError, match="cannot read annotation"):
+    with pytest.raises(InputError, match="cannot read image .*x.png"):
         read_annotation(tmp_path / "x.png", CLASSES, height=6, width=8)
     with pytest.raises(InputError, match="does not exist"):
         read_annotation(tmp_path / "missing.png", CLASSES, height=6, width=8)
@@ -137,3 +137,28 @@ def test_class_lists(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(InputError, match="cannot read class file"):
         read_classes(tmp_path / "bad.json")
+
+
+def test_hostile_annotation_files_name_the_file_without_unsafe_advice(tmp_path):
+    """Empty, object and forged .npy files and a PNG declaring 225 megapixels: one InputError each, decided
+    before anything large is allocated, and never numpy's advice to allow pickles."""
+    import struct
+    import zlib
+
+    (tmp_path / "empty.npy").write_bytes(b"")
+    np.save(tmp_path / "object.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    header = "{'descr': '<i8', 'fortran_order': False, 'shape': (100000, 100000), }"
+    header += " " * (118 - len(header)) + "\n"
+    (tmp_path / "forged.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 15000, 15000, 8,
+                                                                                          0, 0, 0, 0))
+                                        + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    for name, message in [("empty.npy", "cannot read annotation"), ("object.npy", "Python objects"),
+                          ("forged.npy", "header declares"), ("bomb.png", "refused before decoding")]:
+        with pytest.raises(InputError, match=message) as info:
+            read_annotation(tmp_path / name, CLASSES, height=6, width=8)
+        assert str(tmp_path / name) in str(info.value) and "allow_pickle" not in str(info.value)

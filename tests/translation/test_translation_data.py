@@ -85,3 +85,18 @@ def test_symlinked_identity_folders_are_followed_once(tmp_path: Path) -> None:
     ds = DomainDataset(DomainConfig(path=split, crop=0, mirror=False))
     assert [f.relative_to(split).as_posix() for f in ds.files] == [f"id1/img{i:02d}.png" for i in range(3)]
     assert ds.labels == ["id1"] * 3
+
+
+def test_images_over_the_loader_limit_are_refused_from_their_header(tmp_path: Path) -> None:
+    """A 100-megapixel PNG of a few hundred bytes: refused by the shared loader's header check, not decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10000, 10000, 8, 0,
+                                                                                          0, 0, 0))
+                                        + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b""))
+    with pytest.raises(InputError, match=r"bomb.png .*declares 100000000 pixels"):
+        DomainDataset(DomainConfig(path=str(tmp_path), crop=0, min_size=8), what="A")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tokenize
+import warnings
 import zipfile
 import zlib
 from typing import IO
@@ -32,7 +33,7 @@ def _check_header(f: IO[bytes], size: int, name: str) -> None:
         shape, _, dtype = npy_format.read_array_header_1_0(f)
     else:
         shape, _, dtype = npy_format.read_array_header_2_0(f) if version == (2, 0) else \
-            npy_format._read_array_header(f, version)  # noqa: SLF001 - numpy's reader for format 3.0
+            npy_format._read_array_header(f, version)  # numpy's reader for format 3.0 (private)
     if dtype.hasobject:
         raise ValueError("it holds Python objects (an object array), which synthbio never loads")
     declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
@@ -44,9 +45,10 @@ def read_npy(path: str | os.PathLike[str], *, what: str = "array") -> np.ndarray
     """The array in a `.npy` file; InputError naming the file for anything that is not a plain array."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as f:
+        with open(name, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's note on Python 2 headers is not the user's to read
             _check_header(f, os.fstat(f.fileno()).st_size, name)
-        return np.load(name, allow_pickle=False)
+            return np.load(name, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(f"{what} {name!r}: no such file") from None
     except IsADirectoryError:
@@ -59,12 +61,13 @@ def read_npz(path: str | os.PathLike[str], *, what: str = "arrays") -> dict[str,
     """Every array of a `.npz` file, by name; InputError naming the file for anything else."""
     name = os.fspath(path)
     try:
-        with zipfile.ZipFile(name) as archive:
+        with zipfile.ZipFile(name) as archive, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's note on Python 2 headers is not the user's to read
             for info in archive.infolist():
                 with archive.open(info) as member:
                     _check_header(member, info.file_size, name)
-        with np.load(name, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
+            with np.load(name, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
     except FileNotFoundError:
         raise InputError(f"{what} {name!r}: no such file") from None
     except IsADirectoryError:

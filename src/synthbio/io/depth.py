@@ -9,13 +9,17 @@ clipped. `.npy` keeps the float32 values as they are.
 from __future__ import annotations
 
 import io
+import math
 import os
+import warnings
 
 import numpy as np
 import PIL.Image
 import PIL.PngImagePlugin
 
 from synthbio.errors import InputError
+from synthbio.io.arrays import read_npy
+from synthbio.io.images import DECODER_ERRORS, read_image_header
 from synthbio.utils.hashing import atomic_write_bytes, sha256_bytes
 
 DEPTH_FORMATS = ("npy", "png16")
@@ -61,15 +65,36 @@ def write_depth(path: str | os.PathLike[str], depth: np.ndarray, fmt: str, *, ne
 
 
 def read_depth(path: str | os.PathLike[str]) -> np.ndarray:
-    """Depth values [H, W] float32 from a `.npy` or a 16-bit PNG written by `write_depth`."""
-    path = os.fspath(path)
+    """Depth values [H, W] float32 from a `.npy` or a 16-bit PNG written by `write_depth`.
+
+    Anything else (a damaged or forged file, a PNG without its near/far, non-finite values) is an
+    InputError naming the file; PNGs over the image loader's size limit are refused from their header.
+    """
+    name = os.fspath(path)
+    if name.endswith(".npy"):
+        d = read_npy(name, what="depth map")  # no pickles; a forged shape is refused before allocating
+        if d.dtype.kind not in "fiub":
+            raise InputError(f"depth map {name!r} holds {d.dtype} values, not numbers")
+        return _checked(d, name)
+    read_image_header(name)  # missing files, folders, unknown formats and bombs, from the header
     try:
-        if path.endswith(".npy"):
-            return _check(np.load(path, allow_pickle=False))
-        with PIL.Image.open(path) as img:
+        with warnings.catch_warnings(), PIL.Image.open(name) as img:
+            warnings.simplefilter("ignore")
             img.load()
-            near, far = float(img.text["near"]), float(img.text["far"])  # type: ignore[attr-defined]
+            text = getattr(img, "text", {})
+            near, far = float(text["near"]), float(text["far"])
             q = np.asarray(img, dtype=np.float64)
-    except (OSError, ValueError, KeyError, SyntaxError) as exc:
-        raise InputError(f"cannot read depth map {path!r}: {exc}") from None
-    return (near + q / _LEVELS * (far - near)).astype(np.float32)
+    except KeyError:
+        raise InputError(f"depth map {name!r} does not record its near/far range (not written by synthbio)") from None
+    except DECODER_ERRORS as exc:
+        raise InputError(f"cannot read depth map {name!r}: {exc}") from None
+    if q.ndim != 2 or not (math.isfinite(near) and math.isfinite(far) and far > near):
+        raise InputError(f"depth map {name!r} is no 16-bit depth PNG (shape {q.shape}, near={near}, far={far})")
+    return _checked(near + q / _LEVELS * (far - near), name)
+
+
+def _checked(depth: np.ndarray, name: str) -> np.ndarray:
+    try:
+        return _check(depth)
+    except InputError as exc:
+        raise InputError(f"depth map {name!r}: {exc}") from None

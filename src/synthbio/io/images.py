@@ -97,10 +97,10 @@ MAX_IMAGE_PIXELS = 8192 * 8192
 #: Decoders `read_image` uses; the rest of PIL's plugins (EPS runs Ghostscript) stay unused.
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "PPM")
 
-# What PIL's decoders raise on damaged or hostile files besides OSError.
-_DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, TypeError, IndexError, KeyError,
-                   ZeroDivisionError, MemoryError, OverflowError, RuntimeError, AttributeError,
-                   PIL.Image.DecompressionBombError)
+#: What PIL's decoders raise on damaged or hostile files besides OSError.
+DECODER_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, TypeError, IndexError, KeyError,
+                  ZeroDivisionError, MemoryError, OverflowError, RuntimeError, AttributeError,
+                  PIL.Image.DecompressionBombError)
 
 ImageSource = str | os.PathLike[str]
 
@@ -142,7 +142,7 @@ def read_image_header(path: ImageSource, *, data: bytes | None = None) -> tuple[
             return img.size, img.mode
     except InputError:
         raise
-    except _DECODER_ERRORS as exc:
+    except DECODER_ERRORS as exc:
         raise InputError(f"cannot read image {os.fspath(path)!r}: {exc}") from None
 
 
@@ -180,7 +180,7 @@ def read_image(path: ImageSource, *, mode: Literal["L", "RGB"] | None = None, da
             return _to_uint8(img, mode or ("L" if _is_gray(img.mode) else "RGB"))
     except InputError:
         raise
-    except _DECODER_ERRORS as exc:
+    except DECODER_ERRORS as exc:
         raise InputError(f"cannot read image {os.fspath(path)!r}: {exc}") from None
 
 

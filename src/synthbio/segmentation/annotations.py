@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,7 +27,8 @@ import numpy as np
 import PIL.Image
 
 from synthbio.errors import InputError
-from synthbio.io.images import encode_png
+from synthbio.io.arrays import read_npy
+from synthbio.io.images import DECODER_ERRORS, encode_png, read_image_header
 from synthbio.segmentation.classes import IGNORE_INDEX, MaskClass, palette
 from synthbio.utils.hashing import atomic_write_bytes, sha256_bytes
 
@@ -88,18 +90,25 @@ def labels_from_colours(rgb: np.ndarray, classes: Sequence[MaskClass], *, where:
     return labels
 
 
-def _read_png(path: Path, classes: Sequence[MaskClass], tolerance: int) -> np.ndarray:
+def _read_png(path: Path, classes: Sequence[MaskClass], tolerance: int, *, height: int, width: int) -> np.ndarray:
     where = os.fspath(path)
+    # The header first: a 27 KB PNG may declare 225 megapixels, and a size that is not the sample's is refused
+    # before anything is decoded.
+    (w, h), _ = read_image_header(path)
+    if (w, h) != (width, height):
+        raise InputError(f"annotation {where} is {w}x{h} pixels, its sample is {width}x{height}")
     try:
-        with PIL.Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            if mode == "P":
-                has_alpha = "transparency" in img.info
-                img = img.convert("RGBA" if has_alpha else "RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PIL's warnings about damaged metadata are not the user's to read
+            with PIL.Image.open(path) as img:
+                img.load()
                 mode = img.mode
-            arr = np.asarray(img)
-    except (OSError, SyntaxError, ValueError) as exc:
+                if mode == "P":
+                    has_alpha = "transparency" in img.info
+                    img = img.convert("RGBA" if has_alpha else "RGB")
+                    mode = img.mode
+                arr = np.asarray(img)
+    except DECODER_ERRORS as exc:
         raise InputError(f"cannot read annotation {where!r}: {exc}") from None
     if mode == "1":
         return _check_indices(arr.astype(np.int64), len(classes), where)
@@ -128,16 +137,15 @@ def _alpha_is_binary(alpha: np.ndarray, where: str) -> None:
 
 def _read_npy(path: Path, num_classes: int) -> np.ndarray:
     where = os.fspath(path)
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read annotation {where!r}: {exc}") from None
+    arr = read_npy(path, what="annotation")  # no pickles; a forged shape is refused before allocating
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.ndim != 2:
         raise InputError(f"annotation {where} is an array of shape {arr.shape}: expected [H, W] class indices")
     if not np.issubdtype(arr.dtype, np.integer) and arr.dtype != np.bool_:
         raise InputError(f"annotation {where} holds {arr.dtype} values: expected integer class indices")
+    if arr.dtype == np.uint64 and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise InputError(f"annotation {where} holds pixel values up to {int(arr.max())}: no class is that large")
     return _check_indices(arr.astype(np.int64), num_classes, where)
 
 
@@ -146,13 +154,15 @@ def read_annotation(path: str | os.PathLike[str], classes: Sequence[MaskClass], 
     """Class indices [height, width] uint8 (255 = not annotated) from an annotation file (see module)."""
     path = Path(path)
     where = os.fspath(path)
+    if path.is_dir():
+        raise InputError(f"annotation {where!r} is a folder, not a .png or .npy file")
     if not path.is_file():
         raise InputError(f"annotation {where!r} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         labels = _read_npy(path, len(classes))
     elif suffix == ".png":
-        labels = _read_png(path, classes, tolerance)
+        labels = _read_png(path, classes, tolerance, height=height, width=width)
     else:
         raise InputError(f"annotation {where} is neither .png nor .npy")
     if labels.shape != (height, width):

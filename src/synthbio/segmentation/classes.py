@@ -9,21 +9,21 @@ annotations (GIMP / Krita exports) are read back through them.
 from __future__ import annotations
 
 import colorsys
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from synthbio.errors import InputError
+from synthbio.errors import InputError, library_message
 from synthbio.utils.hashing import atomic_write_json
+from synthbio.utils.jsonio import read_json_file
 
 CLASSES_NAME = "classes.json"
 MAX_CLASSES = 255  # index 255 of an index mask means "not annotated"
 IGNORE_INDEX = 255
+MAX_CLASSES_BYTES = 1 << 20  # 255 classes with long names fit in a few kilobytes
 
 # Distinct colours for classes given by name only: black background, then saturated hues.
 _BASE_COLOURS = (
@@ -54,7 +54,7 @@ def _check(classes: Sequence[MaskClass], where: str) -> tuple[MaskClass, ...]:
     names = [c.name for c in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup or any(not n.strip() for n in names):
-        raise InputError(f"{where}: class names must be non-empty and unique (repeated: {', '.join(dup)})")
+        raise InputError(f"{where}: class names must be non-empty and unique (repeated: {', '.join(map(repr, dup))})")
     colours = [c.color for c in out]
     same = [c.name for c in out if colours.count(c.color) > 1]
     if same:
@@ -113,7 +113,7 @@ def _parse_colour(value: Any, where: str) -> tuple[int, int, int]:
             except ValueError:
                 pass
     elif isinstance(value, (list, tuple)) and len(value) == 3 and all(
-            isinstance(v, int) and 0 <= v <= 255 for v in value):
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
         return int(value[0]), int(value[1]), int(value[2])
     raise InputError(f"{where}: colour {value!r} is not [r, g, b] (0-255) or '#rrggbb'")
 
@@ -140,11 +140,13 @@ def read_classes(path: str | os.PathLike[str]) -> tuple[MaskClass, ...]:
     """Classes from a classes.json file (InputError naming it when unreadable or invalid)."""
     where = os.fspath(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = read_json_file(path, max_bytes=MAX_CLASSES_BYTES)
     except FileNotFoundError:
         raise InputError(f"class file {where!r} does not exist") from None
+    except IsADirectoryError:
+        raise InputError(f"class file {where!r} is a folder, not a classes.json file") from None
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read class file {where!r}: {exc}") from None
+        raise InputError(f"cannot read class file {where!r}: {library_message(exc)}") from None
     return classes_from_json(data, where=where)
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,10 +46,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from synthbio.errors import CheckpointError, InputError
+from synthbio.errors import CheckpointError, InputError, library_message
 from synthbio.segmentation.features import FeatureLayer
 from synthbio.segmentation.uncertainty import entropy
 from synthbio.utils.hashing import atomic_write, atomic_write_json
+from synthbio.utils.jsonio import read_json_file
 
 FORMAT = "synthbio.pixel_classifier"
 CONFIG_FILE = "config.json"
@@ -355,12 +355,12 @@ def load_pixel_classifier(directory: str | os.PathLike[str], *, device: str | to
     d = Path(directory)
     name = os.fspath(d)
     try:
-        meta = json.loads((d / CONFIG_FILE).read_text(encoding="utf-8"))
+        meta = read_json_file(d / CONFIG_FILE)
     except FileNotFoundError:
         raise CheckpointError(f"{name}: no {CONFIG_FILE}, not a pixel classifier folder (`synthbio masks train`)"
                               ) from None
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{name}: cannot read {CONFIG_FILE}: {exc}") from None
+        raise CheckpointError(f"{name}: cannot read {CONFIG_FILE}: {library_message(exc)}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         got = meta.get("format") if isinstance(meta, dict) else None
         raise CheckpointError(f"{name}: not a pixel classifier folder (format {got!r})")

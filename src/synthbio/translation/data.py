@@ -31,6 +31,7 @@ from torch import Tensor
 
 from synthbio.errors import InputError
 from synthbio.io.derived import is_derived, is_sample_image
+from synthbio.io.images import read_image, read_image_header
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest
 from synthbio.training.data import InfiniteLoader
 
@@ -185,16 +186,17 @@ class DomainDataset(torch.utils.data.Dataset):
         sizes: list[tuple[int, int]] = []
         gray = colour = 0
         for path in self.files:
-            try:
-                with PIL.Image.open(path) as img:
-                    sizes.append(img.size)
-                    if _is_gray(img.mode):
-                        gray += 1
-                    else:
-                        colour += 1
-            except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError) as exc:
+            try:  # the shared loader's header check: size limits and formats, before anything is decoded
+                size, mode = read_image_header(path)
+            except InputError as exc:
                 bad.append(f"{path.relative_to(self.root)} ({exc})")
                 sizes.append((0, 0))
+                continue
+            sizes.append(size)
+            if _is_gray(mode):
+                gray += 1
+            else:
+                colour += 1
         if bad:
             raise InputError(_listing(f"unreadable images in {self.what} folder {cfg.path!r}", bad))
         if cfg.channels is None and gray and colour:
@@ -218,12 +220,8 @@ class DomainDataset(torch.utils.data.Dataset):
     def load(self, index: int) -> np.ndarray:
         """Image `index` as [H, W, C] uint8, resized per load_size."""
         path = self.files[index]
-        try:
-            with PIL.Image.open(path) as img:
-                img.load()
-                a = image_to_uint8(img, self.channels)
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise InputError(f"cannot read image {path}: {exc}") from None
+        a = read_image(path, mode="L" if self.channels == 1 else "RGB")  # the loader every command uses
+        a = a[:, :, None] if a.ndim == 2 else a
         w, h = self.sizes[index]
         if (a.shape[1], a.shape[0]) != (w, h):
             resized = PIL.Image.fromarray(a[:, :, 0] if self.channels == 1 else a)

@@ -20,7 +20,6 @@ folder (`--annotations DIR`). A PNG still byte-identical to the blank one is
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +28,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from synthbio.errors import InputError
+from synthbio.errors import InputError, library_message
+from synthbio.io.arrays import read_npy
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest
 from synthbio.segmentation.annotations import read_annotation
 from synthbio.segmentation.classes import CLASSES_NAME, MaskClass, read_classes
 from synthbio.segmentation.training import AnnotatedSample
 from synthbio.utils.hashing import sha256_file
+from synthbio.utils.jsonio import read_json_file
 
 EXPORT_COMMAND = "masks export"
 CONFIG_NAME = "config.json"
@@ -90,10 +91,7 @@ class AnnotationFolder:
     def ws(self, seed: int) -> torch.Tensor:
         """The exported ws [num_ws, w_dim] of a sample (InputError naming the file when unusable)."""
         path = self.root / self.records[seed]["files"]["ws"]["path"]
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read latents {os.fspath(path)!r}: {exc}") from None
+        arr = read_npy(path, what="latents")
         if arr.ndim != 2 or not np.isfinite(arr).all():
             raise InputError(f"latents {os.fspath(path)} must be a finite [num_ws, w_dim] array, got {arr.shape}")
         return torch.from_numpy(arr.astype(np.float32))
@@ -119,12 +117,12 @@ class AnnotationFolder:
 def read_export_config(root: Path) -> dict[str, Any]:
     path = root / CONFIG_NAME
     try:
-        data = json.loads(path.read_text())
+        data = read_json_file(path)
     except FileNotFoundError:
         raise InputError(f"{os.fspath(root)} has no {CONFIG_NAME}: not a folder made by `synthbio masks export`"
                          ) from None
     except (OSError, ValueError) as exc:
-        raise InputError(f"{os.fspath(path)} is unreadable: {exc}") from None
+        raise InputError(f"{os.fspath(path)} is unreadable: {library_message(exc)}") from None
     if not isinstance(data, dict) or data.get("command") != EXPORT_COMMAND or not isinstance(data.get("run"), dict):
         raise InputError(f"{os.fspath(root)} is not a folder made by `synthbio masks export`")
     return data

@@ -11,14 +11,13 @@ samples, samples.h5, the grid. So the merged folder equals an unsharded run's.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import synthbio
-from synthbio.errors import InputError, OutputDirError
+from synthbio.errors import InputError, OutputDirError, library_message
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest, rewrite_manifest
 from synthbio.pipelines.common.seeded import CONFIG_NAME, make_outdir, record_is_intact
 from synthbio.pipelines.common.shards import copy_checked, parse_shard, shard_items
@@ -33,15 +32,16 @@ from synthbio.pipelines.masks.run import (
 )
 from synthbio.segmentation.classes import CLASSES_NAME, classes_from_json, write_classes
 from synthbio.utils.hashing import atomic_write_json
+from synthbio.utils.jsonio import read_json_file
 
 
 def _read_shard(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads((path / CONFIG_NAME).read_text())
+        data = read_json_file(path / CONFIG_NAME)
     except FileNotFoundError:
         raise InputError(f"{os.fspath(path)} has no {CONFIG_NAME}: not a `masks generate` shard") from None
     except (OSError, ValueError) as exc:
-        raise InputError(f"{os.fspath(path / CONFIG_NAME)} is unreadable: {exc}") from None
+        raise InputError(f"{os.fspath(path / CONFIG_NAME)} is unreadable: {library_message(exc)}") from None
     if not isinstance(data, dict) or data.get("command") != COMMAND or not isinstance(data.get("run"), dict):
         raise InputError(f"{os.fspath(path)} is not a folder made by `synthbio masks generate`")
     return data
