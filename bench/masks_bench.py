@@ -12,6 +12,10 @@ annotations); K classes.
     python bench/masks_bench.py speed --res 256 --rounds 5             # target: masks >= 0.5x images/s
     python bench/masks_bench.py memory --res 1024 --annotations 16     # target: peak RAM < 8 GB
 
+On a shared machine wall time overstates the cost: `train` also prints the
+process CPU time (all threads; divided by `threads` it is the wall time an
+idle machine with that many cores would take, at best).
+
 Each prints its figures and, for memory, what the reference (all features of all
 pixels in memory) would need. Timings on this shared 2-core machine are noisy:
 `speed` interleaves images-only and images+masks passes and reports medians
@@ -86,13 +90,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     samples = planted(G, list(range(args.annotations)), args.classes)
     fit = FitConfig(members=args.members, pixels_per_image=args.pixels, max_epochs=args.epochs,
                     rank=args.rank)
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), time.process_time()
     _, report = fit_pixel_classifier(G, samples, num_classes=args.classes, config=fit,
                                      log=lambda m: print(m, flush=True))
-    total = time.monotonic() - t0
+    total, cpu = time.monotonic() - t0, time.process_time() - c0
     print(json.dumps({"bench": "train", "res": args.res, "annotations": args.annotations, "rank": args.rank,
                       "features": report.in_features, "pixels_train": report.pixels_train, "epochs": report.epochs,
                       "train_s": round(report.seconds, 1), "total_s_incl_features": round(total, 1),
+                      "cpu_s_all_threads": round(cpu, 1), "threads": torch.get_num_threads(),
                       "val_accuracy": round(report.val_accuracy, 4), "peak_rss_mib": round(peak_rss_mib()),
                       "load": os.getloadavg()}, indent=1))
 

@@ -210,10 +210,14 @@ def apply_uncertainty_filter(outdir: Path, records: list[dict[str, Any]], drop_f
     return out, [int(r["seed"]) for r in out if r["dropped"]], threshold
 
 
-def finish_run(outdir: Path, loaded: LoadedRun, config: MasksGenerateConfig) -> tuple[list[int], float]:
-    """A complete run: the records in seed order, the filter, samples.h5, the grid and uncertainty.json."""
+def finish_run(outdir: Path, loaded: LoadedRun, config: MasksGenerateConfig) -> tuple[list[int], float | None]:
+    """A complete run: the records in seed order, the filter, samples.h5, the grid and uncertainty.json.
+
+    Returns (dropped seeds, threshold); the threshold is None when nothing is dropped.
+    """
     records = sorted(read_manifest(outdir / MANIFEST_NAME).records, key=lambda r: int(r["seed"]))
-    records, dropped, threshold = apply_uncertainty_filter(outdir, records, config.drop_fraction)
+    records, dropped, cut = apply_uncertainty_filter(outdir, records, config.drop_fraction)
+    threshold = float(cut) if np.isfinite(cut) else None  # +inf: nothing dropped
     run = loaded.run
     write_seed_latents(loaded.G, outdir / SAMPLES_NAME, [int(r["seed"]) for r in records],
                        class_idx=run["class_idx"], truncation_psi=run["truncation_psi"],
@@ -222,7 +226,7 @@ def finish_run(outdir: Path, loaded: LoadedRun, config: MasksGenerateConfig) -> 
                        generator_sha256=run["model_sha256"])
     scores = [float(r["uncertainty"]) for r in records]
     atomic_write_json(outdir / UNCERTAINTY_NAME, {
-        "drop_fraction": config.drop_fraction, "threshold": None if not np.isfinite(threshold) else threshold,
+        "drop_fraction": config.drop_fraction, "threshold": threshold,
         "samples": len(records), "dropped": dropped, "kept": [int(r["seed"]) for r in records if not r["dropped"]],
         "median": float(np.median(scores)) if scores else None, "max": max(scores, default=None),
         "score": "mean Jensen-Shannon divergence of the ensemble over the 10% most uncertain pixels (nats)",
