@@ -38,6 +38,10 @@ def test_resume_takes_the_saved_settings(run_cli, paired: Path, tmp_path: Path, 
     saved = json.loads((run / "config.json").read_text())["train"]
     assert saved["branches"] == [["rgb", 3], ["nir", 1]] and saved["branch_weights"] == [["nir", 0.5]]
     assert saved["kimg"] == 0.016 and saved["data"] == str(paired) and saved["resume"] == str(run)
+    # the same command line plus --resume is accepted: repeating a saved value changes nothing
+    code, out, err = run_cli("train", "--resume", str(run), "--config", "tiny", "--batch-size", "4",
+                             "--branches", "rgb:3,nir:1", "--data", str(paired), "--kimg", "0.016")
+    assert code == 0, err
     # settings a resume cannot change are refused in one line naming the flag
     code, _, err = run_cli("train", "--resume", str(run), "--gamma", "3")
     assert code == 2 and "--gamma cannot change" in err and len(err) < 300

@@ -19,6 +19,28 @@ _RESUME_PARAMS = {"kimg": "kimg", "max_minutes": "max_minutes", "snap": "snapsho
                   "compile_phases": "compile"}
 
 
+def _same_as_saved(cfg: object, name: str, value: object) -> bool:
+    """Whether a flag given with --resume repeats the run's saved setting (the same command line plus
+    --resume is then accepted; only a different value is refused)."""
+    from synthbio.training.configs import parse_branch_weights, parse_branches
+
+    field = {"batch_size": "batch", "ema": "ema_kimg"}.get(name, name)
+    try:
+        if name == "branches":
+            value = parse_branches(value) if value else None  # type: ignore[arg-type]
+        elif name == "branch_weights":
+            value = parse_branch_weights(value)  # type: ignore[arg-type]
+        elif name == "precision":
+            value = _PRECISIONS.get(value, value)  # type: ignore[call-overload]
+        saved = getattr(cfg, field)
+    except Exception:  # noqa: BLE001 - a value that cannot even be read is not the saved one
+        return False
+    if isinstance(saved, (list, tuple)) and isinstance(value, (list, tuple)):
+        return [list(x) if isinstance(x, (list, tuple)) else x for x in saved] == \
+            [list(x) if isinstance(x, (list, tuple)) else x for x in value]
+    return bool(value == saved)
+
+
 def _given(ctx: typer.Context, name: str) -> bool:
     """True when the option was typed on the command line (not a default)."""
     source = ctx.get_parameter_source(name)
@@ -75,11 +97,11 @@ def train_command(  # noqa: PLR0913 (one option per TrainConfig field)
                                     "pl_weight", "mirror", "cond", "labels", "branches", "branch_weights",
                                     "resolution", "resize_mode", "max_size", "seed", "precision", "grid",
                                     "init_from")
-                  if _given(ctx, name)]
+                  if _given(ctx, name) and not _same_as_saved(cfg, name, ctx.params[name])]
         if locked:
             flags = ", ".join("--" + n.replace("_", "-") for n in locked)
             raise InputError(f"--resume {resume!r} continues the run with its saved settings; {flags} cannot "
-                             "change (leave it out, or start a new run with another --outdir)")
+                             "change (leave it out or give the saved value, or start a new run with another --outdir)")
         # the weights come from the run's state now, not from the generator it was started from
         overrides: dict[str, object] = {"resume": resume, "outdir": outdir or cfg.outdir, "init_from": None}
         overrides.update({field: ctx.params[param] for param, field in _RESUME_PARAMS.items() if _given(ctx, param)})

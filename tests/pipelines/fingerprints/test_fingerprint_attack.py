@@ -180,8 +180,10 @@ def test_bad_settings() -> None:
         FingerprintAttackConfig(dataset="d", impostors="some")
     with pytest.raises(InputError, match="baseline"):
         FingerprintAttackConfig(dataset="d", baseline="training")
-    with pytest.raises(InputError, match="finger range"):
-        FingerprintAttackConfig(dataset="d", fingers="3")
+    with pytest.raises(InputError, match="--fingers"):  # ids and ranges as --seeds spells them: 0-9,20 or 900-
+        FingerprintAttackConfig(dataset="d", fingers="x")
+    with pytest.raises(InputError, match="--fingers"):
+        FingerprintAttackConfig(dataset="d", fingers="9-3")
 
 
 def test_gabor_method_reconstructs_identity(setup: tuple[Path, Path], tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def test_cli_sigkill_then_resume(db, tmp_path):
     assert 2 <= done < 6 and not (out / "samples.h5").exists()
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{6 - done} samples projected, {done} already done, of 6" in " ".join(rerun.stderr.split())
+    assert f"{6 - done} samples projected, {done} already done, of 6" in " ".join(rerun.stdout.split())  # the result: stdout
     ref = project_database(_config(db, tmp_path / "ref", selection=ImageSelection(str(db / "db.sqlite"), protocol="pose"),
                                    projector=ProjectorConfig(num_steps=16, checkpoint_every=4), batch_size=3),
                            progress=False)
