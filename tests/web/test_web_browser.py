@@ -159,12 +159,15 @@ def test_editor_slider_changes_the_image(page: Any, server: str) -> None:
     slider.evaluate("(el) => { el.value = 6; el.dispatchEvent(new Event('input', {bubbles: true})); }")
     page.wait_for_function("(src) => { const i = document.querySelector('[data-testid=render]'); return i && i.src !== src; }",
                            arg=before)
+    after = page.locator("[data-testid=render]").first.get_attribute("src")
+    assert after != before and after.startswith("data:image/png")  # a new picture for the new strength
     psi = page.locator("[data-testid=psi]")
     for v in (0.2, 0.4, 0.6, 0.8):  # a fast drag: only the last state must end on screen
         psi.evaluate(f"(el) => {{ el.value = {v}; el.dispatchEvent(new Event('input', {{bubbles: true}})); }}")
     page.wait_for_function("() => Number(document.querySelector('[data-testid=editor-output]').dataset.rid) === Editor.rid")
     page.click("[data-testid=export-command]")
     page.wait_for_function("document.querySelector('[data-testid=commands]').textContent.includes('synthbio edit')")
+    assert "--latents latents.npz" in page.locator("[data-testid=commands]").inner_text()  # the edited ws, exported
 
 
 @pytest.fixture(scope="module")
