@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from synthbio.errors import InputError, OutputDirError
+from synthbio.errors import InputError
 from synthbio.nn import conv_gradfix
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
@@ -439,16 +439,7 @@ def _check_tensorboard() -> Any:
 
 
 def _prepare_outdir(config: TrainConfig, info: DistInfo) -> Path:
-    outdir = Path(config.outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputDirError(f"--outdir {str(outdir)!r} exists and is not a directory")
-    existing = outdir / snaps.LATEST_DIR / snaps.STATE_FILE
-    if config.resume is None and existing.is_file():
-        raise OutputDirError(f"--outdir {str(outdir)!r} holds a training run ({existing}); "
-                             f"continue it with --resume {outdir} or choose another --outdir")
-    if info.is_main:
-        outdir.mkdir(parents=True, exist_ok=True)
-    return outdir
+    return snaps.prepare_run_outdir(config.outdir, resume=config.resume, is_main=info.is_main)
 
 
 class _Progress:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from synthbio.checkpoints.native import save_discriminator, save_generator
-from synthbio.errors import CheckpointError, InputError, library_message
+from synthbio.errors import CheckpointError, InputError, OutputDirError, library_message
 from synthbio.io.images import save_grid, to_uint8
 from synthbio.nn.discriminator import Discriminator
 from synthbio.nn.generator import Generator
@@ -190,3 +190,18 @@ def warm_start_generator(G: Generator, G_ema: Generator, source: str) -> None:
                          "(and --branches, --resolution) the generator was trained with")
     for net in (G, G_ema):
         net.load_state_dict({k: v.to(want[k].device, want[k].dtype) for k, v in have.items()})
+
+
+def prepare_run_outdir(outdir: str | os.PathLike[str], *, resume: str | None, is_main: bool) -> Path:
+    """The folder of a training run (GAN or translator): refused when it is a file, or when it already
+    holds a run and this one does not resume it; created by the main process only."""
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"--outdir {str(out)!r} exists and is not a directory")
+    existing = out / LATEST_DIR / STATE_FILE
+    if resume is None and existing.is_file():
+        raise OutputDirError(f"--outdir {str(out)!r} holds a training run ({existing}); "
+                             f"continue it with --resume {out} or choose another --outdir")
+    if is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -27,7 +27,6 @@ from typing import Any
 
 import torch
 
-from synthbio.errors import OutputDirError
 from synthbio.io.images import save_grid, to_uint8
 from synthbio.training import distributed as dist_utils
 from synthbio.training import snapshots as snaps
@@ -93,16 +92,7 @@ def describe(config: TranslationTrainConfig) -> dict[str, Any]:
 
 
 def _prepare_outdir(config: TranslationTrainConfig, info: DistInfo) -> Path:
-    outdir = Path(config.outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputDirError(f"--outdir {str(outdir)!r} exists and is not a directory")
-    existing = outdir / snaps.LATEST_DIR / snaps.STATE_FILE
-    if config.resume is None and existing.is_file():
-        raise OutputDirError(f"--outdir {str(outdir)!r} holds a training run ({existing}); "
-                             f"continue it with --resume {outdir} or choose another --outdir")
-    if info.is_main:
-        outdir.mkdir(parents=True, exist_ok=True)
-    return outdir
+    return snaps.prepare_run_outdir(config.outdir, resume=config.resume, is_main=info.is_main)
 
 
 # --------------------------------------------------------------------------- grids

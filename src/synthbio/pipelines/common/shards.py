@@ -65,3 +65,26 @@ def copy_checked(src: Path, dst: Path, sha: str) -> None:
         return  # a rerun of the merge keeps what it already copied
     dst.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(dst, data)
+
+
+def order_shards(configs: Sequence[dict[str, Any]], paths: Sequence[Path]
+                 ) -> tuple[list[dict[str, Any]], list[Path], int]:
+    """Shard folders' configs (each with config["shard"] = "K/N") -> (configs, paths) in shard order, N.
+
+    InputError when they split the run differently, a shard is given twice or one is missing.
+    """
+    parsed = [parse_shard(d["config"]["shard"]) for d in configs]
+    counts = {n for _, n in parsed}
+    if len(counts) != 1:
+        raise InputError(f"shards split the run differently: {sorted({d['config']['shard'] for d in configs})}")
+    n = counts.pop()
+    seen: dict[int, Path] = {}
+    for (k, _), path in zip(parsed, paths):
+        if k in seen:
+            raise InputError(f"shard {k}/{n} given twice: {seen[k]} and {path}")
+        seen[k] = path
+    missing = [f"{k}/{n}" for k in range(n) if k not in seen]
+    if missing:
+        raise InputError(f"missing shard(s) {', '.join(missing)}: give every shard of the run")
+    order = sorted(range(len(paths)), key=lambda i: parsed[i][0])
+    return [configs[i] for i in order], [paths[i] for i in order], n

@@ -29,7 +29,7 @@ from typing import Any
 
 from synthbio.errors import InputError, OutputDirError
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest, rewrite_manifest
-from synthbio.pipelines.common.shards import copy_checked
+from synthbio.pipelines.common.shards import copy_checked, order_shards
 from synthbio.pipelines.dataset.config import (
     CONFIG_NAME,
     REFERENCES_NAME,
@@ -75,21 +75,8 @@ def _check_shards(shards: Sequence[Path]) -> tuple[list[dict[str, Any]], int]:
             diffs.append("masks_sha256 (pixel classifier weights)")
         if diffs:
             raise InputError(f"shards {first_path} and {path} come from different runs (different {', '.join(diffs)})")
-    parsed = [parse_shard(d["config"]["shard"]) for d in configs]
-    counts = {n for _, n in parsed}
-    if len(counts) != 1:
-        raise InputError(f"shards split the run differently: {sorted({d['config']['shard'] for d in configs})}")
-    n = counts.pop()
-    seen: dict[int, Path] = {}
-    for (k, _), path in zip(parsed, shards):
-        if k in seen:
-            raise InputError(f"shard {k}/{n} given twice: {seen[k]} and {path}")
-        seen[k] = path
-    missing = [f"{k}/{n}" for k in range(n) if k not in seen]
-    if missing:
-        raise InputError(f"missing shard(s) {', '.join(missing)}: give every shard of the run")
-    order = sorted(range(len(shards)), key=lambda i: parsed[i][0])
-    return [configs[i] for i in order], n
+    configs, _, n = order_shards(configs, list(shards))
+    return configs, n
 
 
 def _shard_records(path: Path, data: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:

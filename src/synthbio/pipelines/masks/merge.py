@@ -20,7 +20,7 @@ import synthbio
 from synthbio.errors import InputError, OutputDirError, library_message
 from synthbio.io.manifest import MANIFEST_NAME, read_manifest, rewrite_manifest
 from synthbio.pipelines.common.seeded import CONFIG_NAME, make_outdir, record_is_intact
-from synthbio.pipelines.common.shards import copy_checked, parse_shard, shard_items
+from synthbio.pipelines.common.shards import copy_checked, order_shards, shard_items
 from synthbio.pipelines.masks.run import (
     COMMAND,
     DROPPED_DIR,
@@ -59,21 +59,8 @@ def _check_shards(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[Pat
             diffs.append("seeds")
         if diffs:
             raise InputError(f"shards {paths[0]} and {path} come from different runs (different {', '.join(diffs)})")
-    parsed = [parse_shard(d["config"]["shard"]) for d in configs]
-    counts = {n for _, n in parsed}
-    if len(counts) != 1:
-        raise InputError(f"shards split the run differently: {sorted({d['config']['shard'] for d in configs})}")
-    n = counts.pop()
-    seen: dict[int, Path] = {}
-    for (k, _), path in zip(parsed, paths):
-        if k in seen:
-            raise InputError(f"shard {k}/{n} given twice: {seen[k]} and {path}")
-        seen[k] = path
-    missing = [f"{k}/{n}" for k in range(n) if k not in seen]
-    if missing:
-        raise InputError(f"missing shard(s) {', '.join(missing)}: give every shard of the run")
-    order = sorted(range(len(paths)), key=lambda i: parsed[i][0])
-    return [configs[i] for i in order], [paths[i] for i in order]
+    configs, ordered, _ = order_shards(configs, list(paths))
+    return configs, ordered
 
 
 def _shard_records(path: Path, data: dict[str, Any]) -> list[dict[str, Any]]:
