@@ -10,6 +10,7 @@ its own error naming the file.
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any
 
@@ -30,11 +31,18 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 would read as inf: as unusable as a written Infinity
+        raise ValueError(f"the number {text[:20]} is too large for a float")
+    return value
+
+
 def loads_strict(data: str | bytes) -> Any:
     """JSON text or UTF-8 bytes (a leading byte-order mark allowed) -> object.
 
     Raises ValueError (with a one-line reason) for invalid UTF-8 or JSON, for
-    NaN/Infinity, integers over MAX_INT_DIGITS digits and nesting too deep to parse.
+    NaN/Infinity and numbers that overflow a float (1e400), integers over MAX_INT_DIGITS digits and nesting too deep to parse.
     """
     if isinstance(data, (bytes, bytearray)):
         try:
@@ -46,7 +54,7 @@ def loads_strict(data: str | bytes) -> Any:
     if not data.strip():
         raise ValueError("empty file")
     try:
-        return json.loads(data, parse_constant=_reject_constant, parse_int=_parse_int)
+        return json.loads(data, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
     except RecursionError:
         raise ValueError("nested too deeply") from None
     except json.JSONDecodeError as exc:
